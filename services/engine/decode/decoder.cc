@@ -1,0 +1,408 @@
+#include "services/engine/decode/decoder.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+namespace c360 {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// An enum name that the schema does not define is replaced, in JSON input, by this number
+// (which no c360 enum defines), so JSON and protobuf input reach the same invalid_value check.
+constexpr int kUndefinedEnumNumber = std::numeric_limits<int32_t>::min();
+
+// JSON nesting beyond this is malformed: c360's schemas nest 3 deep, and a bound keeps a
+// hostile value from exhausting the stack of a recursive parser.
+constexpr int kMaxJsonDepth = 64;
+
+// google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
+constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
+
+struct BadEnum {
+  std::string field;
+  std::string text;  // as written in the JSON input
+};
+
+DeadLetter Reject(DeadLetterReason reason, std::string detail) {
+  std::replace(detail.begin(), detail.end(), '\n', ' ');
+  return DeadLetter{reason, std::move(detail)};
+}
+
+bool IsJsonContentType(std::optional<std::string_view> content_type) {
+  if (!content_type) return false;
+  std::string_view v = *content_type;
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  constexpr std::string_view kJson = "application/json";
+  if (v.size() < kJson.size()) return false;
+  for (size_t i = 0; i < kJson.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != kJson[i]) return false;
+  }
+  return v.size() == kJson.size() || v[kJson.size()] == ';' || v[kJson.size()] == ' ';
+}
+
+bool IsWellKnownType(const Descriptor* d) {
+  return d->file()->package() == "google.protobuf";
+}
+
+// Deepest nesting of arrays and objects in `text`, outside strings; stops counting past
+// kMaxJsonDepth.
+int JsonDepth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxJsonDepth) break;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Replaces enum names the schema does not define with kUndefinedEnumNumber (protobuf's
+// JSON parser would otherwise drop them silently under ignore_unknown_fields) and records
+// them. Recurses only along message fields of the schema, so its depth is the schema's.
+void MarkUndefinedEnumNames(nlohmann::json& object, const Descriptor* descriptor,
+                            std::vector<BadEnum>* bad) {
+  for (auto& [name, value] : object.items()) {
+    const FieldDescriptor* field = descriptor->FindFieldByName(name);
+    if (field == nullptr) field = descriptor->FindFieldByCamelcaseName(name);
+    if (field == nullptr || field->is_repeated()) continue;
+    if (field->type() == FieldDescriptor::TYPE_ENUM && value.is_string()) {
+      const std::string text = value.get<std::string>();
+      if (field->enum_type()->FindValueByName(text) == nullptr) {
+        bad->push_back({field->name(), text});
+        value = kUndefinedEnumNumber;
+      }
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE && value.is_object() &&
+               !IsWellKnownType(field->message_type())) {
+      MarkUndefinedEnumNames(value, field->message_type(), bad);
+    }
+  }
+}
+
+// Parses the record's value into `message`; on failure returns the `malformed` verdict.
+std::optional<DeadLetter> ParseValue(const InputRecord& record, Message* message,
+                                     std::string* scratch, std::vector<BadEnum>* bad_enums) {
+  const std::string_view value = record.value.value_or(std::string_view());
+  const std::string& type = message->GetDescriptor()->full_name();
+  if (!IsJsonContentType(record.content_type)) {
+    if (!message->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return Reject(DeadLetterReason::kMalformed,
+                    "value (" + std::to_string(value.size()) + " bytes) is not a valid " +
+                        type + " protobuf");
+    }
+    return std::nullopt;
+  }
+  if (JsonDepth(value) > kMaxJsonDepth) {
+    return Reject(DeadLetterReason::kMalformed,
+                  "JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  nlohmann::json json = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return Reject(DeadLetterReason::kMalformed, "value is not valid JSON");
+  }
+  if (!json.is_object()) {
+    return Reject(DeadLetterReason::kMalformed,
+                  std::string("JSON value is ") + json.type_name() + ", not an object");
+  }
+  MarkUndefinedEnumNames(json, message->GetDescriptor(), bad_enums);
+  *scratch = json.dump();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // SPEC: unknown fields are forward compatible
+  message->Clear();
+  const auto status = google::protobuf::util::JsonStringToMessage(*scratch, message, options);
+  if (!status.ok()) {
+    return Reject(DeadLetterReason::kMalformed,
+                  "JSON does not match " + type + ": " + std::string(status.message()));
+  }
+  return std::nullopt;
+}
+
+// Checks that stand for every event type, in the SPEC's order, around the type's own
+// checks: customer_id present, type-specific missing fields, key equal to customer_id,
+// type-specific invalid values, then readable timestamps and the future bound.
+class Validator {
+ public:
+  Validator(const InputRecord& record, const std::vector<BadEnum>& bad_enums)
+      : record_(record), bad_enums_(bad_enums) {}
+
+  std::optional<DeadLetter> Missing(std::string_view what) const {
+    return Reject(DeadLetterReason::kMissingField, std::string(what));
+  }
+
+  std::optional<DeadLetter> CheckKey(const std::string& customer_id) const {
+    if (!record_.key) {
+      return Reject(DeadLetterReason::kKeyMismatch,
+                    "message has no key; expected customer_id " + customer_id);
+    }
+    if (*record_.key != customer_id) {
+      return Reject(DeadLetterReason::kKeyMismatch,
+                    "key \"" + std::string(*record_.key) + "\" differs from customer_id \"" +
+                        customer_id + "\"");
+    }
+    return std::nullopt;
+  }
+
+  // An enum field set to a number its type does not define.
+  template <typename IsValid>
+  std::optional<DeadLetter> CheckEnum(std::string_view field, int number, IsValid is_valid,
+                                      std::string_view type_name) const {
+    if (is_valid(number)) return std::nullopt;
+    std::string shown = std::to_string(number);
+    for (const BadEnum& bad : bad_enums_) {
+      if (bad.field == field) shown = "\"" + bad.text + "\"";
+    }
+    return Reject(DeadLetterReason::kInvalidValue, std::string(field) + ": " + shown +
+                                                       " is not a " + std::string(type_name) +
+                                                       " value");
+  }
+
+  static std::optional<DeadLetter> CheckRange(std::string_view field, int64_t value,
+                                              int64_t lo, int64_t hi) {
+    if (value >= lo && value <= hi) return std::nullopt;
+    return Reject(DeadLetterReason::kInvalidValue,
+                  std::string(field) + " " + std::to_string(value) + " is outside " +
+                      std::to_string(lo) + ".." + std::to_string(hi));
+  }
+
+  static std::optional<DeadLetter> CheckNotNegative(std::string_view field, int64_t value) {
+    if (value >= 0) return std::nullopt;
+    return Reject(DeadLetterReason::kInvalidValue,
+                  std::string(field) + " " + std::to_string(value) + " is negative");
+  }
+
+  static std::optional<DeadLetter> CheckTimestamp(std::string_view field, bool present,
+                                                  const google::protobuf::Timestamp& ts) {
+    if (!present) return std::nullopt;
+    if (ts.seconds() >= kMinTimestampSeconds && ts.seconds() <= kMaxTimestampSeconds &&
+        ts.nanos() >= 0 && ts.nanos() <= 999'999'999) {
+      return std::nullopt;
+    }
+    return Reject(DeadLetterReason::kInvalidValue,
+                  std::string(field) + " is outside the Timestamp range");
+  }
+
+ private:
+  const InputRecord& record_;
+  const std::vector<BadEnum>& bad_enums_;
+};
+
+#define C360_RETURN_IF_SET(expr)               \
+  do {                                         \
+    if (auto verdict = (expr)) return verdict; \
+  } while (false)
+
+std::optional<DeadLetter> ValidateUsage(const v1::UsageEvent& e, const Validator& v) {
+  if (e.customer_id().empty()) return v.Missing("customer_id is missing");
+  C360_RETURN_IF_SET(v.CheckKey(e.customer_id()));
+  C360_RETURN_IF_SET(v.CheckNotNegative("quantity", e.quantity()));
+  return Validator::CheckTimestamp("event_time", e.has_event_time(), e.event_time());
+}
+
+std::optional<DeadLetter> ValidateTicket(const v1::TicketEvent& e, const Validator& v) {
+  if (e.customer_id().empty()) return v.Missing("customer_id is missing");
+  if (e.event_id().empty()) return v.Missing("event_id is missing");
+  if (e.ticket_id().empty()) return v.Missing("ticket_id is missing");
+  if (e.kind() == v1::TicketEvent::KIND_UNSPECIFIED) return v.Missing("kind is missing");
+  if (e.kind() == v1::TicketEvent::CREATED &&
+      e.priority() == v1::TicketEvent::PRIORITY_UNSPECIFIED) {
+    return v.Missing("priority is missing on a CREATED ticket");
+  }
+  C360_RETURN_IF_SET(v.CheckKey(e.customer_id()));
+  C360_RETURN_IF_SET(
+      v.CheckEnum("kind", e.kind(), v1::TicketEvent::Kind_IsValid, "TicketEvent.Kind"));
+  C360_RETURN_IF_SET(v.CheckEnum("priority", e.priority(), v1::TicketEvent::Priority_IsValid,
+                                 "TicketEvent.Priority"));
+  if (e.has_csat()) C360_RETURN_IF_SET(Validator::CheckRange("csat", e.csat(), 1, 5));
+  C360_RETURN_IF_SET(Validator::CheckTimestamp("event_time", e.has_event_time(), e.event_time()));
+  C360_RETURN_IF_SET(
+      Validator::CheckTimestamp("response_due", e.has_response_due(), e.response_due()));
+  return Validator::CheckTimestamp("resolution_due", e.has_resolution_due(),
+                                   e.resolution_due());
+}
+
+std::optional<DeadLetter> ValidateInvoice(const v1::InvoiceEvent& e, const Validator& v) {
+  if (e.customer_id().empty()) return v.Missing("customer_id is missing");
+  if (e.event_id().empty()) return v.Missing("event_id is missing");
+  if (e.kind() == v1::InvoiceEvent::KIND_UNSPECIFIED) return v.Missing("kind is missing");
+  const bool credit_hold = e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET ||
+                           e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED;
+  if (!credit_hold && e.invoice_id().empty()) return v.Missing("invoice_id is missing");
+  C360_RETURN_IF_SET(v.CheckKey(e.customer_id()));
+  C360_RETURN_IF_SET(
+      v.CheckEnum("kind", e.kind(), v1::InvoiceEvent::Kind_IsValid, "InvoiceEvent.Kind"));
+  C360_RETURN_IF_SET(Validator::CheckNotNegative("amount_cents", e.amount_cents()));
+  if (e.has_paid_cents()) {
+    C360_RETURN_IF_SET(Validator::CheckNotNegative("paid_cents", e.paid_cents()));
+  }
+  C360_RETURN_IF_SET(Validator::CheckTimestamp("event_time", e.has_event_time(), e.event_time()));
+  return Validator::CheckTimestamp("due_date", e.has_due_date(), e.due_date());
+}
+
+std::optional<DeadLetter> ValidateCampaign(const v1::CampaignEvent& e, const Validator& v) {
+  if (e.customer_id().empty()) return v.Missing("customer_id is missing");
+  if (e.event_id().empty()) return v.Missing("event_id is missing");
+  if (e.campaign_id().empty()) return v.Missing("campaign_id is missing");
+  if (e.kind() == v1::CampaignEvent::KIND_UNSPECIFIED) return v.Missing("kind is missing");
+  C360_RETURN_IF_SET(v.CheckKey(e.customer_id()));
+  C360_RETURN_IF_SET(
+      v.CheckEnum("kind", e.kind(), v1::CampaignEvent::Kind_IsValid, "CampaignEvent.Kind"));
+  if (e.has_nps()) C360_RETURN_IF_SET(Validator::CheckRange("nps", e.nps(), 0, 10));
+  if (e.has_csat()) C360_RETURN_IF_SET(Validator::CheckRange("csat", e.csat(), 1, 5));
+  return Validator::CheckTimestamp("event_time", e.has_event_time(), e.event_time());
+}
+
+std::optional<DeadLetter> ValidateProfile(const v1::CustomerProfile& p, const Validator& v) {
+  if (p.customer_id().empty()) return v.Missing("customer_id is missing");
+  C360_RETURN_IF_SET(v.CheckKey(p.customer_id()));
+  C360_RETURN_IF_SET(v.CheckEnum("segment", p.segment(), v1::CustomerProfile::Segment_IsValid,
+                                 "CustomerProfile.Segment"));
+  C360_RETURN_IF_SET(
+      Validator::CheckNotNegative("annual_revenue_cents", p.annual_revenue_cents()));
+  C360_RETURN_IF_SET(
+      Validator::CheckTimestamp("contract_start", p.has_contract_start(), p.contract_start()));
+  return Validator::CheckTimestamp("contract_end", p.has_contract_end(), p.contract_end());
+}
+
+#undef C360_RETURN_IF_SET
+
+// event_time when present and valid, else the Kafka timestamp (-1 if none).
+template <typename Event>
+TimeMs OrderingTime(const Event& event, TimeMs kafka_timestamp_ms) {
+  if (event.has_event_time() && event.event_time().seconds() >= kMinTimestampSeconds &&
+      event.event_time().seconds() <= kMaxTimestampSeconds) {
+    return ToMs(event.event_time());
+  }
+  return kafka_timestamp_ms;
+}
+
+}  // namespace
+
+std::string_view ReasonLabel(DeadLetterReason reason) {
+  switch (reason) {
+    case DeadLetterReason::kOversize: return "oversize";
+    case DeadLetterReason::kMalformed: return "malformed";
+    case DeadLetterReason::kMissingField: return "missing_field";
+    case DeadLetterReason::kKeyMismatch: return "key_mismatch";
+    case DeadLetterReason::kInvalidValue: return "invalid_value";
+    case DeadLetterReason::kFutureTimestamp: return "future_timestamp";
+    case DeadLetterReason::kTooLate: return "too_late";
+  }
+  return "unknown";
+}
+
+DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
+  DecodeResult result;
+  result.event_time = record.kafka_timestamp_ms;
+  if (record.value && record.value->size() > kMaxValueBytes) {
+    result.dead_letter = Reject(DeadLetterReason::kOversize,
+                                "value is " + std::to_string(record.value->size()) +
+                                    " bytes; the limit is " + std::to_string(kMaxValueBytes));
+    return result;
+  }
+
+  if (record.topic == InputTopic::kCustomers && !record.value) {
+    // A tombstone removes the profile of its key; it needs a key to name the customer.
+    if (!record.key) {
+      result.dead_letter = Reject(DeadLetterReason::kKeyMismatch, "tombstone without a key");
+    } else {
+      result.tombstone = true;
+    }
+    return result;
+  }
+  if (!record.value) {
+    result.dead_letter = Reject(DeadLetterReason::kMissingField,
+                                "value is null; only the customers topic takes tombstones");
+    return result;
+  }
+
+  std::vector<BadEnum> bad_enums;
+  Message* message = nullptr;
+  switch (record.topic) {
+    case InputTopic::kUsage: message = &usage_; break;
+    case InputTopic::kTickets: message = &ticket_; break;
+    case InputTopic::kInvoices: message = &invoice_; break;
+    case InputTopic::kCampaigns: message = &campaign_; break;
+    case InputTopic::kCustomers: message = &profile_; break;
+  }
+  if (auto malformed = ParseValue(record, message, &json_scratch_, &bad_enums)) {
+    result.dead_letter = std::move(malformed);
+    return result;
+  }
+
+  const Validator validator(record, bad_enums);
+  std::optional<DeadLetter> verdict;
+  switch (record.topic) {
+    case InputTopic::kUsage:
+      verdict = ValidateUsage(usage_, validator);
+      result.event_time = OrderingTime(usage_, record.kafka_timestamp_ms);
+      break;
+    case InputTopic::kTickets:
+      verdict = ValidateTicket(ticket_, validator);
+      result.event_time = OrderingTime(ticket_, record.kafka_timestamp_ms);
+      break;
+    case InputTopic::kInvoices:
+      verdict = ValidateInvoice(invoice_, validator);
+      result.event_time = OrderingTime(invoice_, record.kafka_timestamp_ms);
+      break;
+    case InputTopic::kCampaigns:
+      verdict = ValidateCampaign(campaign_, validator);
+      result.event_time = OrderingTime(campaign_, record.kafka_timestamp_ms);
+      break;
+    case InputTopic::kCustomers:
+      // Profiles are a table: they never move stream time and are never too_late or
+      // future_timestamp (SPEC section 1).
+      result.dead_letter = ValidateProfile(profile_, validator);
+      return result;
+  }
+  if (verdict) {
+    result.dead_letter = std::move(verdict);
+    return result;
+  }
+  if (result.event_time < 0 && record.kafka_timestamp_ms < 0) {
+    result.dead_letter =
+        Reject(DeadLetterReason::kMissingField, "no event_time and no Kafka timestamp");
+    return result;
+  }
+  if (result.event_time > now_ms + kMaxFutureSkewMs) {
+    result.dead_letter = Reject(
+        DeadLetterReason::kFutureTimestamp,
+        "event_time " + FormatRfc3339(result.event_time) + " is more than 1 hour ahead of " +
+            FormatRfc3339(now_ms));
+  }
+  return result;
+}
+
+std::optional<DeadLetter> CheckTooLate(TimeMs event_time, TimeMs stream_time,
+                                       int retention_days) {
+  const TimeMs cutoff = StartOfDay(DayOf(stream_time) - (retention_days - 1));
+  if (event_time >= cutoff) return std::nullopt;
+  return Reject(DeadLetterReason::kTooLate,
+                "event_time " + FormatRfc3339(event_time) + " is before the retained window, " +
+                    "which starts " + FormatRfc3339(cutoff));
+}
+
+}  // namespace c360
