@@ -34,3 +34,15 @@ function(c360_test name)
 endfunction()
 
 include(GoogleTest)
+
+# c360_process_test(NAME script.py [LABELS l ...])
+# A black-box test in Python (Debian's python3, with confluent-kafka) that runs the real
+# c360 binary; generated c360.v1 Python modules are on its PYTHONPATH.
+function(c360_process_test name script)
+  cmake_parse_arguments(ARG "" "" "LABELS" ${ARGN})
+  add_test(NAME ${name} COMMAND ${C360_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/${script})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "C360_BIN=$<TARGET_FILE:c360>;PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1"
+    LABELS "process;${ARG_LABELS}"
+    TIMEOUT 300)
+endfunction()

@@ -1,0 +1,79 @@
+// The one c360 binary: `c360 <command> [flags]`. Flags are validated before anything
+// starts; a bad one gets one line on stderr naming it and exit code 2.
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/shutdown.h"
+#include "services/broker/broker_command.h"
+#include "services/demo/demo_command.h"
+#include "services/engine/engine_command.h"
+#include "services/generator/gen_command.h"
+#include "services/tail/tail_command.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  c360::shutdown::Install();
+
+  CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
+  app.set_version_flag("--version", "c360 0.1.0");
+  app.require_subcommand(1, 1);
+
+  c360::BrokerOptions broker;
+  c360::gen::GenOptions gen;
+  c360::TailOptions tail;
+  c360::EngineOptions engine;
+  c360::DemoOptions demo;
+  CLI::App* demo_cmd = c360::AddDemoCommand(app, &demo);
+  CLI::App* broker_cmd = c360::AddBrokerCommand(app, &broker);
+  CLI::App* engine_cmd = c360::AddEngineCommand(app, &engine);
+  CLI::App* gen_cmd = c360::gen::AddGenCommand(app, &gen);
+  CLI::App* tail_cmd = c360::AddTailCommand(app, &tail);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 checks required flags before unexpected ones; a user is better served by
+    // hearing about the flag they mistyped, so name that first.
+    std::string command = "c360";
+    std::vector<std::string> unexpected = app.remaining();
+    for (const CLI::App* sub : app.get_subcommands()) {
+      command += " " + sub->get_name();
+      for (const std::string& arg : sub->remaining()) unexpected.push_back(arg);
+    }
+    std::string message = e.what();
+    if (!unexpected.empty()) {
+      message = "unexpected argument";
+      for (const std::string& arg : unexpected) message += " " + arg;
+    }
+    std::cerr << command << ": " << message << " (see " << command << " --help)" << std::endl;
+    return kUsageError;
+  }
+
+  const auto stop = [] { return c360::shutdown::Requested(); };
+  try {
+    if (broker_cmd->parsed()) return c360::RunBroker(broker);
+    if (gen_cmd->parsed()) return c360::gen::RunGen(gen, std::cout, stop);
+    if (tail_cmd->parsed()) return c360::RunTail(tail, std::cout, stop);
+    if (engine_cmd->parsed()) return c360::RunEngine(engine);
+    if (demo_cmd->parsed()) return c360::RunDemo(demo);
+  } catch (const c360::KafkaError& e) {
+    std::cerr << "c360: " << e.what() << std::endl;
+    return 1;
+  }
+  return kUsageError;
+}

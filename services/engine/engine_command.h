@@ -1,0 +1,28 @@
+#pragma once
+// `c360 engine`: the service's command line (SPEC section 7). Flags are parsed and
+// validated here, before anything starts; the processing itself is built in
+// services/engine/ (see docs/architecture.md for what exists so far).
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace c360 {
+
+struct EngineOptions {
+  std::string brokers;
+  std::string config_path;
+  std::string state_dir = "c360-state";
+  std::string http = "127.0.0.1:8080";
+  std::string clock = "wall";
+  std::string group = "c360";
+  std::string output_format = "protobuf";
+};
+
+CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* options);
+int RunEngine(const EngineOptions& options);
+
+// "HOST:PORT" with a port in 0..65535: empty string if valid, else why not (CLI11 style).
+std::string CheckListenAddress(const std::string& address);
+
+}  // namespace c360
