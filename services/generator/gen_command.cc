@@ -185,7 +185,13 @@ int RunGen(const GenOptions& options, std::ostream& out, const std::function<boo
   }
   std::vector<GeneratedRecord> day;
   while (!cap_reached() && !stop()) {
-    if (simulation.days_simulated() >= options.days && !options.live) break;
+    if (simulation.days_simulated() == options.days) {
+      if (!options.live) break;
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      out << "history: " << sent << " records over " << options.days << " days in " << elapsed
+          << " s; now live (Ctrl-C stops)" << std::endl;
+    }
     simulation.NextDay(&day);
     for (const GeneratedRecord& record : day) {
       if (cap_reached() || stop()) break;
