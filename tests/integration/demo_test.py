@@ -1,0 +1,41 @@
+"""`c360 demo`: replays history into its own broker, goes live, and stops cleanly on
+Ctrl-C (SIGINT) with a per-topic summary."""
+
+import signal
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
+import c360test as t  # noqa: E402
+
+
+class DemoTest(unittest.TestCase):
+    def test_history_then_live_then_ctrl_c(self):
+        proc = subprocess.Popen([t.C360, "demo", "--customers", "30", "--days", "10",
+                                 "--http", f"127.0.0.1:{t.free_port()}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+        reader.start()
+        try:
+            t.wait_for(lambda: any("now live" in line for line in lines), 60,
+                       "the demo to finish replaying history")
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            reader.join()
+        output = "".join(lines)
+        self.assertIn("embedded broker at 127.0.0.1:", output)
+        summary, total = t.parse_gen_summary(output)
+        self.assertEqual(summary["c360.customers"], 30)
+        self.assertGreater(summary["c360.usage"], 0)
+        self.assertEqual(total["failed"], "0")
+        self.assertIn("demo: stopped", output)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
