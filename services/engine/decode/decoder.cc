@@ -355,23 +355,15 @@ DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
 
   const Validator validator(record, bad_enums);
   std::optional<DeadLetter> verdict;
+  const auto check = [&](const auto& event, auto validate) {
+    verdict = validate(event, validator);
+    result.event_time = OrderingTime(event, record.kafka_timestamp_ms);
+  };
   switch (record.topic) {
-    case InputTopic::kUsage:
-      verdict = ValidateUsage(usage_, validator);
-      result.event_time = OrderingTime(usage_, record.kafka_timestamp_ms);
-      break;
-    case InputTopic::kTickets:
-      verdict = ValidateTicket(ticket_, validator);
-      result.event_time = OrderingTime(ticket_, record.kafka_timestamp_ms);
-      break;
-    case InputTopic::kInvoices:
-      verdict = ValidateInvoice(invoice_, validator);
-      result.event_time = OrderingTime(invoice_, record.kafka_timestamp_ms);
-      break;
-    case InputTopic::kCampaigns:
-      verdict = ValidateCampaign(campaign_, validator);
-      result.event_time = OrderingTime(campaign_, record.kafka_timestamp_ms);
-      break;
+    case InputTopic::kUsage: check(usage_, ValidateUsage); break;
+    case InputTopic::kTickets: check(ticket_, ValidateTicket); break;
+    case InputTopic::kInvoices: check(invoice_, ValidateInvoice); break;
+    case InputTopic::kCampaigns: check(campaign_, ValidateCampaign); break;
     case InputTopic::kCustomers:
       // Profiles are a table: they never move stream time and are never too_late or
       // future_timestamp (SPEC section 1).
