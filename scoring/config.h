@@ -1,0 +1,114 @@
+#pragma once
+// Every tunable of c360 in one place, with SPEC's defaults, and the one loader that reads
+// them from YAML (`c360 engine --config FILE`). docs/config.md lists every key.
+//
+// LoadConfig() throws ConfigError naming the key at fault (an unknown key, a value of the
+// wrong type or out of range); it is called once at start-up. A Config is a plain value:
+// copy it, read it from any thread.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "c360/v1/alert.pb.h"
+#include "common/topics.h"
+
+namespace c360 {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kRuleCount = 9;  // AlertEvent::Rule values, UNSPECIFIED included
+
+struct RuleConfig {
+  bool enabled = true;
+  double fire = 0;      // threshold that opens an episode
+  double resolve = 0;   // threshold that closes it (hysteresis)
+  double escalate = 0;  // HEALTH_LOW: below this the episode is CRITICAL
+  int min_sample = 0;   // prior usage / ratings / responses needed to fire or resolve
+  v1::AlertEvent::Severity severity = v1::AlertEvent::WARNING;
+  std::string action;   // recommended action text
+};
+
+struct SlaPolicy {
+  int response_hours = 0;
+  int resolution_hours = 0;
+};
+
+struct Config {
+  TopicNames topics;
+  std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
+
+  // Engine.
+  int batch_max_records = 50'000;
+  int batch_max_ms = 20;
+  int max_task_idle_ms = 0;
+  int timer_grace_ms = 60'000;
+  int retention_days = 90;
+  int64_t cache_max_customers = 2'000'000;
+  int64_t vip_revenue_cents = 100'000'000;
+
+  // SLA policy by priority P1..P4 (index 0 unused).
+  std::array<SlaPolicy, 5> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};
+
+  // Score weights, integer percentages summing to 100.
+  int weight_usage = 35;
+  int weight_support = 25;
+  int weight_financial = 25;
+  int weight_engagement = 15;
+
+  // Component points.
+  double usage_never_used = 50;
+  int usage_silent_grace_days = 7;
+  double usage_points_per_silent_day = 3;
+  double support_breach_rate_points = 50;
+  double support_open_p1_points = 15;
+  double support_open_p2_points = 8;
+  int support_free_tickets = 5;
+  double support_points_per_extra_ticket = 3;
+  int financial_max_overdue_points = 60;
+  double financial_disputed_points = 10;
+  double financial_credit_hold_points = 40;
+  double engagement_none_present = 70;
+  int engagement_min_campaigns_sent = 3;
+
+  // Status and risk bands.
+  int status_healthy = 80;
+  int status_watch = 60;
+  int status_at_risk = 40;
+  int risk_high = 70;
+  int risk_medium = 40;
+
+  // Churn-risk model: z = intercept + sum of terms (SPEC section 4).
+  double risk_intercept = -3;
+  double risk_usage_drop = 3;
+  double risk_breach_rate = 2;
+  double risk_overdue = 1.5;
+  int risk_overdue_days = 60;
+  double risk_engagement = 2;
+  double risk_credit_hold = 1;
+  double risk_open_p1 = 0.5;
+  int risk_open_p1_cap = 3;
+  double risk_renewal = 0.5;
+  int renewal_window_days = 90;
+
+  // Lifecycle.
+  int onboarding_days = 90;
+  double growth_usage_change_pct = 10;
+
+  std::array<RuleConfig, kRuleCount> rules = DefaultRules();
+
+  const RuleConfig& rule(v1::AlertEvent::Rule r) const { return rules[r]; }
+  static std::array<RuleConfig, kRuleCount> DefaultRules();
+};
+
+// Reads a YAML file over the defaults. Throws ConfigError("config key X: ...").
+Config LoadConfig(const std::string& path);
+// The same from YAML text (tests).
+Config ParseConfig(const std::string& yaml_text);
+
+}  // namespace c360

@@ -1,0 +1,299 @@
+#include "scoring/customer_state.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace c360 {
+namespace {
+
+constexpr std::string_view kOtherModule = "other";
+constexpr int kModuleDays = 30;
+constexpr int kMonthsKept = 13;  // 12 shown, plus the month before for a clean slide
+constexpr int kTicketDaysKept = 91;  // 13 weeks of weekly tickets
+
+template <typename Entity>
+Entity* FindOrAdd(std::vector<Entity>* entities, const std::string& id) {
+  // Newest entities are at the back and are the likeliest to get the next event.
+  for (auto it = entities->rbegin(); it != entities->rend(); ++it) {
+    if (it->id == id) return &*it;
+  }
+  entities->emplace_back();
+  entities->back().id = id;
+  return &entities->back();
+}
+
+bool IsEngagement(v1::CampaignEvent::Kind kind) {
+  return kind == v1::CampaignEvent::OPENED || kind == v1::CampaignEvent::CLICKED ||
+         kind == v1::CampaignEvent::RESPONDED || kind == v1::CampaignEvent::CONVERTED;
+}
+
+}  // namespace
+
+int32_t MonthIndexOfDay(int32_t day) {
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
+  return static_cast<int32_t>(ymd.year()) * 12 + static_cast<int32_t>(unsigned(ymd.month())) - 1;
+}
+
+std::string MonthLabel(int32_t month_index) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d", month_index / 12, month_index % 12 + 1);
+  return buf;
+}
+
+bool CustomerState::Seen(std::vector<std::string>* applied, const std::string& event_id) {
+  if (std::find(applied->begin(), applied->end(), event_id) != applied->end()) return true;
+  applied->push_back(event_id);
+  return false;
+}
+
+uint16_t CustomerState::ModuleIndex(std::string_view module) {
+  if (module.empty()) module = kOtherModule;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (modules_[i] == module) return static_cast<uint16_t>(i);
+  }
+  if (modules_.size() >= 0xffff) return ModuleIndex(kOtherModule);
+  modules_.emplace_back(module);
+  module_r30_.push_back(0);
+  return static_cast<uint16_t>(modules_.size() - 1);
+}
+
+bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day) {
+  has_events_ = true;
+  const int64_t quantity = e.quantity() == 0 ? 1 : e.quantity();
+  const int32_t d = static_cast<int32_t>(DayOf(event_time));
+  last_usage_day_ = std::max(last_usage_day_, d);
+  Touch(event_time);
+
+  if (d > day - kUsageDays) {
+    // In-order events land on the last day; late ones are found by a short search.
+    auto it = usage_days_.end();
+    while (it != usage_days_.begin() && (it - 1)->day > d) --it;
+    if (it != usage_days_.begin() && (it - 1)->day == d) {
+      (it - 1)->count += quantity;
+    } else {
+      usage_days_.insert(it, UsageDay{d, quantity});
+    }
+  }
+  const uint16_t module = ModuleIndex(e.module());
+  if (d > day - kModuleDays) {
+    auto it = module_days_.end();
+    while (it != module_days_.begin() && (it - 1)->day > d) --it;
+    auto same = it;
+    while (same != module_days_.begin() && (same - 1)->day == d) {
+      if ((same - 1)->module == module) break;
+      --same;
+    }
+    if (same != module_days_.begin() && (same - 1)->day == d && (same - 1)->module == module) {
+      (same - 1)->count += quantity;
+    } else {
+      module_days_.insert(it, ModuleDay{d, module, quantity});
+    }
+  }
+  const int32_t month = MonthIndexOfDay(d);
+  auto m = months_.end();
+  while (m != months_.begin() && (m - 1)->month > month) --m;
+  if (m != months_.begin() && (m - 1)->month == month) {
+    (m - 1)->count += quantity;
+  } else {
+    months_.insert(m, MonthCount{month, quantity});
+    if (months_.size() > kMonthsKept) months_.erase(months_.begin());
+  }
+
+  if (sums_day_ == day) {  // keep the cached sums exact without a rebuild
+    if (d > day - 30) {
+      r30_ += quantity;
+      module_r30_[module] += quantity;
+    } else if (d > day - kUsageDays) {
+      prior_ += quantity;
+    }
+  }
+  return true;
+}
+
+void CustomerState::RebuildUsageSums(int32_t day) {
+  std::erase_if(usage_days_, [day](const UsageDay& u) { return u.day <= day - kUsageDays; });
+  std::erase_if(module_days_, [day](const ModuleDay& m) { return m.day <= day - kModuleDays; });
+  r30_ = 0;
+  prior_ = 0;
+  for (const UsageDay& u : usage_days_) {
+    if (u.day > day) continue;
+    (u.day > day - 30 ? r30_ : prior_) += u.count;
+  }
+  std::fill(module_r30_.begin(), module_r30_.end(), 0);
+  for (const ModuleDay& m : module_days_) {
+    if (m.day <= day) module_r30_[m.module] += m.count;
+  }
+  sums_day_ = day;
+}
+
+int64_t CustomerState::UsageR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  return r30_;
+}
+
+int64_t CustomerState::UsagePriorR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  return prior_;
+}
+
+std::vector<std::pair<std::string, int64_t>> CustomerState::ModulesR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (module_r30_[i] > 0) out.emplace_back(modules_[i], module_r30_[i]);
+  }
+  return out;
+}
+
+int64_t CustomerState::UsageInMonth(int32_t month) const {
+  for (const MonthCount& m : months_) {
+    if (m.month == month) return m.count;
+  }
+  return 0;
+}
+
+bool CustomerState::ApplyTicket(const v1::TicketEvent& e, TimeMs t, const Config& config) {
+  TicketState* ticket = FindOrAdd(&tickets_, e.ticket_id());
+  if (Seen(&ticket->applied, e.event_id())) return false;
+  has_events_ = true;
+  if (e.priority() >= 1 && e.priority() <= 4) ticket->priority = e.priority();
+  if (!e.category().empty()) ticket->category = e.category();
+  if (!e.module().empty()) ticket->module = e.module();
+  if (!e.subject().empty()) ticket->subject = e.subject();
+
+  const auto respond = [&](TimeMs at) {
+    if (ticket->first_response != kNoTime) return;
+    ticket->first_response = at;
+    if (ticket->response_due != kNoTime && at > ticket->response_due) {
+      ticket->response_breached = true;
+    }
+  };
+  const auto resolve = [&](TimeMs at) {
+    ticket->resolved = at;
+    if (ticket->first_resolved != kNoTime) return;
+    ticket->first_resolved = at;
+    if (ticket->resolution_due != kNoTime && at > ticket->resolution_due) {
+      ticket->resolution_breached = true;
+    }
+  };
+  const auto rate = [&] {
+    if (e.has_csat()) ratings_.push_back(Rating{t, e.csat()});
+  };
+
+  switch (e.kind()) {
+    case v1::TicketEvent::CREATED: {
+      if (ticket->created != kNoTime) break;  // a second CREATED under a new event_id
+      ticket->created = t;
+      Touch(t);
+      const SlaPolicy& sla = config.sla[ticket->priority];
+      ticket->response_due = e.has_response_due() ? ToMs(e.response_due())
+                                                  : t + sla.response_hours * kMsPerHour;
+      ticket->resolution_due = e.has_resolution_due() ? ToMs(e.resolution_due())
+                                                      : t + sla.resolution_hours * kMsPerHour;
+      // Events of this ticket that arrived before its CREATED are judged now.
+      if (ticket->first_response != kNoTime && ticket->first_response > ticket->response_due) {
+        ticket->response_breached = true;
+      }
+      if (ticket->first_resolved != kNoTime &&
+          ticket->first_resolved > ticket->resolution_due) {
+        ticket->resolution_breached = true;
+      }
+      break;
+    }
+    case v1::TicketEvent::FIRST_RESPONSE: respond(t); break;
+    case v1::TicketEvent::UPDATED: break;
+    case v1::TicketEvent::RESOLVED:
+      respond(t);
+      resolve(t);
+      rate();
+      break;
+    case v1::TicketEvent::CLOSED:
+      respond(t);
+      if (ticket->resolved == kNoTime) resolve(t);
+      ticket->closed = true;
+      rate();
+      break;
+    case v1::TicketEvent::REOPENED:
+      ticket->resolved = kNoTime;
+      ticket->closed = false;
+      break;
+    default: break;
+  }
+  return true;
+}
+
+bool CustomerState::ApplyInvoice(const v1::InvoiceEvent& e, TimeMs t) {
+  if (e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET ||
+      e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
+    // Per customer: the latest by event time wins, so a redelivery changes nothing.
+    has_events_ = true;
+    if (t >= credit_hold_time_) {
+      credit_hold_ = e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET;
+      credit_hold_time_ = t;
+    }
+    return true;
+  }
+  InvoiceState* invoice = FindOrAdd(&invoices_, e.invoice_id());
+  if (Seen(&invoice->applied, e.event_id())) return false;
+  has_events_ = true;
+  if (e.has_due_date() && (invoice->due == kNoTime || e.kind() == v1::InvoiceEvent::ISSUED)) {
+    invoice->due = ToMs(e.due_date());
+  }
+  switch (e.kind()) {
+    case v1::InvoiceEvent::ISSUED:
+      invoice->amount_cents = e.amount_cents();
+      invoice->issued = t;
+      break;
+    case v1::InvoiceEvent::PAID:
+      invoice->paid_cents += e.has_paid_cents() ? e.paid_cents() : invoice->balance();
+      Touch(t);
+      break;
+    case v1::InvoiceEvent::DISPUTED: invoice->disputed = true; break;
+    case v1::InvoiceEvent::DISPUTE_RESOLVED: invoice->disputed = false; break;
+    case v1::InvoiceEvent::VOIDED: invoice->voided = true; break;
+    default: break;
+  }
+  return true;
+}
+
+bool CustomerState::ApplyCampaign(const v1::CampaignEvent& e, TimeMs t) {
+  CampaignState* campaign = FindOrAdd(&campaigns_, e.campaign_id());
+  if (Seen(&campaign->applied, e.event_id())) return false;
+  has_events_ = true;
+  const int32_t d = static_cast<int32_t>(DayOf(t));
+  if (e.kind() == v1::CampaignEvent::SENT) campaign->sent_day = std::max(campaign->sent_day, d);
+  if (IsEngagement(e.kind())) {
+    campaign->engaged_day = std::max(campaign->engaged_day, d);
+    Touch(t);
+  }
+  if (e.has_nps() && t >= nps_time_) {
+    nps_ = e.nps();
+    nps_time_ = t;
+  }
+  if (e.has_csat()) ratings_.push_back(Rating{t, e.csat()});
+  return true;
+}
+
+void CustomerState::Prune(int32_t day) {
+  if (pruned_day_ == day) return;
+  pruned_day_ = day;
+  const int32_t oldest_kept = day - 89;  // R90D, the longest window
+  std::erase_if(tickets_, [&](const TicketState& t) {
+    if (t.open()) return false;
+    const TimeMs last = std::max(t.created, t.resolved);
+    return last != kNoTime && DayOf(last) < day - kTicketDaysKept;
+  });
+  std::erase_if(invoices_, [&](const InvoiceState& i) {
+    const bool settled = i.voided || (i.amount_cents > 0 && i.balance() == 0);
+    const bool alert_open = i.overdue_alerted && !i.overdue_resolved;
+    return settled && !i.disputed && !alert_open && i.issued != kNoTime &&
+           DayOf(i.issued) < oldest_kept;
+  });
+  std::erase_if(campaigns_, [&](const CampaignState& c) {
+    return std::max(c.sent_day, c.engaged_day) < oldest_kept;
+  });
+  std::erase_if(ratings_, [&](const Rating& r) { return DayOf(r.time) < oldest_kept; });
+}
+
+}  // namespace c360

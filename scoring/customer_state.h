@@ -1,0 +1,202 @@
+#pragma once
+// What c360 remembers about one customer, and how each input event changes it (SPEC
+// sections 1-3). Pure: no Kafka, no RocksDB; a value type, not thread-safe.
+//
+// Usage is kept as sparse per-day counts for the last 60 days plus 13 monthly totals, so
+// applying an event is O(1) amortised and the rolling sums (R30D, prior R30D, modules)
+// are cached for the current window day and rebuilt only when the day moves.
+// Tickets, invoices and campaigns are per-entity state machines that remember the
+// event_ids they applied, so a redelivered event changes nothing.
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "c360/v1/campaign.pb.h"
+#include "c360/v1/customer.pb.h"
+#include "c360/v1/invoice.pb.h"
+#include "c360/v1/ticket.pb.h"
+#include "c360/v1/usage.pb.h"
+#include "common/time.h"
+#include "scoring/config.h"
+
+namespace c360 {
+
+inline constexpr TimeMs kNoTime = std::numeric_limits<TimeMs>::min();
+inline constexpr int32_t kNoDay = std::numeric_limits<int32_t>::min();
+inline constexpr int kUsageDays = 60;  // R30D + prior R30D
+
+struct TicketState {
+  std::string id;
+  int priority = 0;  // 1..4; 0 until an event names it
+  std::string category;
+  std::string module;
+  std::string subject;
+  TimeMs created = kNoTime;  // CREATED's event time
+  TimeMs response_due = kNoTime;
+  TimeMs resolution_due = kNoTime;
+  TimeMs first_response = kNoTime;
+  TimeMs first_resolved = kNoTime;  // the resolution SLA is judged on the first resolution
+  TimeMs resolved = kNoTime;        // latest resolution; kNoTime while open
+  bool closed = false;
+  bool response_breached = false;
+  bool resolution_breached = false;
+  bool response_alerted = false;
+  bool resolution_alerted = false;
+  std::vector<std::string> applied;  // event_ids
+
+  bool open() const { return created != kNoTime && resolved == kNoTime; }
+};
+
+struct InvoiceState {
+  std::string id;
+  int64_t amount_cents = 0;
+  int64_t paid_cents = 0;
+  TimeMs issued = kNoTime;
+  TimeMs due = kNoTime;
+  bool disputed = false;
+  bool voided = false;
+  bool overdue_alerted = false;   // INVOICE_OVERDUE fired (once per invoice)
+  bool overdue_resolved = false;  // ... and resolved
+  std::vector<std::string> applied;
+
+  int64_t balance() const { return amount_cents > paid_cents ? amount_cents - paid_cents : 0; }
+};
+
+struct CampaignState {
+  std::string id;
+  int32_t sent_day = kNoDay;     // latest SENT
+  int32_t engaged_day = kNoDay;  // latest OPENED, CLICKED, RESPONDED or CONVERTED
+  std::vector<std::string> applied;
+};
+
+struct Rating {
+  TimeMs time;
+  int32_t csat;
+};
+
+// Episode state of one customer-level rule (SPEC section 5).
+struct RuleState {
+  bool firing = false;
+  int32_t episode = 0;  // episodes opened so far; the current one when firing
+  int32_t severity = 0;  // highest severity sent in the current episode
+  std::string key;       // RENEWAL_DUE: the contract_end date alerted for
+};
+
+struct UsageDay {
+  int32_t day;
+  int64_t count;
+};
+struct ModuleDay {
+  int32_t day;
+  uint16_t module;
+  int64_t count;
+};
+struct MonthCount {
+  int32_t month;  // year * 12 + month - 1
+  int64_t count;
+};
+
+class CustomerState {
+ public:
+  explicit CustomerState(std::string customer_id = "") : customer_id_(std::move(customer_id)) {}
+
+  const std::string& customer_id() const { return customer_id_; }
+  // A customer exists once a valid event or profile of it has been applied (SPEC 8).
+  bool exists() const { return has_events_ || profile_.has_value(); }
+  bool has_events() const { return has_events_; }
+
+  // Each Apply changes the state for one validated event (see Decoder); `day` is the UTC
+  // day of the task's stream time, which the caller has already advanced. They return
+  // false when the event changed nothing (a redelivered event_id).
+  bool ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day);
+  bool ApplyTicket(const v1::TicketEvent& e, TimeMs event_time, const Config& config);
+  bool ApplyInvoice(const v1::InvoiceEvent& e, TimeMs event_time);
+  bool ApplyCampaign(const v1::CampaignEvent& e, TimeMs event_time);
+  void ApplyProfile(const v1::CustomerProfile& p) { profile_ = p; }
+  void RemoveProfile() { profile_.reset(); }
+
+  // Usage sums for the window ending on `day` (rebuilt when the day moves).
+  int64_t UsageR30(int32_t day);
+  int64_t UsagePriorR30(int32_t day);
+  // (module, events) over R30D, every module with events, unordered.
+  std::vector<std::pair<std::string, int64_t>> ModulesR30(int32_t day);
+  int64_t UsageInMonth(int32_t month) const;
+  int32_t last_usage_day() const { return last_usage_day_; }
+
+  // Drops what no KPI can see any more at `day` (tickets, campaigns, ratings and usage
+  // days outside every window), bounding the state's size.
+  void Prune(int32_t day);
+
+  const std::optional<v1::CustomerProfile>& profile() const { return profile_; }
+  const std::vector<TicketState>& tickets() const { return tickets_; }
+  std::vector<TicketState>& mutable_tickets() { return tickets_; }
+  const std::vector<InvoiceState>& invoices() const { return invoices_; }
+  std::vector<InvoiceState>& mutable_invoices() { return invoices_; }
+  const std::vector<CampaignState>& campaigns() const { return campaigns_; }
+  const std::vector<Rating>& ratings() const { return ratings_; }
+  std::optional<int32_t> nps_latest() const {
+    return nps_time_ == kNoTime ? std::nullopt : std::optional<int32_t>(nps_);
+  }
+  bool credit_hold() const { return credit_hold_; }
+  TimeMs last_interaction() const { return last_interaction_; }
+  std::array<RuleState, kRuleCount>& rules() { return rules_; }
+  const std::array<RuleState, kRuleCount>& rules() const { return rules_; }
+
+  // The last scores published in a health snapshot (to emit only on change).
+  struct Published {
+    int32_t health = -1;
+    int32_t risk = -1;
+    int32_t status = 0;
+    int32_t risk_level = 0;
+  };
+  Published& published() { return published_; }
+
+  // Persistence (state/customer_codec.cc) needs every field.
+  friend class CustomerCodec;
+
+ private:
+  bool Seen(std::vector<std::string>* applied, const std::string& event_id);
+  void RebuildUsageSums(int32_t day);
+  uint16_t ModuleIndex(std::string_view module);
+  void Touch(TimeMs t) { last_interaction_ = std::max(last_interaction_, t); }
+
+  std::string customer_id_;
+  bool has_events_ = false;
+  std::optional<v1::CustomerProfile> profile_;
+
+  // Usage.
+  std::vector<UsageDay> usage_days_;     // ascending day, nonzero, within 60 days
+  std::vector<ModuleDay> module_days_;   // ascending day, within 30 days
+  std::vector<std::string> modules_;     // interned module names ("other" for none)
+  std::vector<MonthCount> months_;       // ascending month, the last 13
+  int32_t last_usage_day_ = kNoDay;
+  // Sums cached for window day sums_day_ (kNoDay: stale).
+  int32_t sums_day_ = kNoDay;
+  int64_t r30_ = 0;
+  int64_t prior_ = 0;
+  std::vector<int64_t> module_r30_;  // by module index
+
+  std::vector<TicketState> tickets_;
+  std::vector<InvoiceState> invoices_;
+  std::vector<CampaignState> campaigns_;
+  std::vector<Rating> ratings_;  // csat from tickets and surveys
+  int32_t nps_ = 0;
+  TimeMs nps_time_ = kNoTime;
+  bool credit_hold_ = false;
+  TimeMs credit_hold_time_ = kNoTime;
+  TimeMs last_interaction_ = kNoTime;
+
+  std::array<RuleState, kRuleCount> rules_;
+  Published published_;
+  int32_t pruned_day_ = kNoDay;
+};
+
+int32_t MonthIndexOfDay(int32_t day);
+std::string MonthLabel(int32_t month_index);  // "YYYY-MM"
+
+}  // namespace c360

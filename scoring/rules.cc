@@ -1,0 +1,292 @@
+#include "scoring/rules.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace c360 {
+namespace {
+
+using v1::AlertEvent;
+
+int64_t Hundredths(double v) { return std::llround(v * 100.0); }
+
+AlertEvent::Severity Raise(AlertEvent::Severity s) {
+  return s == AlertEvent::INFO ? AlertEvent::WARNING : AlertEvent::CRITICAL;
+}
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+class Evaluator {
+ public:
+  Evaluator(CustomerState& state, const CoreKpis& k, const Scores& s, const RuleContext& ctx,
+            std::vector<AlertEvent>* out)
+      : state_(state), k_(k), s_(s), ctx_(ctx), out_(out) {
+    const auto& profile = state.profile();
+    vip_ = profile && profile->annual_revenue_cents() >= ctx.config.vip_revenue_cents;
+    name_ = profile ? profile->name() : "";
+    who_ = name_.empty() ? state.customer_id() : name_;
+  }
+
+  void Run() {
+    const Config& c = ctx_.config;
+    using R = AlertEvent;
+    // HEALTH_LOW: with escalation to CRITICAL below `escalate`.
+    const RuleConfig& hl = c.rule(R::HEALTH_LOW);
+    Episode(R::HEALTH_LOW, true, s_.health < hl.fire, s_.health >= hl.resolve, s_.health, hl.fire,
+            s_.health < hl.escalate ? R::CRITICAL : hl.severity,
+            "Health of " + who_ + " is " + std::to_string(s_.health) + ", below " +
+                Fixed(hl.fire, 0) + TopDriver(),
+            "Health of " + who_ + " is back to " + std::to_string(s_.health) + ".");
+    RuleState& health_rule = state_.rules()[R::HEALTH_LOW];
+    if (hl.enabled && health_rule.firing && health_rule.severity < R::CRITICAL &&
+        s_.health < hl.escalate) {
+      health_rule.severity = R::CRITICAL;
+      Emit(R::HEALTH_LOW, R::FIRING, R::CRITICAL, std::to_string(health_rule.episode),
+           health_rule.episode, s_.health, hl.escalate,
+           "Health of " + who_ + " fell to " + std::to_string(s_.health) + ", below " +
+               Fixed(hl.escalate, 0) + TopDriver());
+    }
+
+    const RuleConfig& cr = c.rule(R::CHURN_RISK_HIGH);
+    Episode(R::CHURN_RISK_HIGH, true, s_.risk >= cr.fire, s_.risk < cr.resolve, s_.risk, cr.fire,
+            cr.severity,
+            "Churn risk of " + who_ + " is " + std::to_string(s_.risk) + "%" + TopDriver(),
+            "Churn risk of " + who_ + " is down to " + std::to_string(s_.risk) + "%.");
+
+    // Compared exactly in integers: drop >= t  <=>  100 (prior - cur) >= t prior.
+    const RuleConfig& ud = c.rule(R::USAGE_DROP);
+    const int64_t prior = k_.usage_prior_r30d;
+    const int64_t drop_x100 = 10'000 * (prior - k_.usage_r30d);
+    Episode(R::USAGE_DROP, prior >= ud.min_sample, drop_x100 >= Hundredths(ud.fire) * prior,
+            drop_x100 < Hundredths(ud.resolve) * prior, k_.usage_drop_pct, ud.fire, ud.severity,
+            "Usage of " + who_ + " is down " + Fixed(k_.usage_drop_pct, 0) +
+                "% vs the prior 30 days (" + std::to_string(k_.usage_r30d) + " vs " +
+                std::to_string(prior) + " events).",
+            "Usage of " + who_ + " recovered: down only " + Fixed(k_.usage_drop_pct, 0) +
+                "% vs the prior 30 days.");
+
+    const RuleConfig& cs = c.rule(R::CSAT_LOW);
+    const int64_t sum_x100 = 100 * k_.csat_sum_r90d;
+    const double csat = k_.csat_avg_r90d.value_or(0);
+    Episode(R::CSAT_LOW, k_.ratings_r90d >= cs.min_sample,
+            sum_x100 < Hundredths(cs.fire) * k_.ratings_r90d,
+            sum_x100 >= Hundredths(cs.resolve) * k_.ratings_r90d, csat, cs.fire, cs.severity,
+            "CSAT of " + who_ + " averages " + Fixed(csat, 2) + " over " +
+                std::to_string(k_.ratings_r90d) + " ratings in 90 days.",
+            "CSAT of " + who_ + " is back to " + Fixed(csat, 2) + ".");
+
+    const RuleConfig& rt = c.rule(R::RESPONSE_TIME_HIGH);
+    const double hours = k_.avg_response_hours_r30d.value_or(0);
+    Episode(R::RESPONSE_TIME_HIGH, k_.responses_r30d >= rt.min_sample, hours > rt.fire,
+            hours <= rt.resolve, hours, rt.fire, rt.severity,
+            "First responses to " + who_ + " take " + Fixed(hours, 1) + " hours on average (" +
+                std::to_string(k_.responses_r30d) + " tickets in 30 days).",
+            "First responses to " + who_ + " are back to " + Fixed(hours, 1) +
+                " hours on average.");
+
+    SlaBreaches();
+    OverdueInvoices();
+    Renewal();
+  }
+
+ private:
+  // A customer-level rule with hysteresis; the key of its alert_id is the episode number.
+  void Episode(AlertEvent::Rule rule, bool sample_ok, bool fire, bool resolve, double observed,
+               double threshold, AlertEvent::Severity severity, const std::string& fire_text,
+               const std::string& resolve_text) {
+    const RuleConfig& rc = ctx_.config.rule(rule);
+    if (!rc.enabled || !sample_ok) return;
+    RuleState& rs = state_.rules()[rule];
+    if (!rs.firing && fire) {
+      rs.firing = true;
+      ++rs.episode;
+      rs.severity = vip_ ? Raise(severity) : severity;
+      Emit(rule, AlertEvent::FIRING, static_cast<AlertEvent::Severity>(rs.severity),
+           std::to_string(rs.episode), rs.episode, observed, threshold, fire_text);
+    } else if (rs.firing && resolve) {
+      rs.firing = false;
+      Emit(rule, AlertEvent::RESOLVED, static_cast<AlertEvent::Severity>(rs.severity),
+           std::to_string(rs.episode), rs.episode, observed, rc.resolve, resolve_text);
+    }
+  }
+
+  void SlaBreaches() {
+    const RuleConfig& rc = ctx_.config.rule(AlertEvent::SLA_BREACH);
+    if (!rc.enabled) return;
+    for (TicketState& t : state_.mutable_tickets()) {
+      const AlertEvent::Severity base = t.priority == 1   ? AlertEvent::CRITICAL
+                                        : t.priority == 2 ? AlertEvent::WARNING
+                                                          : rc.severity;
+      const AlertEvent::Severity severity = vip_ ? Raise(base) : base;
+      const std::string priority = t.priority > 0 ? "P" + std::to_string(t.priority) + " " : "";
+      if (t.response_breached && !t.response_alerted) {
+        t.response_alerted = true;
+        const double due_h = static_cast<double>(t.response_due - t.created) / kMsPerHour;
+        const TimeMs answered = t.first_response != kNoTime ? t.first_response : ctx_.stream_time;
+        const double took_h = static_cast<double>(answered - t.created) / kMsPerHour;
+        Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/response", 1,
+             took_h, due_h,
+             priority + "ticket " + t.id + " of " + who_ +
+                 (t.first_response != kNoTime ? " got its first response after "
+                                              : " has had no response for ") +
+                 Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
+             t.id, AlertEvent::RESPONSE);
+      }
+      if (t.resolution_breached && !t.resolution_alerted) {
+        t.resolution_alerted = true;
+        const double due_h = static_cast<double>(t.resolution_due - t.created) / kMsPerHour;
+        const TimeMs done = t.first_resolved != kNoTime ? t.first_resolved : ctx_.stream_time;
+        const double took_h = static_cast<double>(done - t.created) / kMsPerHour;
+        Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/resolution", 1,
+             took_h, due_h,
+             priority + "ticket " + t.id + " of " + who_ +
+                 (t.first_resolved != kNoTime ? " was resolved after " : " is unresolved after ") +
+                 Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
+             t.id, AlertEvent::RESOLUTION);
+      }
+    }
+  }
+
+  void OverdueInvoices() {
+    const RuleConfig& rc = ctx_.config.rule(AlertEvent::INVOICE_OVERDUE);
+    if (!rc.enabled) return;
+    constexpr int64_t kCriticalAmountCents = 10'000'000;
+    for (InvoiceState& i : state_.mutable_invoices()) {
+      const bool overdue = !i.voided && i.due != kNoTime && i.due <= ctx_.deadline_horizon &&
+                           i.balance() > 0;
+      const double amount = static_cast<double>(i.amount_cents) / 100.0;
+      if (overdue && !i.overdue_alerted) {
+        i.overdue_alerted = true;
+        AlertEvent::Severity s = i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL
+                                                                        : rc.severity;
+        if (vip_) s = Raise(s);
+        const int32_t days = k_.day - static_cast<int32_t>(DayOf(i.due));
+        Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::FIRING, s, i.id, 1,
+             static_cast<double>(i.balance()) / 100.0, amount,
+             "Invoice " + i.id + " of " + who_ + " is overdue" +
+                 (days > 0 ? " by " + std::to_string(days) + " days" : "") + " with " +
+                 Fixed(static_cast<double>(i.balance()) / 100.0, 2) + " unpaid.",
+             i.id);
+      } else if (i.overdue_alerted && !i.overdue_resolved && (i.voided || i.balance() == 0)) {
+        i.overdue_resolved = true;
+        AlertEvent::Severity s = i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL
+                                                                        : rc.severity;
+        if (vip_) s = Raise(s);
+        Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::RESOLVED, s, i.id, 1, 0, amount,
+             "Invoice " + i.id + " of " + who_ + (i.voided ? " was voided." : " is paid in full."),
+             i.id);
+      }
+    }
+  }
+
+  void Renewal() {
+    const RuleConfig& rc = ctx_.config.rule(AlertEvent::RENEWAL_DUE);
+    if (!rc.enabled) return;
+    RuleState& rs = state_.rules()[AlertEvent::RENEWAL_DUE];
+    const auto& profile = state_.profile();
+    const std::string contract_end =
+        profile && profile->has_contract_end() ? FormatDate(ToMs(profile->contract_end())) : "";
+    if (rs.firing && rs.key != contract_end) {
+      rs.firing = false;
+      Emit(AlertEvent::RENEWAL_DUE, AlertEvent::RESOLVED,
+           static_cast<AlertEvent::Severity>(rs.severity), rs.key, rs.episode, 0, rc.fire,
+           "The contract end of " + who_ + " moved from " + rs.key +
+               (contract_end.empty() ? "." : " to " + contract_end + "."),
+           rs.key);
+    }
+    if (contract_end.empty() || !k_.days_to_renewal || *k_.days_to_renewal > rc.fire ||
+        rs.key == contract_end) {
+      return;
+    }
+    rs.firing = true;
+    rs.key = contract_end;
+    ++rs.episode;
+    AlertEvent::Severity s =
+        s_.risk_level == v1::HealthSnapshot::LOW ? rc.severity : AlertEvent::WARNING;
+    if (vip_) s = Raise(s);
+    rs.severity = s;
+    Emit(AlertEvent::RENEWAL_DUE, AlertEvent::FIRING, s, contract_end, rs.episode,
+         *k_.days_to_renewal, rc.fire,
+         "The contract of " + who_ + " ends on " + contract_end + ", in " +
+             std::to_string(*k_.days_to_renewal) + " days; churn risk is " +
+             std::to_string(s_.risk) + "%.",
+         contract_end);
+  }
+
+  std::string TopDriver() const {
+    if (s_.drivers.empty()) return ".";
+    return ": " + DriverText(s_.drivers.front().component, k_) + ".";
+  }
+
+  void Emit(AlertEvent::Rule rule, AlertEvent::State state, AlertEvent::Severity severity,
+            const std::string& key, int32_t episode, double observed, double threshold,
+            const std::string& message, const std::string& entity = "",
+            AlertEvent::SlaKind sla_kind = AlertEvent::SLA_KIND_UNSPECIFIED) {
+    AlertEvent& a = out_->emplace_back();
+    a.set_alert_id(AlertId(state_.customer_id(), rule, key));
+    a.set_customer_id(state_.customer_id());
+    a.set_customer_name(name_);
+    a.set_rule(rule);
+    a.set_state(state);
+    a.set_severity(severity);
+    a.set_message(message);
+    a.set_observed_value(observed);
+    a.set_threshold(threshold);
+    a.set_entity_id(entity);
+    a.set_sla_kind(sla_kind);
+    a.set_episode(episode);
+    a.set_vip(vip_);
+    a.set_health(s_.health);
+    a.set_risk(s_.risk);
+    a.set_status(s_.status);
+    FillDrivers(s_, k_, a.mutable_drivers());
+    a.set_recommended_action(ctx_.config.rule(rule).action);
+    *a.mutable_stream_time() = ToTimestamp(ctx_.stream_time);
+    *a.mutable_event_time() = ToTimestamp(ctx_.cause.event_time);
+    *a.mutable_emitted_at() = ToTimestamp(ctx_.emitted_at);
+    a.set_source_topic(std::string(ctx_.cause.source_topic));
+    a.set_source_partition(ctx_.cause.source_partition);
+    a.set_source_offset(ctx_.cause.source_offset);
+  }
+
+  CustomerState& state_;
+  const CoreKpis& k_;
+  const Scores& s_;
+  const RuleContext& ctx_;
+  std::vector<AlertEvent>* out_;
+  bool vip_ = false;
+  std::string name_;
+  std::string who_;
+};
+
+}  // namespace
+
+std::string AlertId(std::string_view customer_id, AlertEvent::Rule rule, std::string_view key) {
+  std::string input;
+  input.reserve(customer_id.size() + key.size() + 24);
+  input.append(customer_id).append("|").append(AlertEvent::Rule_Name(rule)).append("|").append(key);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 0; i < 8; ++i) {
+    id[2 * i] = kHex[digest[i] >> 4];
+    id[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return id;
+}
+
+void EvaluateRules(CustomerState& state, const CoreKpis& kpis, const Scores& scores,
+                   const RuleContext& ctx, std::vector<v1::AlertEvent>* out) {
+  Evaluator(state, kpis, scores, ctx, out).Run();
+}
+
+}  // namespace c360
