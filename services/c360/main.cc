@@ -2,6 +2,8 @@
 // starts; a bad one gets one line on stderr naming it and exit code 2.
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <string>
@@ -22,6 +24,8 @@ constexpr int kUsageError = 2;
 
 int main(int argc, char** argv) {
   c360::shutdown::Install();
+  // Logs go to stderr: stdout is for what a command prints (addresses, alerts, summaries).
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("c360"));
 
   CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
   app.set_version_flag("--version", "c360 0.1.0");

@@ -2,6 +2,9 @@
 
 #include <iostream>
 
+#include "common/shutdown.h"
+#include "services/engine/engine.h"
+
 namespace c360 {
 
 std::string CheckListenAddress(const std::string& address) {
@@ -37,11 +40,36 @@ CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* o) {
   return cmd;
 }
 
-int RunEngine(const EngineOptions&) {
-  std::cerr << "c360 engine: event processing is not in this build yet; see "
-               "docs/architecture.md for the parts that exist"
-            << std::endl;
-  return 1;
+std::optional<EngineSettings> EngineSettingsFrom(const EngineOptions& options, int* exit_code) {
+  EngineSettings settings;
+  settings.brokers = options.brokers;
+  settings.group = options.group;
+  settings.state_dir = options.state_dir;
+  settings.wall_clock = options.clock == "wall";
+  settings.format = options.output_format == "json" ? OutputFormat::kJson : OutputFormat::kProtobuf;
+  try {
+    if (!options.config_path.empty()) settings.config = LoadConfig(options.config_path);
+  } catch (const ConfigError& e) {
+    std::cerr << "c360 engine: " << e.what() << std::endl;
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return settings;
+}
+
+int RunEngine(const EngineOptions& options) {
+  int exit_code = 0;
+  std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
+  if (!settings) return exit_code;
+  try {
+    Engine engine(std::move(*settings), SystemClock::Instance());
+    engine.Start();
+    engine.Run([] { return shutdown::Requested(); });
+  } catch (const EngineError& e) {
+    std::cerr << "c360 engine: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace c360

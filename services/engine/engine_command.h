@@ -5,7 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
+
+#include "services/engine/engine.h"
 
 namespace c360 {
 
@@ -21,6 +24,10 @@ struct EngineOptions {
 
 CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* options);
 int RunEngine(const EngineOptions& options);
+
+// Settings from validated flags and the config file; on a config error prints one line,
+// sets *exit_code to 2 and returns nullopt.
+std::optional<EngineSettings> EngineSettingsFrom(const EngineOptions& options, int* exit_code);
 
 // "HOST:PORT" with a port in 0..65535: empty string if valid, else why not (CLI11 style).
 std::string CheckListenAddress(const std::string& address);

@@ -1,0 +1,391 @@
+#include "services/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "common/kafka.h"
+#include "services/engine/task.h"
+#include "state/store.h"
+
+namespace c360 {
+namespace {
+
+constexpr int kConsumeBatch = 10'000;
+// Messages published but not yet confirmed, beyond which processing waits for the
+// producer (back-pressure instead of unbounded memory).
+constexpr size_t kMaxInFlight = 500'000;
+
+struct InFlight {
+  uint16_t task;
+  uint64_t sequence;
+  state::v1::OutboxEntry entry;
+};
+
+}  // namespace
+
+class Engine::Impl final : public RecordOwner {
+ public:
+  Impl(EngineSettings settings, const Clock& clock)
+      : settings_(std::move(settings)), config_(settings_.config), clock_(clock) {}
+
+  ~Impl() override {
+    tasks_.clear();  // releases buffered messages before the consumer goes
+    consumer_.reset();
+    producer_.reset();
+  }
+
+  void Start() {
+    try {
+      store_ = StateStore::Open(settings_.state_dir);
+    } catch (const StateError& e) {
+      throw EngineError(e.what());
+    }
+    KafkaProperties consumer_props = {
+        {"bootstrap.servers", settings_.brokers},
+        {"group.id", settings_.group},
+        // Range keeps partition p of every co-partitioned topic on one member: a task.
+        {"partition.assignment.strategy", "range"},
+        // Offsets live in RocksDB with the state (SPEC 6.2), not in the group.
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "3000"},
+        // librdkafka 2.0.2 pauses fetching for up to 1 s whenever its queue holds
+        // queued.min.messages; a large queue keeps fetches flowing.
+        {"queued.min.messages", "1000000"},
+        {"queued.max.messages.kbytes", "1048576"},
+        {"fetch.wait.max.ms", "100"},
+        {"log_level", "4"},
+    };
+    KafkaProperties producer_props = {
+        {"bootstrap.servers", settings_.brokers},
+        {"enable.idempotence", "true"},
+        {"linger.ms", "5"},
+        {"partitioner", "murmur2_random"},
+        {"compression.codec", "lz4"},
+        {"message.max.bytes", "104857600"},
+        {"queue.buffering.max.messages", "1000000"},
+        {"queue.buffering.max.kbytes", "2097151"},
+        {"log_level", "4"},
+    };
+    for (const auto& [key, value] : config_.kafka) {
+      consumer_props.emplace_back(key, value);
+      producer_props.emplace_back(key, value);
+    }
+    try {
+      KafkaConf consumer_conf = MakeConf(consumer_props);
+      rd_kafka_conf_set_rebalance_cb(consumer_conf.get(), &Impl::OnRebalance);
+      rd_kafka_conf_set_opaque(consumer_conf.get(), this);
+      char err[512];
+      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, consumer_conf.get(), err, sizeof err);
+      if (rk == nullptr) throw KafkaError(std::string("cannot create consumer: ") + err);
+      consumer_conf.release();
+      consumer_.reset(rk);
+      rd_kafka_poll_set_consumer(rk);
+
+      KafkaConf producer_conf = MakeConf(producer_props);
+      rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), &Impl::OnDelivery);
+      rd_kafka_conf_set_opaque(producer_conf.get(), this);
+      rk = rd_kafka_new(RD_KAFKA_PRODUCER, producer_conf.get(), err, sizeof err);
+      if (rk == nullptr) throw KafkaError(std::string("cannot create producer: ") + err);
+      producer_conf.release();
+      producer_.reset(rk);
+    } catch (const KafkaError& e) {
+      throw EngineError(e.what());
+    }
+    CheckTopics();
+    inputs_ = {config_.topics.usage, config_.topics.tickets, config_.topics.invoices,
+               config_.topics.campaigns, config_.topics.customers};
+    PartitionList subscription(rd_kafka_topic_partition_list_new(5));
+    for (const std::string& topic : inputs_) {
+      rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), subscription.get());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw EngineError(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
+    }
+    spdlog::info("engine started: brokers={} group={} state_dir={} clock={} output={}",
+                 settings_.brokers, settings_.group, settings_.state_dir,
+                 settings_.wall_clock ? "wall" : "event",
+                 settings_.format == OutputFormat::kJson ? "json" : "protobuf");
+  }
+
+  void Run(const std::function<bool()>& stop) {
+    std::vector<rd_kafka_message_t*> messages(kConsumeBatch);
+    rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_.get());
+    auto batch_started = std::chrono::steady_clock::now();
+    int batch_records = 0;
+    while (!stop()) {
+      const bool idle = batch_records == 0;
+      const ssize_t n = rd_kafka_consume_batch_queue(queue, idle ? 100 : 0, messages.data(),
+                                                     messages.size());
+      for (ssize_t i = 0; i < n; ++i) Route(messages[i]);
+      for (auto& [id, task] : tasks_) {
+        batch_records += task->Process(config_.batch_max_records);
+        if (settings_.wall_clock && task->CaughtUp() && task->stream_time() != kNoTime) {
+          task->AdvanceTime(clock_.NowMs() - config_.timer_grace_ms);
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (batch_records >= config_.batch_max_records ||
+          now - batch_started >= std::chrono::milliseconds(config_.batch_max_ms) ||
+          !delivered_.empty()) {
+        Commit();
+        batch_records = 0;
+        batch_started = now;
+      }
+      rd_kafka_poll(producer_.get(), 0);
+      RetryFailed();
+      while (in_flight_ > kMaxInFlight && !stop()) rd_kafka_poll(producer_.get(), 10);
+    }
+    rd_kafka_queue_destroy(queue);
+    Shutdown();
+  }
+
+  void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {
+    on_delivered_ = std::move(callback);
+  }
+
+  EngineStats stats() const {
+    EngineStats s = stats_;
+    s.tasks = static_cast<int>(tasks_.size());
+    s.outbox_pending = static_cast<int64_t>(in_flight_);
+    for (const auto& [id, task] : tasks_) {
+      s.applied += task->counters().applied;
+      for (int64_t d : task->counters().deadlettered) s.deadlettered += d;
+    }
+    return s;
+  }
+
+  // RecordOwner.
+  void Release(void* handle) override {
+    rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(handle));
+  }
+  void CopyHeaders(void* handle, state::v1::OutboxEntry* entry) override {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(static_cast<rd_kafka_message_t*>(handle), &headers) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return;
+    }
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      auto* h = entry->add_headers();
+      h->set_name(name);
+      if (value != nullptr) h->set_value(static_cast<const char*>(value), size);
+    }
+  }
+
+ private:
+  void CheckTopics() {
+    std::vector<std::string> all(config_.topics.All().begin(), config_.topics.All().end());
+    std::vector<int> counts;
+    try {
+      counts = PartitionCounts(consumer_.get(), all, 10'000);
+    } catch (const KafkaError& e) {
+      throw EngineError(std::string(e.what()) + " (is a broker at " + settings_.brokers + "?)");
+    }
+    std::string missing;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (counts[i] == 0) missing += (missing.empty() ? "" : ", ") + all[i];
+    }
+    if (!missing.empty()) throw EngineError("topics do not exist: " + missing);
+    std::string mismatch;
+    for (size_t i = 1; i < 5; ++i) {
+      if (counts[i] != counts[0]) {
+        mismatch = "input topics are not co-partitioned: ";
+        for (size_t j = 0; j < 5; ++j) {
+          mismatch += all[j] + " has " + std::to_string(counts[j]) + (j < 4 ? ", " : "");
+        }
+      }
+    }
+    if (!mismatch.empty()) throw EngineError(mismatch + " partitions");
+    partitions_ = counts[0];
+  }
+
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self->Assign(partitions);
+      rd_kafka_assign(rk, partitions);
+    } else {
+      self->Revoke();
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  void Assign(rd_kafka_topic_partition_list_t* partitions) {
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const int32_t p = partitions->elems[i].partition;
+      const auto topic = config_.topics.InputByName(partitions->elems[i].topic);
+      if (!topic) continue;
+      auto it = tasks_.find(p);
+      if (it == tasks_.end()) {
+        auto task = std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_,
+                                           settings_.format, this);
+        task->Restore(*store_);
+        for (PublishItem& item : task->TakeRestoredOutbox()) Publish(std::move(item));
+        it = tasks_.emplace(p, std::move(task)).first;
+      }
+      const auto offset = it->second->resume_offset(*topic);
+      partitions->elems[i].offset = offset ? *offset : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    std::string names;
+    for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
+    spdlog::info("assigned tasks [{}] ({} partitions)", names, partitions->cnt);
+  }
+
+  void Revoke() {
+    Commit();
+    rd_kafka_flush(producer_.get(), 5000);
+    Commit();  // deletes what the flush confirmed
+    spdlog::info("revoked tasks ({} dropped)", tasks_.size());
+    tasks_.clear();
+  }
+
+  void Route(rd_kafka_message_t* msg) {
+    const auto topic = msg->rkt ? config_.topics.InputByName(rd_kafka_topic_name(msg->rkt))
+                                : std::nullopt;
+    auto task = tasks_.find(msg->partition);
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (topic && task != tasks_.end()) task->second->MarkAtEnd(*topic);
+      rd_kafka_message_destroy(msg);
+      return;
+    }
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("consumer: {}", rd_kafka_message_errstr(msg));
+      rd_kafka_message_destroy(msg);
+      return;
+    }
+    if (!topic || task == tasks_.end()) {
+      rd_kafka_message_destroy(msg);  // not ours (any more)
+      return;
+    }
+    ++stats_.consumed;
+    TaskRecord record;
+    record.input.topic = *topic;
+    if (msg->key != nullptr) {
+      record.input.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
+    }
+    if (msg->payload != nullptr) {
+      record.input.value = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+    }
+    record.input.content_type = HeaderValue(msg, "content-type");
+    record.input.kafka_timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
+    record.partition = msg->partition;
+    record.offset = msg->offset;
+    record.handle = msg;
+    task->second->Buffer(record);
+  }
+
+  void Commit() {
+    StateBatch batch;
+    std::vector<PublishItem> publish;
+    for (auto& [id, task] : tasks_) task->Drain(&batch, &publish);
+    for (const auto& [task, sequence] : delivered_) batch.DeleteOutbox(task, sequence);
+    delivered_.clear();
+    if (batch.count() == 0) return;
+    if (auto error = store_->Commit(&batch)) {
+      throw EngineError("state commit failed: " + *error);
+    }
+    ++stats_.commits;
+    for (PublishItem& item : publish) Publish(std::move(item));
+  }
+
+  void Publish(PublishItem item) {
+    auto* flight = new InFlight{item.task, item.sequence, std::move(item.entry)};
+    const state::v1::OutboxEntry& e = flight->entry;
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(static_cast<size_t>(e.headers_size()));
+    for (const auto& h : e.headers()) {
+      rd_kafka_header_add(headers, h.name().data(), static_cast<ssize_t>(h.name().size()),
+                          h.value().data(), static_cast<ssize_t>(h.value().size()));
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(e.topic().c_str()),
+        RD_KAFKA_V_KEY(e.has_key() ? e.key().data() : nullptr, e.has_key() ? e.key().size() : 0),
+        RD_KAFKA_V_VALUE(e.has_value() ? const_cast<char*>(e.value().data()) : nullptr,
+                         e.has_value() ? e.value().size() : 0),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(flight), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(headers);
+      failed_.push_back(flight);  // retried from the main loop
+      return;
+    }
+    ++in_flight_;
+  }
+
+  void RetryFailed() {
+    if (failed_.empty()) return;
+    std::vector<InFlight*> retry;
+    retry.swap(failed_);
+    for (InFlight* flight : retry) {
+      PublishItem item{flight->task, flight->sequence, std::move(flight->entry)};
+      delete flight;
+      Publish(std::move(item));
+    }
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    auto* flight = static_cast<InFlight*>(msg->_private);
+    --self->in_flight_;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("publish to {} failed, retrying: {}", flight->entry.topic(),
+                   rd_kafka_err2str(msg->err));
+      self->failed_.push_back(flight);
+      return;
+    }
+    if (flight->entry.topic() == self->config_.topics.alerts) ++self->stats_.alerts_published;
+    if (self->on_delivered_) self->on_delivered_(flight->entry);
+    self->delivered_.emplace_back(flight->task, flight->sequence);
+    delete flight;
+  }
+
+  void Shutdown() {
+    Commit();
+    for (int i = 0; i < 100 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 100);
+    Commit();
+    rd_kafka_consumer_close(consumer_.get());
+    tasks_.clear();
+    spdlog::info("engine stopped: {} applied, {} commits, {} outputs unconfirmed",
+                 stats().applied, stats_.commits, in_flight_);
+  }
+
+  EngineSettings settings_;
+  const Config& config_;
+  const Clock& clock_;
+  std::unique_ptr<StateStore> store_;
+  KafkaHandle consumer_;
+  KafkaHandle producer_;
+  std::vector<std::string> inputs_;
+  int partitions_ = 0;
+  std::map<int32_t, std::unique_ptr<Task>> tasks_;
+  std::vector<std::pair<uint16_t, uint64_t>> delivered_;
+  std::vector<InFlight*> failed_;
+  size_t in_flight_ = 0;
+  std::function<void(const state::v1::OutboxEntry&)> on_delivered_;
+  EngineStats stats_;
+};
+
+Engine::Engine(EngineSettings settings, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(settings), clock)) {}
+Engine::~Engine() = default;
+void Engine::Start() { impl_->Start(); }
+void Engine::Run(const std::function<bool()>& stop) { impl_->Run(stop); }
+void Engine::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {
+  impl_->OnDelivered(std::move(callback));
+}
+EngineStats Engine::stats() const { return impl_->stats(); }
+
+}  // namespace c360

@@ -1,0 +1,68 @@
+#pragma once
+// The c360 engine: one Kafka consumer for every input topic, the tasks it is assigned,
+// one RocksDB store, and the publisher of the outbox (SPEC sections 2 and 6).
+//
+// One processing thread (the caller of Run) consumes, applies, commits and publishes;
+// librdkafka runs its own threads. Each commit is one RocksDB WriteBatch holding the
+// batch's customer states, offsets, stream times, timers and outbox entries; outbox
+// entries are published after their commit by an idempotent producer and deleted in a
+// later commit once their delivery is confirmed.
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "common/clock.h"
+#include "scoring/config.h"
+#include "services/engine/output.h"
+#include "state/state.pb.h"
+
+namespace c360 {
+
+class EngineError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct EngineSettings {
+  std::string brokers;
+  std::string group = "c360";
+  std::string state_dir = "c360-state";
+  OutputFormat format = OutputFormat::kProtobuf;
+  bool wall_clock = true;  // --clock wall: T follows the wall clock once caught up
+  Config config;
+};
+
+struct EngineStats {
+  int64_t consumed = 0;
+  int64_t applied = 0;
+  int64_t deadlettered = 0;
+  int64_t alerts_published = 0;
+  int64_t commits = 0;
+  int64_t outbox_pending = 0;
+  int tasks = 0;
+};
+
+class Engine {
+ public:
+  Engine(EngineSettings settings, const Clock& clock);
+  ~Engine();
+
+  // Opens the state and checks the cluster: every topic exists and the input topics are
+  // co-partitioned. Throws EngineError with one line naming what is wrong.
+  void Start();
+  // Consumes until stop() returns true, then commits, flushes the outbox and leaves the
+  // group. Throws EngineError on a fatal state error (the last commit stays consistent).
+  void Run(const std::function<bool()>& stop);
+
+  // Called on the processing thread for every delivered output message.
+  void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback);
+  EngineStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace c360

@@ -1,0 +1,434 @@
+#include "services/engine/task.h"
+
+#include <algorithm>
+
+#include "c360/v1/health.pb.h"
+#include "scoring/kpis.h"
+#include "scoring/scores.h"
+#include "state/customer_codec.h"
+
+namespace c360 {
+namespace {
+
+// The four event topics in merge rank order (SPEC section 2): invoices, tickets,
+// campaigns, usage. InputTopic's values are the ranks.
+constexpr InputTopic kEventTopics[] = {InputTopic::kInvoices, InputTopic::kTickets,
+                                       InputTopic::kCampaigns, InputTopic::kUsage};
+constexpr uint8_t kResponseTimer = 0;
+constexpr uint8_t kResolutionTimer = 1;
+constexpr uint8_t kInvoiceTimer = 2;
+
+void AddHeader(state::v1::OutboxEntry* entry, const std::string& name, const std::string& value) {
+  auto* h = entry->add_headers();
+  h->set_name(name);
+  h->set_value(value);
+}
+
+}  // namespace
+
+Task::Task(uint16_t id, const Config& config, const Clock& clock, OutputFormat format,
+           RecordOwner* owner)
+    : id_(id), config_(config), clock_(clock), format_(format), owner_(owner) {}
+
+Task::~Task() {
+  for (Partition& p : partitions_) {
+    for (const TaskRecord& r : p.records) owner_->Release(r.handle);
+  }
+}
+
+void Task::Restore(const StateStore& store) {
+  if (auto meta = store.LoadTask(id_)) {
+    stream_time_ = meta->stream_time();
+    next_outbox_sequence_ = std::max<uint64_t>(1, meta->next_outbox_sequence());
+  }
+  for (InputTopic topic : kAllInputTopics) {
+    partition(topic).next_offset = store.LoadOffset(id_, static_cast<uint8_t>(topic));
+  }
+  store.ForEachCustomer(id_, [&](const std::string& customer_id, std::string_view value) {
+    auto entry = std::make_unique<Entry>();
+    if (!CustomerCodec::Decode(value, &entry->state)) {
+      throw StateError("unreadable state for customer " + customer_id);
+    }
+    customers_[customer_id] = std::move(entry);
+  });
+  store.ForEachTimer(id_, [&](const state::TimerKey& key) {
+    auto it = customers_.find(key.customer_id);
+    if (it == customers_.end()) return;  // cannot happen: timers are written with their customer
+    Timer timer{key.deadline_ms, key.customer_id, key.entity_id, key.kind};
+    timers_.insert(timer);
+    it->second->timers.push_back(std::move(timer));
+  });
+  for (auto& [unused, entry] : customers_) std::sort(entry->timers.begin(), entry->timers.end());
+  store.ForEachOutbox(id_, [&](uint64_t sequence, const state::v1::OutboxEntry& entry) {
+    restored_outbox_.push_back(PublishItem{id_, sequence, entry});
+  });
+}
+
+const CustomerState* Task::customer(const std::string& id) const {
+  auto it = customers_.find(id);
+  return it == customers_.end() ? nullptr : &it->second->state;
+}
+
+void Task::Buffer(const TaskRecord& record) {
+  if (record.input.topic == InputTopic::kCustomers) {
+    // The customers topic is a table: each profile is applied as soon as it is read.
+    ApplyProfile(record);
+    return;
+  }
+  Partition& p = partition(record.input.topic);
+  p.records.push_back(record);
+  p.at_end = false;
+  p.idle_since = kNoTime;
+}
+
+void Task::MarkAtEnd(InputTopic topic) {
+  Partition& p = partition(topic);
+  p.at_end = true;
+  if (p.records.empty() && p.idle_since == kNoTime) p.idle_since = clock_.NowMs();
+  if (topic == InputTopic::kCustomers) profiles_loaded_ = true;
+}
+
+bool Task::CaughtUp() const {
+  return std::all_of(std::begin(partitions_), std::end(partitions_),
+                     [](const Partition& p) { return p.records.empty() && p.at_end; });
+}
+
+void Task::DecodeHead(Partition& p) {
+  if (p.head_decoded) return;
+  p.head = p.decoder.Decode(p.records.front().input, clock_.NowMs());
+  p.head_decoded = true;
+}
+
+int Task::Process(int budget) {
+  if (!profiles_loaded_) return 0;  // profiles are read ahead of events
+  int applied = 0;
+  while (applied < budget) {
+    // Timestamp synchronisation: the next record is the smallest (event_time, rank)
+    // among the heads, and only when every partition has a head or is at its end.
+    const InputTopic* best = nullptr;
+    for (const InputTopic& topic : kEventTopics) {
+      Partition& p = partition(topic);
+      if (p.records.empty()) {
+        if (!p.at_end) return applied;  // the broker holds data not fetched yet
+        if (config_.max_task_idle_ms > 0 &&
+            clock_.NowMs() - p.idle_since < config_.max_task_idle_ms) {
+          return applied;  // wait a little for new data (max_task_idle_ms)
+        }
+        continue;
+      }
+      DecodeHead(p);
+      if (best == nullptr || p.head.event_time < partition(*best).head.event_time) best = &topic;
+    }
+    if (best == nullptr) return applied;
+    ApplyHead(*best);
+    ++applied;
+  }
+  return applied;
+}
+
+void Task::ApplyHead(InputTopic topic) {
+  Partition& p = partition(topic);
+  const TaskRecord record = p.records.front();
+  const DecodeResult& head = p.head;
+  cause_kafka_ts_ = record.input.kafka_timestamp_ms;
+  const AlertCause cause{head.event_time, config_.topics.Input(topic), record.partition,
+                         record.offset};
+  std::optional<struct DeadLetter> late;
+  if (head.ok() && stream_time_ != kNoTime) {
+    late = CheckTooLate(head.event_time, stream_time_, config_.retention_days);
+  }
+  if (!head.ok()) {
+    DeadLetter(record, *head.dead_letter);
+  } else if (late) {
+    DeadLetter(record, *late);
+  } else {
+    Advance(head.event_time, cause);
+    const Decoder& d = p.decoder;
+    bool changed = false;
+    Entry* entry = nullptr;
+    switch (topic) {
+      case InputTopic::kUsage:
+        entry = &CustomerEntry(d.usage().customer_id());
+        changed = entry->state.ApplyUsage(d.usage(), head.event_time,
+                                          static_cast<int32_t>(DayOf(stream_time_)));
+        break;
+      case InputTopic::kTickets:
+        entry = &CustomerEntry(d.ticket().customer_id());
+        changed = entry->state.ApplyTicket(d.ticket(), head.event_time, config_);
+        break;
+      case InputTopic::kInvoices:
+        entry = &CustomerEntry(d.invoice().customer_id());
+        changed = entry->state.ApplyInvoice(d.invoice(), head.event_time);
+        break;
+      case InputTopic::kCampaigns:
+        entry = &CustomerEntry(d.campaign().customer_id());
+        changed = entry->state.ApplyCampaign(d.campaign(), head.event_time);
+        break;
+      case InputTopic::kCustomers: break;  // never buffered
+    }
+    ++counters_.applied;
+    if (changed) Rescore(*entry, stream_time_ - 1, cause);
+  }
+  Consumed(topic, record);
+  p.records.pop_front();
+  p.head_decoded = false;
+  if (p.records.empty() && p.at_end) p.idle_since = clock_.NowMs();
+}
+
+void Task::ApplyProfile(const TaskRecord& record) {
+  Partition& p = partition(InputTopic::kCustomers);
+  const DecodeResult result = p.decoder.Decode(record.input, clock_.NowMs());
+  cause_kafka_ts_ = record.input.kafka_timestamp_ms;
+  if (!result.ok()) {
+    DeadLetter(record, *result.dead_letter);
+  } else {
+    Entry* entry = nullptr;
+    if (result.tombstone) {
+      auto it = customers_.find(std::string(*record.input.key));
+      if (it != customers_.end()) {
+        entry = it->second.get();
+        entry->state.RemoveProfile();
+        MarkDirty(*entry);
+      }
+    } else {
+      entry = &CustomerEntry(p.decoder.profile().customer_id());
+      entry->state.ApplyProfile(p.decoder.profile());
+      MarkDirty(*entry);
+    }
+    ++counters_.applied;
+    if (entry != nullptr && stream_time_ != kNoTime) {
+      // A profile changes what the scores see (revenue, contract dates): re-score now.
+      Rescore(*entry, stream_time_ - 1,
+              AlertCause{record.input.kafka_timestamp_ms, config_.topics.customers,
+                         record.partition, record.offset});
+    }
+  }
+  Consumed(InputTopic::kCustomers, record);
+}
+
+void Task::AdvanceTime(TimeMs t) { Advance(t, AlertCause{t, "", -1, -1}); }
+
+void Task::Advance(TimeMs t, const AlertCause& cause) {
+  if (stream_time_ != kNoTime && t <= stream_time_) return;
+  const int64_t old_day = stream_time_ == kNoTime ? kNoDay : DayOf(stream_time_);
+  // Timers with deadlines before t fire in deadline order, each evaluated at T = deadline.
+  while (!timers_.empty() && timers_.begin()->deadline < t) {
+    const Timer timer = *timers_.begin();
+    stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
+    auto it = customers_.find(timer.customer_id);
+    if (it != customers_.end()) {
+      AlertCause timer_cause = cause;
+      timer_cause.event_time = timer.deadline;
+      Rescore(*it->second, timer.deadline, timer_cause);
+    }
+    if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
+      timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
+                                                     timer.entity_id, timer.kind});
+      if (it != customers_.end()) std::erase(it->second->timers, timer);
+    }
+    ++counters_.timers_fired;
+  }
+  stream_time_ = t;
+  task_dirty_ = true;
+  if (old_day != kNoDay && DayOf(t) != old_day) {
+    // A new day: windows slide and day counts move for everyone; re-score each customer
+    // once, in customer_id order.
+    std::vector<Entry*> order;
+    order.reserve(customers_.size());
+    for (auto& [unused, entry] : customers_) {
+      if (entry->state.exists()) order.push_back(entry.get());
+    }
+    std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+      return a->state.customer_id() < b->state.customer_id();
+    });
+    for (Entry* entry : order) Rescore(*entry, t - 1, cause);
+    counters_.rescored_on_day_change += static_cast<int64_t>(order.size());
+  }
+}
+
+Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
+  auto it = customers_.find(customer_id);
+  if (it != customers_.end()) return *it->second;
+  auto entry = std::make_unique<Entry>();
+  entry->state = CustomerState(customer_id);
+  Entry& ref = *entry;
+  customers_.emplace(customer_id, std::move(entry));
+  return ref;
+}
+
+void Task::MarkDirty(Entry& entry) {
+  if (!entry.dirty) {
+    entry.dirty = true;
+    dirty_.push_back(&entry);
+  }
+}
+
+void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause) {
+  CustomerState& s = entry.state;
+  MarkDirty(entry);
+  if (!s.exists()) return;
+  s.Prune(static_cast<int32_t>(DayOf(stream_time_)));
+  MarkPassedDeadlines(s, horizon);
+  const CoreKpis kpis = ComputeKpis(s, stream_time_, horizon);
+  const Scores scores = ComputeScores(kpis, config_);
+  alerts_scratch_.clear();
+  const RuleContext ctx{config_, stream_time_, horizon, clock_.NowMs(), cause};
+  EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
+  for (const v1::AlertEvent& alert : alerts_scratch_) {
+    AddOutbox(NewOutput(config_.topics.alerts, s.customer_id(), alert));
+    ++counters_.alerts;
+  }
+
+  CustomerState::Published& published = s.published();
+  if (published.health != scores.health || published.risk != scores.risk ||
+      published.status != scores.status || published.risk_level != scores.risk_level) {
+    published = {scores.health, scores.risk, scores.status, scores.risk_level};
+    v1::HealthSnapshot snapshot;
+    snapshot.set_customer_id(s.customer_id());
+    if (const auto& profile = s.profile()) {
+      snapshot.set_customer_name(profile->name());
+      snapshot.set_segment(profile->segment());
+      snapshot.set_vip(profile->annual_revenue_cents() >= config_.vip_revenue_cents);
+    }
+    snapshot.set_health(scores.health);
+    snapshot.set_status(scores.status);
+    snapshot.set_risk(scores.risk);
+    snapshot.set_risk_level(scores.risk_level);
+    auto* c = snapshot.mutable_components();
+    c->set_usage(scores.components[kUsage] / 100.0);
+    c->set_support(scores.components[kSupport] / 100.0);
+    c->set_financial(scores.components[kFinancial] / 100.0);
+    c->set_engagement(scores.components[kEngagement] / 100.0);
+    FillDrivers(scores, kpis, snapshot.mutable_drivers());
+    FillKpis(s, kpis, snapshot.mutable_kpis());
+    snapshot.mutable_kpis()->set_lifecycle_stage(scores.lifecycle);
+    *snapshot.mutable_stream_time() = ToTimestamp(stream_time_);
+    *snapshot.mutable_emitted_at() = ToTimestamp(ctx.emitted_at);
+    snapshot.set_source_topic(std::string(cause.source_topic));
+    snapshot.set_source_partition(cause.source_partition);
+    snapshot.set_source_offset(cause.source_offset);
+    AddOutbox(NewOutput(config_.topics.health, s.customer_id(), snapshot));
+    ++counters_.snapshots;
+  }
+  SyncTimers(entry);
+}
+
+void Task::SyncTimers(Entry& entry) {
+  // The deadlines this customer still waits on: unanswered / unresolved tickets whose SLA
+  // has not breached, unpaid invoices not yet overdue.
+  std::vector<Timer> wanted;
+  const std::string& id = entry.state.customer_id();
+  for (const TicketState& t : entry.state.tickets()) {
+    if (t.created == kNoTime) continue;
+    if (t.first_response == kNoTime && !t.response_breached && t.response_due != kNoTime) {
+      wanted.push_back({t.response_due, id, t.id, kResponseTimer});
+    }
+    if (t.first_resolved == kNoTime && !t.resolution_breached && t.resolution_due != kNoTime) {
+      wanted.push_back({t.resolution_due, id, t.id, kResolutionTimer});
+    }
+  }
+  for (const InvoiceState& i : entry.state.invoices()) {
+    if (i.due != kNoTime && !i.voided && i.balance() > 0 && !i.overdue_alerted) {
+      wanted.push_back({i.due, id, i.id, kInvoiceTimer});
+    }
+  }
+  std::sort(wanted.begin(), wanted.end());
+  if (wanted == entry.timers) return;
+  const auto key = [this](const Timer& t) {
+    return state::TimerKey{id_, t.deadline, t.customer_id, t.entity_id, t.kind};
+  };
+  for (const Timer& t : entry.timers) {
+    if (!std::binary_search(wanted.begin(), wanted.end(), t)) {
+      timers_.erase(t);
+      timer_ops_.emplace_back(false, key(t));
+    }
+  }
+  for (const Timer& t : wanted) {
+    if (!std::binary_search(entry.timers.begin(), entry.timers.end(), t)) {
+      timers_.insert(t);
+      timer_ops_.emplace_back(true, key(t));
+    }
+  }
+  entry.timers = std::move(wanted);
+}
+
+state::v1::OutboxEntry Task::NewOutput(const std::string& topic, const std::string& key,
+                                       const google::protobuf::Message& value) {
+  state::v1::OutboxEntry entry;
+  entry.set_topic(topic);
+  entry.set_key(key);
+  entry.set_has_key(true);
+  const char* content_type = EncodeOutput(value, format_, entry.mutable_value());
+  entry.set_has_value(true);
+  AddHeader(&entry, "content-type", content_type);
+  entry.set_source_timestamp_ms(cause_kafka_ts_);
+  return entry;
+}
+
+void Task::DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict) {
+  state::v1::OutboxEntry entry;
+  entry.set_topic(config_.topics.deadletter);
+  if (record.input.key) {
+    entry.set_key(std::string(*record.input.key));
+    entry.set_has_key(true);
+  }
+  if (record.input.value) {
+    entry.set_value(std::string(*record.input.value));
+    entry.set_has_value(true);
+  }
+  owner_->CopyHeaders(record.handle, &entry);
+  if (!record.input.content_type) AddHeader(&entry, "content-type", kProtobufContentType);
+  AddHeader(&entry, "c360-reason", std::string(ReasonLabel(verdict.reason)));
+  AddHeader(&entry, "c360-source-topic", config_.topics.Input(record.input.topic));
+  AddHeader(&entry, "c360-source-partition", std::to_string(record.partition));
+  AddHeader(&entry, "c360-source-offset", std::to_string(record.offset));
+  AddHeader(&entry, "c360-detail", verdict.detail);
+  entry.set_source_timestamp_ms(record.input.kafka_timestamp_ms);
+  AddOutbox(std::move(entry));
+  ++counters_.deadlettered[static_cast<int>(verdict.reason)];
+}
+
+void Task::AddOutbox(state::v1::OutboxEntry entry) { outbox_.push_back(std::move(entry)); }
+
+void Task::Consumed(InputTopic topic, const TaskRecord& record) {
+  Partition& p = partition(topic);
+  p.next_offset = record.offset + 1;
+  p.offset_dirty = true;
+  owner_->Release(record.handle);
+}
+
+void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
+  for (Entry* entry : dirty_) {
+    batch->PutCustomer(id_, entry->state);
+    entry->dirty = false;
+  }
+  dirty_.clear();
+  for (InputTopic topic : kAllInputTopics) {
+    Partition& p = partition(topic);
+    if (p.offset_dirty) {
+      batch->PutOffset(id_, static_cast<uint8_t>(topic), *p.next_offset);
+      p.offset_dirty = false;
+    }
+  }
+  for (const auto& [put, key] : timer_ops_) {
+    put ? batch->PutTimer(key) : batch->DeleteTimer(key);
+  }
+  timer_ops_.clear();
+  for (state::v1::OutboxEntry& entry : outbox_) {
+    const uint64_t sequence = next_outbox_sequence_++;
+    batch->PutOutbox(id_, sequence, entry);
+    publish->push_back(PublishItem{id_, sequence, std::move(entry)});
+    task_dirty_ = true;
+  }
+  outbox_.clear();
+  if (task_dirty_) {
+    state::v1::Task meta;
+    meta.set_version(1);
+    meta.set_stream_time(stream_time_);
+    meta.set_next_outbox_sequence(next_outbox_sequence_);
+    batch->PutTask(id_, meta);
+    task_dirty_ = false;
+  }
+}
+
+}  // namespace c360

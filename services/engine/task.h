@@ -1,0 +1,166 @@
+#pragma once
+// One task (SPEC section 2): partition p of every input topic, the customers keyed to it,
+// its stream time T and its timers. Records go in through Buffer(); Process() applies them
+// in the SPEC's order; Drain() hands the resulting state changes and outbox entries to the
+// commit. No Kafka and no RocksDB here: records arrive as views owned by a RecordOwner,
+// and stored state arrives through Restore().
+//
+// The per-record path (Process -> ApplyHead -> Rescore) reads top to bottom in task.cc.
+// Not thread-safe: one processing thread drives every task.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "scoring/config.h"
+#include "scoring/customer_state.h"
+#include "scoring/rules.h"
+#include "services/engine/decode/decoder.h"
+#include "services/engine/output.h"
+#include "state/keys.h"
+#include "state/state.pb.h"
+#include "state/store.h"
+
+namespace c360 {
+
+// Owner of the bytes behind a buffered record (the engine's librdkafka messages).
+class RecordOwner {
+ public:
+  virtual ~RecordOwner() = default;
+  virtual void Release(void* handle) = 0;
+  // The record's headers, for its dead letter.
+  virtual void CopyHeaders(void* handle, state::v1::OutboxEntry* entry) = 0;
+};
+
+struct TaskRecord {
+  InputRecord input;  // views into the owner's message
+  int32_t partition = 0;
+  int64_t offset = 0;
+  void* handle = nullptr;
+};
+
+// What a task's commit carries: the outbox entries it added, in order.
+struct PublishItem {
+  uint16_t task;
+  uint64_t sequence;
+  state::v1::OutboxEntry entry;
+};
+
+// Counters the engine exports as metrics.
+struct TaskCounters {
+  int64_t applied = 0;
+  int64_t deadlettered[kDeadLetterReasonCount] = {};
+  int64_t alerts = 0;
+  int64_t snapshots = 0;
+  int64_t timers_fired = 0;
+  int64_t rescored_on_day_change = 0;
+};
+
+class Task {
+ public:
+  Task(uint16_t id, const Config& config, const Clock& clock, OutputFormat format,
+       RecordOwner* owner);
+  ~Task();
+
+  // Loads the task's stored state: stream time, customers, timers, offsets. The
+  // returned offsets (next to read, by topic) are where consumption resumes.
+  void Restore(const StateStore& store);
+  std::optional<int64_t> resume_offset(InputTopic topic) const {
+    return partitions_[static_cast<int>(topic)].next_offset;
+  }
+
+  // A consumed record (profiles are applied at once, events are buffered for the merge).
+  void Buffer(const TaskRecord& record);
+  // The partition of `topic` has no more records now (librdkafka's partition EOF).
+  void MarkAtEnd(InputTopic topic);
+
+  // Applies buffered records in the SPEC's order until the merge must wait for data or
+  // `budget` records have been applied. Returns how many were applied.
+  int Process(int budget);
+  // Moves stream time to `t` without a record (wall clock mode), firing timers.
+  void AdvanceTime(TimeMs t);
+  // True when every partition's buffer is empty and at its end.
+  bool CaughtUp() const;
+
+  // Adds the changes since the last Drain() to *batch and the new outbox entries to
+  // *publish; assigns outbox sequence numbers.
+  void Drain(StateBatch* batch, std::vector<PublishItem>* publish);
+  // Outbox entries found in the store at Restore(), to publish again.
+  std::vector<PublishItem> TakeRestoredOutbox() { return std::move(restored_outbox_); }
+
+  uint16_t id() const { return id_; }
+  TimeMs stream_time() const { return stream_time_; }
+  const TaskCounters& counters() const { return counters_; }
+  size_t customer_count() const { return customers_.size(); }
+  size_t timer_count() const { return timers_.size(); }
+  // Read-only view of one customer (tests, API).
+  const CustomerState* customer(const std::string& id) const;
+
+ private:
+  struct Timer {
+    TimeMs deadline;
+    std::string customer_id;
+    std::string entity_id;
+    uint8_t kind;  // 0 response, 1 resolution, 2 invoice due
+    auto operator<=>(const Timer&) const = default;
+  };
+  struct Entry {
+    CustomerState state;
+    std::vector<Timer> timers;  // this customer's pending timers, sorted
+    bool dirty = false;
+  };
+  struct Partition {
+    std::deque<TaskRecord> records;
+    Decoder decoder;         // holds the decoded head
+    bool head_decoded = false;
+    DecodeResult head;
+    bool at_end = false;
+    TimeMs idle_since = kNoTime;  // wall clock when it became empty at its end
+    std::optional<int64_t> next_offset;  // next offset to read (stored / applied)
+    bool offset_dirty = false;
+  };
+
+  Partition& partition(InputTopic topic) { return partitions_[static_cast<int>(topic)]; }
+  void DecodeHead(Partition& p);
+  void ApplyHead(InputTopic topic);
+  void ApplyProfile(const TaskRecord& record);
+  void Advance(TimeMs t, const AlertCause& cause);
+  Entry& CustomerEntry(const std::string& customer_id);
+  void Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause);
+  void MarkDirty(Entry& entry);
+  state::v1::OutboxEntry NewOutput(const std::string& topic, const std::string& key,
+                                   const google::protobuf::Message& value);
+  void SyncTimers(Entry& entry);
+  void DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict);
+  void AddOutbox(state::v1::OutboxEntry entry);
+  void Consumed(InputTopic topic, const TaskRecord& record);
+
+  const uint16_t id_;
+  const Config& config_;
+  const Clock& clock_;
+  const OutputFormat format_;
+  RecordOwner* const owner_;
+
+  TimeMs stream_time_ = kNoTime;
+  bool task_dirty_ = false;
+  bool profiles_loaded_ = false;  // the customers partition reached its end once
+  Partition partitions_[5];
+  std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;
+  std::set<Timer> timers_;
+  std::vector<std::pair<bool, state::TimerKey>> timer_ops_;  // (put?, key), in order
+  std::vector<Entry*> dirty_;
+  std::vector<state::v1::OutboxEntry> outbox_;
+  std::vector<PublishItem> restored_outbox_;
+  uint64_t next_outbox_sequence_ = 1;
+  std::vector<v1::AlertEvent> alerts_scratch_;
+  std::string encode_scratch_;
+  TimeMs cause_kafka_ts_ = -1;  // Kafka timestamp of the record being applied
+  TaskCounters counters_;
+};
+
+}  // namespace c360

@@ -1,0 +1,164 @@
+#include "state/store.h"
+
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "state/customer_codec.h"
+
+namespace c360 {
+
+void StateBatch::PutCustomer(uint16_t task, const CustomerState& customer) {
+  CustomerCodec::Encode(customer, &scratch_);
+  batch_.Put(state::CustomerKey(task, customer.customer_id()), scratch_);
+}
+
+void StateBatch::PutOffset(uint16_t task, uint8_t topic_id, int64_t next_offset) {
+  std::string value;
+  state::AppendU64(&value, static_cast<uint64_t>(next_offset));
+  batch_.Put(state::OffsetKey(task, topic_id), value);
+}
+
+void StateBatch::PutTask(uint16_t task, const state::v1::Task& meta) {
+  meta.SerializeToString(&scratch_);
+  batch_.Put(state::StreamTimeKey(task), scratch_);
+}
+
+void StateBatch::PutOutbox(uint16_t task, uint64_t sequence,
+                           const state::v1::OutboxEntry& entry) {
+  entry.SerializeToString(&scratch_);
+  batch_.Put(state::OutboxKey(task, sequence), scratch_);
+}
+
+void StateBatch::DeleteOutbox(uint16_t task, uint64_t sequence) {
+  batch_.Delete(state::OutboxKey(task, sequence));
+}
+
+void StateBatch::PutTimer(const state::TimerKey& timer) {
+  batch_.Put(state::EncodeTimerKey(timer), rocksdb::Slice());
+}
+
+void StateBatch::DeleteTimer(const state::TimerKey& timer) {
+  batch_.Delete(state::EncodeTimerKey(timer));
+}
+
+std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  // Writes come in large batches from one thread; a bigger memtable means fewer flushes.
+  options.write_buffer_size = 64 << 20;
+  options.max_background_jobs = 2;
+  options.compression = rocksdb::kLZ4Compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
+  if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
+  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+StateStore::~StateStore() {
+  if (db_) {
+    (void)db_->Close();
+  }
+}
+
+std::optional<std::string> StateStore::Commit(StateBatch* batch) {
+  rocksdb::WriteOptions options;
+  options.sync = false;  // WAL on; fsync is left to the OS (SPEC: no per-batch sync)
+  const rocksdb::Status status = db_->Write(options, batch->raw());
+  if (status.ok()) return std::nullopt;
+  return status.ToString();
+}
+
+std::optional<int64_t> StateStore::LoadOffset(uint16_t task, uint8_t topic_id) const {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::OffsetKey(task, topic_id), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok() || value.size() != 8) throw StateError("cannot read offset: " + s.ToString());
+  return static_cast<int64_t>(state::ReadU64(value));
+}
+
+std::optional<state::v1::Task> StateStore::LoadTask(uint16_t task) const {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::StreamTimeKey(task), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  state::v1::Task meta;
+  if (!s.ok() || !meta.ParseFromString(value)) {
+    throw StateError("cannot read task " + std::to_string(task) + ": " + s.ToString());
+  }
+  return meta;
+}
+
+bool StateStore::LoadCustomer(uint16_t task, std::string_view customer_id,
+                              CustomerState* out) const {
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), state::CustomerKey(task, customer_id), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) throw StateError("cannot read customer: " + s.ToString());
+  if (!CustomerCodec::Decode(value, out)) {
+    throw StateError("unreadable state for customer " + std::string(customer_id));
+  }
+  return true;
+}
+
+void StateStore::ScanPrefix(
+    const std::string& prefix,
+    const std::function<void(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions options;
+  std::string upper = prefix;
+  upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+  rocksdb::Slice upper_slice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    fn(std::string_view(it->key().data(), it->key().size()),
+       std::string_view(it->value().data(), it->value().size()));
+  }
+  if (!it->status().ok()) throw StateError("cannot scan state: " + it->status().ToString());
+}
+
+void StateStore::ForEachCustomer(
+    uint16_t task,
+    const std::function<void(const std::string&, std::string_view)>& fn) const {
+  const std::string prefix = state::TaskPrefix(state::Family::kCustomer, task);
+  ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+    fn(std::string(key.substr(prefix.size())), value);
+  });
+}
+
+void StateStore::ForEachTimer(uint16_t task,
+                              const std::function<void(const state::TimerKey&)>& fn) const {
+  ScanPrefix(state::TaskPrefix(state::Family::kTimer, task),
+             [&](std::string_view key, std::string_view) {
+               if (auto timer = state::DecodeTimerKey(key)) fn(*timer);
+             });
+}
+
+void StateStore::ForEachOutbox(
+    uint16_t task,
+    const std::function<void(uint64_t, const state::v1::OutboxEntry&)>& fn) const {
+  const std::string prefix = state::TaskPrefix(state::Family::kOutbox, task);
+  ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+    state::v1::OutboxEntry entry;
+    if (key.size() != prefix.size() + 8 || !entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      throw StateError("unreadable outbox entry in task " + std::to_string(task));
+    }
+    fn(state::ReadU64(key.substr(prefix.size())), entry);
+  });
+}
+
+uint64_t StateStore::LiveDataBytes() const {
+  uint64_t v = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kEstimateLiveDataSize, &v);
+  return v;
+}
+
+uint64_t StateStore::PendingCompactionBytes() const {
+  uint64_t v = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v);
+  return v;
+}
+
+}  // namespace c360

@@ -1,0 +1,83 @@
+#pragma once
+// The engine's RocksDB state, per task (SPEC sections 2 and 6): customers, consumed
+// offsets, stream time, timers and the outbox, under the key families of state/keys.h
+// (docs/state.md). One column family, keys prefixed by family and task.
+//
+// Guarantee: a StateBatch is applied atomically by Commit() (one RocksDB WriteBatch, WAL
+// on, no fsync per batch), so after a crash state, offsets, timers and outbox are all of
+// the same batch. Reads and Commit() may run on different threads (RocksDB is
+// thread-safe); StateBatch itself is not.
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "scoring/customer_state.h"
+#include "state/keys.h"
+#include "state/state.pb.h"
+
+namespace c360 {
+
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateBatch {
+ public:
+  void PutCustomer(uint16_t task, const CustomerState& customer);
+  void PutOffset(uint16_t task, uint8_t topic_id, int64_t next_offset);
+  void PutTask(uint16_t task, const state::v1::Task& meta);
+  void PutOutbox(uint16_t task, uint64_t sequence, const state::v1::OutboxEntry& entry);
+  void DeleteOutbox(uint16_t task, uint64_t sequence);
+  void PutTimer(const state::TimerKey& timer);
+  void DeleteTimer(const state::TimerKey& timer);
+
+  size_t count() const { return static_cast<size_t>(batch_.Count()); }
+  size_t bytes() const { return batch_.GetDataSize(); }
+  rocksdb::WriteBatch* raw() { return &batch_; }
+
+ private:
+  rocksdb::WriteBatch batch_;
+  std::string scratch_;
+};
+
+class StateStore {
+ public:
+  // Opens (creating if needed) the state directory. Throws StateError.
+  static std::unique_ptr<StateStore> Open(const std::string& dir);
+  ~StateStore();
+
+  // Applies the batch atomically; returns the RocksDB status text on failure.
+  [[nodiscard]] std::optional<std::string> Commit(StateBatch* batch);
+
+  std::optional<int64_t> LoadOffset(uint16_t task, uint8_t topic_id) const;
+  std::optional<state::v1::Task> LoadTask(uint16_t task) const;
+  // False if the customer has no stored state. Throws StateError on unreadable state.
+  bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
+  void ForEachCustomer(uint16_t task,
+                       const std::function<void(const std::string& id, std::string_view value)>& fn) const;
+  void ForEachTimer(uint16_t task, const std::function<void(const state::TimerKey&)>& fn) const;
+  void ForEachOutbox(uint16_t task,
+                     const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;
+
+  // Figures for metrics.
+  uint64_t LiveDataBytes() const;
+  uint64_t PendingCompactionBytes() const;
+
+ private:
+  explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  void ScanPrefix(const std::string& prefix,
+                  const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace c360
