@@ -45,7 +45,7 @@ function(c360_process_test name script)
   cmake_parse_arguments(ARG "" "" "LABELS" ${ARGN})
   add_test(NAME ${name} COMMAND ${C360_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/${script})
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "C360_BIN=$<TARGET_FILE:c360>;PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1"
+    ENVIRONMENT "C360_BIN=$<TARGET_FILE:c360>;C360_STATE_DUMP=$<TARGET_FILE:c360_state_dump>;PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1"
     LABELS "process;${ARG_LABELS}"
     TIMEOUT 300)
 endfunction()

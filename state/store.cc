@@ -57,6 +57,23 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
 }
 
+std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
+  rocksdb::Options options;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status status = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+  if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
+  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+std::vector<uint16_t> StateStore::Tasks() const {
+  std::vector<uint16_t> tasks;
+  ScanPrefix(std::string(1, static_cast<char>(state::Family::kStreamTime)),
+             [&](std::string_view key, std::string_view) {
+               if (key.size() == 3) tasks.push_back(state::ReadU16(key.substr(1)));
+             });
+  return tasks;
+}
+
 StateStore::~StateStore() {
   if (db_) {
     (void)db_->Close();

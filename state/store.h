@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scoring/customer_state.h"
 #include "state/keys.h"
@@ -53,6 +54,10 @@ class StateStore {
  public:
   // Opens (creating if needed) the state directory. Throws StateError.
   static std::unique_ptr<StateStore> Open(const std::string& dir);
+  // Opens for reading only, beside a running engine (tools, tests). Throws StateError.
+  static std::unique_ptr<StateStore> OpenReadOnly(const std::string& dir);
+  // Every task with stored state.
+  std::vector<uint16_t> Tasks() const;
   ~StateStore();
 
   // Applies the batch atomically; returns the RocksDB status text on failure.

@@ -164,6 +164,12 @@ class Engine::Impl final : public RecordOwner {
     return s;
   }
 
+  // Keeps a dropped task's counts in the totals.
+  void Retire(const TaskCounters& counters) {
+    stats_.applied += counters.applied;
+    for (int64_t d : counters.deadlettered) stats_.deadlettered += d;
+  }
+
   // RecordOwner.
   void Release(void* handle) override {
     rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(handle));
@@ -251,6 +257,7 @@ class Engine::Impl final : public RecordOwner {
     rd_kafka_flush(producer_.get(), 5000);
     Commit();  // deletes what the flush confirmed
     spdlog::info("revoked tasks ({} dropped)", tasks_.size());
+    for (const auto& [id, task] : tasks_) Retire(task->counters());
     tasks_.clear();
   }
 
@@ -356,10 +363,14 @@ class Engine::Impl final : public RecordOwner {
     Commit();
     for (int i = 0; i < 100 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 100);
     Commit();
-    rd_kafka_consumer_close(consumer_.get());
+    rd_kafka_consumer_close(consumer_.get());  // revokes, which commits and drops the tasks
+    for (const auto& [id, task] : tasks_) Retire(task->counters());
     tasks_.clear();
-    spdlog::info("engine stopped: {} applied, {} commits, {} outputs unconfirmed",
-                 stats().applied, stats_.commits, in_flight_);
+    const EngineStats final_stats = stats();
+    spdlog::info("engine stopped: {} records consumed, {} applied, {} dead-lettered, {} commits, "
+                 "{} outputs unconfirmed",
+                 final_stats.consumed, final_stats.applied, final_stats.deadlettered,
+                 final_stats.commits, in_flight_);
   }
 
   EngineSettings settings_;

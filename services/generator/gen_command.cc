@@ -189,8 +189,10 @@ int RunGen(const GenOptions& options, std::ostream& out, const std::function<boo
       if (!options.live) break;
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      producer.Flush(60'000);
       out << "history: " << sent << " records over " << options.days << " days in " << elapsed
           << " s; now live (Ctrl-C stops)" << std::endl;
+      if (options.on_history_done) options.on_history_done();
     }
     simulation.NextDay(&day);
     for (const GeneratedRecord& record : day) {

@@ -25,6 +25,7 @@ struct GenOptions {
   std::string format = "protobuf";
   bool live = false;        // after the history, go on in real time until stopped
   TopicNames topics;
+  std::function<void()> on_history_done;  // called once the history is delivered (demo)
 };
 
 CLI::App* AddGenCommand(CLI::App& app, GenOptions* options);
