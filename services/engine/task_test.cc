@@ -1,0 +1,241 @@
+#include "services/engine/task.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <list>
+
+#include "c360/v1/alert.pb.h"
+#include "scoring/test_events.h"
+
+namespace c360 {
+namespace {
+
+using namespace c360::testing;
+
+// Owns record bytes in memory, as the engine's librdkafka messages do.
+class FakeOwner : public RecordOwner {
+ public:
+  struct Held {
+    std::string key, value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  void* Hold(Held held) {
+    held_.push_back(std::move(held));
+    ++live;
+    return &held_.back();
+  }
+  void Release(void*) override { --live; }
+  void CopyHeaders(void* handle, state::v1::OutboxEntry* entry) override {
+    for (const auto& [name, value] : static_cast<Held*>(handle)->headers) {
+      auto* h = entry->add_headers();
+      h->set_name(name);
+      h->set_value(value);
+    }
+  }
+  int live = 0;
+
+ private:
+  std::list<Held> held_;
+};
+
+class TaskTest : public ::testing::Test {
+ protected:
+  TaskTest() : clock_(At(200)), task_(0, config_, clock_, OutputFormat::kProtobuf, &owner_) {}
+
+  void Feed(InputTopic topic, const std::string& key, const google::protobuf::Message& m,
+            TimeMs kafka_ts, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    void* handle = owner_.Hold({key, m.SerializeAsString(), std::move(headers)});
+    auto* held = static_cast<FakeOwner::Held*>(handle);
+    TaskRecord r;
+    r.input.topic = topic;
+    r.input.key = held->key;
+    r.input.value = held->value;
+    r.input.kafka_timestamp_ms = kafka_ts;
+    r.partition = 0;
+    r.offset = next_offset_[static_cast<int>(topic)]++;
+    r.handle = handle;
+    task_.Buffer(r);
+  }
+  void EndAll() {
+    for (InputTopic topic : kAllInputTopics) task_.MarkAtEnd(topic);
+  }
+  std::vector<state::v1::OutboxEntry> Outputs(const std::string& topic) {
+    StateBatch batch;
+    std::vector<PublishItem> publish;
+    task_.Drain(&batch, &publish);
+    std::vector<state::v1::OutboxEntry> out;
+    for (auto& item : publish) {
+      if (item.entry.topic() == topic) out.push_back(item.entry);
+    }
+    return out;
+  }
+  static v1::UsageEvent UsageAt(const std::string& customer, TimeMs t) {
+    v1::UsageEvent e = Usage();
+    e.set_customer_id(customer);
+    *e.mutable_event_time() = ToTimestamp(t);
+    return e;
+  }
+
+  Config config_;
+  ManualClock clock_;
+  FakeOwner owner_;
+  Task task_;
+  int64_t next_offset_[5] = {};
+};
+
+TEST_F(TaskTest, WaitsForEveryPartitionThenMergesByEventTimeAndRank) {
+  // Profiles first: nothing applies until the customers partition reached its end.
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 10)), At(1, 10));
+  EXPECT_EQ(task_.Process(100), 0);
+  task_.MarkAtEnd(InputTopic::kCustomers);
+  // Tickets, invoices, campaigns have neither data nor end yet: the merge waits.
+  EXPECT_EQ(task_.Process(100), 0);
+  task_.MarkAtEnd(InputTopic::kCampaigns);
+  task_.MarkAtEnd(InputTopic::kInvoices);
+  EXPECT_EQ(task_.Process(100), 0);
+  // An invoice at the same instant as the usage record goes first (rank: invoices first).
+  v1::InvoiceEvent hold = Invoice("e1", "", v1::InvoiceEvent::CREDIT_HOLD_SET);
+  hold.set_customer_id("c1");
+  *hold.mutable_event_time() = ToTimestamp(At(1, 10));
+  Feed(InputTopic::kInvoices, "c1", hold, At(1, 10));
+  task_.MarkAtEnd(InputTopic::kTickets);
+  EXPECT_EQ(task_.Process(1), 1);
+  // New data arrived in invoices after its end: until the next end-of-partition the merge
+  // cannot know the partition is drained, so the usage record waits.
+  EXPECT_EQ(task_.Process(100), 0);
+  task_.MarkAtEnd(InputTopic::kInvoices);
+  ASSERT_NE(task_.customer("c1"), nullptr);
+  EXPECT_TRUE(task_.customer("c1")->credit_hold());
+  EXPECT_EQ(task_.customer("c1")->last_usage_day(), kNoDay);  // usage not applied yet
+  EXPECT_EQ(task_.Process(100), 1);
+  EXPECT_EQ(task_.stream_time(), At(1, 10));
+  EXPECT_FALSE(task_.CaughtUp());  // usage had data after its last end-of-partition
+  task_.MarkAtEnd(InputTopic::kUsage);
+  EXPECT_TRUE(task_.CaughtUp());
+  EXPECT_EQ(owner_.live, 0);  // every applied record was released
+}
+
+TEST_F(TaskTest, DeadLettersKeepKeyValueHeadersAndNeverMoveStreamTime) {
+  EndAll();
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(5)), At(5));
+  Feed(InputTopic::kUsage, "other", UsageAt("c1", At(9)), At(9), {{"trace", "t-1"}});
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(-100)), At(-100));  // too late by then
+  EndAll();
+  task_.Process(100);
+  EXPECT_EQ(task_.stream_time(), At(5));
+  const auto letters = Outputs(config_.topics.deadletter);
+  ASSERT_EQ(letters.size(), 2u);
+  std::map<std::string, std::string> h;
+  for (const auto& header : letters[0].headers()) h[header.name()] = header.value();
+  EXPECT_EQ(letters[0].key(), "other");
+  EXPECT_EQ(letters[0].value(), UsageAt("c1", At(9)).SerializeAsString());
+  EXPECT_EQ(h["trace"], "t-1");
+  EXPECT_EQ(h["c360-reason"], "key_mismatch");
+  EXPECT_EQ(h["c360-source-topic"], "c360.usage");
+  EXPECT_EQ(h["c360-source-partition"], "0");
+  EXPECT_EQ(h["c360-source-offset"], "1");
+  EXPECT_FALSE(h["c360-detail"].empty());
+  for (const auto& header : letters[1].headers()) h[header.name()] = header.value();
+  EXPECT_EQ(h["c360-reason"], "too_late");
+  EXPECT_EQ(task_.counters().deadlettered[static_cast<int>(DeadLetterReason::kTooLate)], 1);
+}
+
+TEST_F(TaskTest, TimersFireInDeadlineOrderAtTheDeadline) {
+  EndAll();
+  using K = v1::TicketEvent;
+  v1::TicketEvent p1 = Ticket("e1", "T-1", K::CREATED, K::P1);  // response due 09:00 + 1 h
+  p1.set_customer_id("c2");
+  *p1.mutable_event_time() = ToTimestamp(At(1, 9));
+  v1::TicketEvent p2 = Ticket("e2", "T-2", K::CREATED, K::P2);  // response due 08:00 + 4 h
+  p2.set_customer_id("c1");
+  *p2.mutable_event_time() = ToTimestamp(At(1, 8));
+  Feed(InputTopic::kTickets, "c1", p2, At(1, 8));
+  Feed(InputTopic::kTickets, "c2", p1, At(1, 9));
+  EndAll();
+  task_.Process(100);
+  EXPECT_EQ(task_.timer_count(), 4u);  // two responses, two resolutions
+  Outputs(config_.topics.alerts);
+  // Another customer's record at 13:00 moves T past 10:00 and 12:00.
+  Feed(InputTopic::kUsage, "c3", UsageAt("c3", At(1, 13)), At(1, 13));
+  EndAll();
+  task_.Process(100);
+  const auto alerts = Outputs(config_.topics.alerts);
+  ASSERT_EQ(alerts.size(), 2u);
+  v1::AlertEvent first, second;
+  ASSERT_TRUE(first.ParseFromString(alerts[0].value()));
+  ASSERT_TRUE(second.ParseFromString(alerts[1].value()));
+  EXPECT_EQ(first.entity_id(), "T-1");
+  EXPECT_EQ(ToMs(first.stream_time()), At(1, 10));
+  EXPECT_EQ(ToMs(first.event_time()), At(1, 10));
+  EXPECT_EQ(first.severity(), v1::AlertEvent::CRITICAL);
+  EXPECT_EQ(second.entity_id(), "T-2");
+  EXPECT_EQ(ToMs(second.stream_time()), At(1, 12));
+  EXPECT_EQ(task_.timer_count(), 2u);
+  EXPECT_EQ(task_.counters().timers_fired, 2);
+}
+
+TEST_F(TaskTest, DayChangeRescoresSilentCustomers) {
+  EndAll();
+  Feed(InputTopic::kUsage, "silent", UsageAt("silent", At(1, 9)), At(1, 9));
+  Feed(InputTopic::kUsage, "clock", UsageAt("clock", At(1, 10)), At(1, 10));
+  EndAll();
+  task_.Process(100);
+  Outputs(config_.topics.health);
+  // Twelve days later only "clock" has events; "silent" is re-scored on the day change:
+  // usage 100 - 3 x (12 - 7) = 85 -> health (35 x 85 + 25 x 100 x 2 + 15 x 70) = 90.25 -> 90.
+  Feed(InputTopic::kUsage, "clock", UsageAt("clock", At(13, 10)), At(13, 10));
+  EndAll();
+  task_.Process(100);
+  EXPECT_EQ(task_.counters().rescored_on_day_change, 2);
+  bool saw_silent = false;
+  for (const auto& entry : Outputs(config_.topics.health)) {
+    v1::HealthSnapshot s;
+    ASSERT_TRUE(s.ParseFromString(entry.value()));
+    if (s.customer_id() != "silent") continue;
+    saw_silent = true;
+    EXPECT_EQ(s.health(), 90);
+    EXPECT_EQ(s.kpis().days_since_last_usage(), 12);
+  }
+  EXPECT_TRUE(saw_silent);
+}
+
+TEST_F(TaskTest, StateSurvivesDrainAndRestore) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("c360-task-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  EndAll();
+  using K = v1::TicketEvent;
+  v1::TicketEvent created = Ticket("e1", "T-1", K::CREATED, K::P3);
+  created.set_customer_id("c1");
+  *created.mutable_event_time() = ToTimestamp(At(1, 9));
+  Feed(InputTopic::kTickets, "c1", created, At(1, 9));
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 10)), At(1, 10));
+  EndAll();
+  task_.Process(100);
+  {
+    auto store = StateStore::Open(dir.string());
+    StateBatch batch;
+    std::vector<PublishItem> publish;
+    task_.Drain(&batch, &publish);
+    ASSERT_FALSE(store->Commit(&batch).has_value());
+  }
+  auto store = StateStore::Open(dir.string());
+  Task restored(0, config_, clock_, OutputFormat::kProtobuf, &owner_);
+  restored.Restore(*store);
+  EXPECT_EQ(restored.stream_time(), At(1, 10));
+  EXPECT_EQ(restored.timer_count(), 2u);
+  EXPECT_EQ(*restored.resume_offset(InputTopic::kTickets), 1);
+  EXPECT_EQ(*restored.resume_offset(InputTopic::kUsage), 1);
+  EXPECT_FALSE(restored.resume_offset(InputTopic::kInvoices).has_value());
+  ASSERT_NE(restored.customer("c1"), nullptr);
+  EXPECT_EQ(restored.customer("c1")->tickets().size(), 1u);
+  EXPECT_EQ(restored.customer("c1")->last_usage_day(), DayOf(At(1)));
+  // Outbox entries not yet confirmed come back for publishing.
+  EXPECT_FALSE(restored.TakeRestoredOutbox().empty());
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace c360
