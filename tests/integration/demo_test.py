@@ -1,5 +1,5 @@
-"""`c360 demo`: replays history into its own broker, goes live, and stops cleanly on
-Ctrl-C (SIGINT) with a per-topic summary."""
+"""`c360 demo`: replays history into its own broker, runs the engine, prints alerts as
+they fire, and stops cleanly on Ctrl-C (SIGINT) with a per-topic summary."""
 
 import signal
 import subprocess
@@ -20,8 +20,10 @@ class DemoTest(unittest.TestCase):
         reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
         reader.start()
         try:
-            t.wait_for(lambda: any("now live" in line for line in lines), 60,
-                       "the demo to finish replaying history")
+            t.wait_for(lambda: any("history is in the broker" in line for line in lines), 60,
+                       "the demo to produce its history")
+            t.wait_for(lambda: any(" FIRING " in line for line in lines), 60,
+                       "the demo to print an alert")
             proc.send_signal(signal.SIGINT)
             self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
         finally:
@@ -35,6 +37,12 @@ class DemoTest(unittest.TestCase):
         self.assertGreater(summary["c360.usage"], 0)
         self.assertEqual(total["failed"], "0")
         self.assertIn("demo: stopped", output)
+        alert = next(line for line in lines if " FIRING " in line)
+        # time, customer, rule, state, severity, message
+        fields = alert.split()
+        self.assertRegex(fields[0], r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+        self.assertTrue(fields[1].startswith("cust-"))
+        self.assertIn(fields[4], ["INFO", "WARNING", "CRITICAL"])
 
 
 if __name__ == "__main__":
