@@ -194,7 +194,8 @@ class Engine::Impl final : public RecordOwner {
 
  private:
   void CheckTopics() {
-    std::vector<std::string> all(config_.topics.All().begin(), config_.topics.All().end());
+    const auto names = config_.topics.All();
+    const std::vector<std::string> all(names.begin(), names.end());
     std::vector<int> counts;
     try {
       counts = PartitionCounts(consumer_.get(), all, 10'000);

@@ -1,0 +1,208 @@
+// The per-event core path, measured without Kafka or RocksDB: decode + merge + apply +
+// re-score + rules (Task::Process), and its parts. State is realistic: customers with 60
+// days of usage history, 10 open tickets and 5 invoices each, cached in memory.
+//
+//   build/bench/core_bench                  (docs/performance.md has the latest figures)
+
+#include <benchmark/benchmark.h>
+
+#include <list>
+#include <random>
+
+#include "scoring/kpis.h"
+#include "scoring/scores.h"
+#include "scoring/test_events.h"
+#include "services/engine/decode/decoder.h"
+#include "services/engine/task.h"
+
+namespace c360 {
+namespace {
+
+using namespace c360::testing;
+
+class BenchOwner : public RecordOwner {
+ public:
+  void Release(void*) override {}
+  void CopyHeaders(void*, state::v1::OutboxEntry*) override {}
+};
+
+constexpr int kCustomers = 10'000;
+constexpr int kHistoryDays = 60;
+
+std::string CustomerId(int i) { return "cust-" + std::to_string(100000 + i); }
+
+// A task holding kCustomers customers with 60 days of history each.
+struct Fixture {
+  Config config;
+  ManualClock clock{At(400)};
+  BenchOwner owner;
+  Task task{0, config, clock, OutputFormat::kProtobuf, &owner};
+  std::list<std::string> bytes;  // records' values, alive while buffered
+  std::vector<std::string> ids;
+  int64_t offset[5] = {};
+
+  void Feed(InputTopic topic, const std::string& key, const google::protobuf::Message& m,
+            TimeMs t) {
+    bytes.push_back(m.SerializeAsString());
+    TaskRecord r;
+    r.input.topic = topic;
+    r.input.key = key;
+    r.input.value = bytes.back();
+    r.input.kafka_timestamp_ms = t;
+    r.offset = offset[static_cast<int>(topic)]++;
+    task.Buffer(r);
+  }
+  void Drain() {
+    StateBatch batch;
+    std::vector<PublishItem> publish;
+    task.Drain(&batch, &publish);
+    for (InputTopic topic : kAllInputTopics) task.MarkAtEnd(topic);
+    bytes.clear();
+  }
+
+  Fixture() {
+    for (InputTopic topic : kAllInputTopics) task.MarkAtEnd(topic);
+    for (int i = 0; i < kCustomers; ++i) ids.push_back(CustomerId(i));
+    using K = v1::TicketEvent;
+    for (int day = 0; day < kHistoryDays; ++day) {
+      for (int i = 0; i < kCustomers; ++i) {
+        v1::UsageEvent u = Usage(i % 3 == 0 ? "api" : "reports", 3);
+        u.set_customer_id(ids[i]);
+        *u.mutable_event_time() = ToTimestamp(At(day, 10));
+        Feed(InputTopic::kUsage, ids[i], u, At(day, 10));
+        if (day == kHistoryDays - 2) {  // 10 tickets still open, 5 invoices
+          for (int k = 0; k < 10; ++k) {
+            v1::TicketEvent t = Ticket("t" + std::to_string(k), "T-" + std::to_string(k),
+                                       K::CREATED, K::P3);
+            t.set_customer_id(ids[i]);
+            *t.mutable_event_time() = ToTimestamp(At(day, 9));
+            Feed(InputTopic::kTickets, ids[i], t, At(day, 9));
+          }
+          for (int k = 0; k < 5; ++k) {
+            v1::InvoiceEvent inv =
+                Invoice("i" + std::to_string(k), "INV-" + std::to_string(k), v1::InvoiceEvent::ISSUED);
+            inv.set_customer_id(ids[i]);
+            inv.set_amount_cents(100'000);
+            *inv.mutable_due_date() = ToTimestamp(At(day + 300, 0));
+            *inv.mutable_event_time() = ToTimestamp(At(day, 8));
+            Feed(InputTopic::kInvoices, ids[i], inv, At(day, 8));
+          }
+        }
+      }
+      for (InputTopic topic : kAllInputTopics) task.MarkAtEnd(topic);
+      task.Process(1 << 30);
+      Drain();
+    }
+  }
+};
+
+Fixture& SharedFixture() {
+  static Fixture* fixture = new Fixture();
+  return *fixture;
+}
+
+// Whole per-event path for usage events of random customers within one day.
+void BM_ProcessUsageEvent(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  std::mt19937 rng(1);
+  std::vector<std::pair<std::string, std::string>> records;  // key, value
+  const int kBatch = 10'000;
+  TimeMs t = At(kHistoryDays - 1, 11);
+  int64_t events = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    f.bytes.clear();
+    for (int n = 0; n < kBatch; ++n) {
+      const std::string& id = f.ids[rng() % kCustomers];
+      v1::UsageEvent u = Usage(n % 4 == 0 ? "api" : "dashboards", 1 + n % 5);
+      u.set_customer_id(id);
+      *u.mutable_event_time() = ToTimestamp(++t);
+      f.Feed(InputTopic::kUsage, id, u, t);
+    }
+    for (InputTopic topic : kAllInputTopics) f.task.MarkAtEnd(topic);
+    state.ResumeTiming();
+    events += f.task.Process(1 << 30);
+    state.PauseTiming();
+    f.Drain();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(events);
+}
+BENCHMARK(BM_ProcessUsageEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Ticket lifecycle events (responses to open tickets) of random customers.
+void BM_ProcessTicketEvent(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  std::mt19937 rng(2);
+  const int kBatch = 10'000;
+  TimeMs t = At(kHistoryDays - 1, 12);
+  int64_t events = 0, n_total = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    f.bytes.clear();
+    for (int n = 0; n < kBatch; ++n) {
+      const std::string& id = f.ids[rng() % kCustomers];
+      v1::TicketEvent e = Ticket("u" + std::to_string(++n_total), "T-" + std::to_string(n % 10),
+                                 v1::TicketEvent::UPDATED, v1::TicketEvent::P3);
+      e.set_customer_id(id);
+      *e.mutable_event_time() = ToTimestamp(++t);
+      f.Feed(InputTopic::kTickets, id, e, t);
+    }
+    for (InputTopic topic : kAllInputTopics) f.task.MarkAtEnd(topic);
+    state.ResumeTiming();
+    events += f.task.Process(1 << 30);
+    state.PauseTiming();
+    f.Drain();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(events);
+}
+BENCHMARK(BM_ProcessTicketEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_DecodeUsage(benchmark::State& state) {
+  v1::UsageEvent u = Usage("reports", 3);
+  u.set_customer_id("cust-100001");
+  u.set_user_id("cust-100001-u3");
+  u.set_action("export");
+  *u.mutable_event_time() = ToTimestamp(At(3));
+  const std::string value = u.SerializeAsString();
+  InputRecord r;
+  r.topic = InputTopic::kUsage;
+  r.key = "cust-100001";
+  r.value = value;
+  r.kafka_timestamp_ms = At(3);
+  Decoder decoder;
+  for (auto _ : state) benchmark::DoNotOptimize(decoder.Decode(r, At(4)));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeUsage);
+
+void BM_KpisAndScores(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  CustomerState customer = *f.task.customer(f.ids[7]);
+  const TimeMs t = At(kHistoryDays - 1, 20);
+  Config config;
+  for (auto _ : state) {
+    const CoreKpis k = ComputeKpis(customer, t, t - 1);
+    benchmark::DoNotOptimize(ComputeScores(k, config));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_KpisAndScores);
+
+void BM_StateBatchPutCustomer(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  const CustomerState& customer = *f.task.customer(f.ids[7]);
+  for (auto _ : state) {
+    StateBatch batch;
+    batch.PutCustomer(0, customer);
+    benchmark::DoNotOptimize(batch.bytes());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StateBatchPutCustomer);
+
+}  // namespace
+}  // namespace c360
+
+BENCHMARK_MAIN();
