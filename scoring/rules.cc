@@ -30,8 +30,6 @@ class Evaluator {
       : state_(state), k_(k), s_(s), ctx_(ctx), out_(out) {
     const auto& profile = state.profile();
     vip_ = profile && profile->annual_revenue_cents() >= ctx.config.vip_revenue_cents;
-    name_ = profile ? profile->name() : "";
-    who_ = name_.empty() ? state.customer_id() : name_;
   }
 
   void Run() {
@@ -41,24 +39,26 @@ class Evaluator {
     const RuleConfig& hl = c.rule(R::HEALTH_LOW);
     Episode(R::HEALTH_LOW, true, s_.health < hl.fire, s_.health >= hl.resolve, s_.health, hl.fire,
             s_.health < hl.escalate ? R::CRITICAL : hl.severity,
-            "Health of " + who_ + " is " + std::to_string(s_.health) + ", below " +
-                Fixed(hl.fire, 0) + TopDriver(),
-            "Health of " + who_ + " is back to " + std::to_string(s_.health) + ".");
+            [&] {
+              return "Health of " + Who() + " is " + std::to_string(s_.health) + ", below " +
+                     Fixed(hl.fire, 0) + TopDriver();
+            },
+            [&] { return "Health of " + Who() + " is back to " + std::to_string(s_.health) + "."; });
     RuleState& health_rule = state_.rules()[R::HEALTH_LOW];
     if (hl.enabled && health_rule.firing && health_rule.severity < R::CRITICAL &&
         s_.health < hl.escalate) {
       health_rule.severity = R::CRITICAL;
       Emit(R::HEALTH_LOW, R::FIRING, R::CRITICAL, std::to_string(health_rule.episode),
            health_rule.episode, s_.health, hl.escalate,
-           "Health of " + who_ + " fell to " + std::to_string(s_.health) + ", below " +
+           "Health of " + Who() + " fell to " + std::to_string(s_.health) + ", below " +
                Fixed(hl.escalate, 0) + TopDriver());
     }
 
     const RuleConfig& cr = c.rule(R::CHURN_RISK_HIGH);
     Episode(R::CHURN_RISK_HIGH, true, s_.risk >= cr.fire, s_.risk < cr.resolve, s_.risk, cr.fire,
             cr.severity,
-            "Churn risk of " + who_ + " is " + std::to_string(s_.risk) + "%" + TopDriver(),
-            "Churn risk of " + who_ + " is down to " + std::to_string(s_.risk) + "%.");
+            [&] { return "Churn risk of " + Who() + " is " + std::to_string(s_.risk) + "%" + TopDriver(); },
+            [&] { return "Churn risk of " + Who() + " is down to " + std::to_string(s_.risk) + "%."; });
 
     // Compared exactly in integers: drop >= t  <=>  100 (prior - cur) >= t prior.
     const RuleConfig& ud = c.rule(R::USAGE_DROP);
@@ -66,11 +66,15 @@ class Evaluator {
     const int64_t drop_x100 = 10'000 * (prior - k_.usage_r30d);
     Episode(R::USAGE_DROP, prior >= ud.min_sample, drop_x100 >= Hundredths(ud.fire) * prior,
             drop_x100 < Hundredths(ud.resolve) * prior, k_.usage_drop_pct, ud.fire, ud.severity,
-            "Usage of " + who_ + " is down " + Fixed(k_.usage_drop_pct, 0) +
-                "% vs the prior 30 days (" + std::to_string(k_.usage_r30d) + " vs " +
-                std::to_string(prior) + " events).",
-            "Usage of " + who_ + " recovered: down only " + Fixed(k_.usage_drop_pct, 0) +
-                "% vs the prior 30 days.");
+            [&] {
+              return "Usage of " + Who() + " is down " + Fixed(k_.usage_drop_pct, 0) +
+                     "% vs the prior 30 days (" + std::to_string(k_.usage_r30d) + " vs " +
+                     std::to_string(prior) + " events).";
+            },
+            [&] {
+              return "Usage of " + Who() + " recovered: down only " +
+                     Fixed(k_.usage_drop_pct, 0) + "% vs the prior 30 days.";
+            });
 
     const RuleConfig& cs = c.rule(R::CSAT_LOW);
     const int64_t sum_x100 = 100 * k_.csat_sum_r90d;
@@ -78,18 +82,25 @@ class Evaluator {
     Episode(R::CSAT_LOW, k_.ratings_r90d >= cs.min_sample,
             sum_x100 < Hundredths(cs.fire) * k_.ratings_r90d,
             sum_x100 >= Hundredths(cs.resolve) * k_.ratings_r90d, csat, cs.fire, cs.severity,
-            "CSAT of " + who_ + " averages " + Fixed(csat, 2) + " over " +
-                std::to_string(k_.ratings_r90d) + " ratings in 90 days.",
-            "CSAT of " + who_ + " is back to " + Fixed(csat, 2) + ".");
+            [&] {
+              return "CSAT of " + Who() + " averages " + Fixed(csat, 2) + " over " +
+                     std::to_string(k_.ratings_r90d) + " ratings in 90 days.";
+            },
+            [&] { return "CSAT of " + Who() + " is back to " + Fixed(csat, 2) + "."; });
 
     const RuleConfig& rt = c.rule(R::RESPONSE_TIME_HIGH);
     const double hours = k_.avg_response_hours_r30d.value_or(0);
     Episode(R::RESPONSE_TIME_HIGH, k_.responses_r30d >= rt.min_sample, hours > rt.fire,
             hours <= rt.resolve, hours, rt.fire, rt.severity,
-            "First responses to " + who_ + " take " + Fixed(hours, 1) + " hours on average (" +
-                std::to_string(k_.responses_r30d) + " tickets in 30 days).",
-            "First responses to " + who_ + " are back to " + Fixed(hours, 1) +
-                " hours on average.");
+            [&] {
+              return "First responses to " + Who() + " take " + Fixed(hours, 1) +
+                     " hours on average (" + std::to_string(k_.responses_r30d) +
+                     " tickets in 30 days).";
+            },
+            [&] {
+              return "First responses to " + Who() + " are back to " + Fixed(hours, 1) +
+                     " hours on average.";
+            });
 
     SlaBreaches();
     OverdueInvoices();
@@ -98,9 +109,11 @@ class Evaluator {
 
  private:
   // A customer-level rule with hysteresis; the key of its alert_id is the episode number.
+  // Texts are built only when an alert is emitted: this runs on every re-score.
+  template <typename FireText, typename ResolveText>
   void Episode(AlertEvent::Rule rule, bool sample_ok, bool fire, bool resolve, double observed,
-               double threshold, AlertEvent::Severity severity, const std::string& fire_text,
-               const std::string& resolve_text) {
+               double threshold, AlertEvent::Severity severity, FireText fire_text,
+               ResolveText resolve_text) {
     const RuleConfig& rc = ctx_.config.rule(rule);
     if (!rc.enabled || !sample_ok) return;
     RuleState& rs = state_.rules()[rule];
@@ -109,11 +122,11 @@ class Evaluator {
       ++rs.episode;
       rs.severity = vip_ ? Raise(severity) : severity;
       Emit(rule, AlertEvent::FIRING, static_cast<AlertEvent::Severity>(rs.severity),
-           std::to_string(rs.episode), rs.episode, observed, threshold, fire_text);
+           std::to_string(rs.episode), rs.episode, observed, threshold, fire_text());
     } else if (rs.firing && resolve) {
       rs.firing = false;
       Emit(rule, AlertEvent::RESOLVED, static_cast<AlertEvent::Severity>(rs.severity),
-           std::to_string(rs.episode), rs.episode, observed, rc.resolve, resolve_text);
+           std::to_string(rs.episode), rs.episode, observed, rc.resolve, resolve_text());
     }
   }
 
@@ -121,6 +134,10 @@ class Evaluator {
     const RuleConfig& rc = ctx_.config.rule(AlertEvent::SLA_BREACH);
     if (!rc.enabled) return;
     for (TicketState& t : state_.mutable_tickets()) {
+      if (!(t.response_breached && !t.response_alerted) &&
+          !(t.resolution_breached && !t.resolution_alerted)) {
+        continue;
+      }
       const AlertEvent::Severity base = t.priority == 1   ? AlertEvent::CRITICAL
                                         : t.priority == 2 ? AlertEvent::WARNING
                                                           : rc.severity;
@@ -133,7 +150,7 @@ class Evaluator {
         const double took_h = static_cast<double>(answered - t.created) / kMsPerHour;
         Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/response", 1,
              took_h, due_h,
-             priority + "ticket " + t.id + " of " + who_ +
+             priority + "ticket " + t.id + " of " + Who() +
                  (t.first_response != kNoTime ? " got its first response after "
                                               : " has had no response for ") +
                  Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
@@ -146,7 +163,7 @@ class Evaluator {
         const double took_h = static_cast<double>(done - t.created) / kMsPerHour;
         Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/resolution", 1,
              took_h, due_h,
-             priority + "ticket " + t.id + " of " + who_ +
+             priority + "ticket " + t.id + " of " + Who() +
                  (t.first_resolved != kNoTime ? " was resolved after " : " is unresolved after ") +
                  Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
              t.id, AlertEvent::RESOLUTION);
@@ -170,7 +187,7 @@ class Evaluator {
         const int32_t days = k_.day - static_cast<int32_t>(DayOf(i.due));
         Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::FIRING, s, i.id, 1,
              static_cast<double>(i.balance()) / 100.0, amount,
-             "Invoice " + i.id + " of " + who_ + " is overdue" +
+             "Invoice " + i.id + " of " + Who() + " is overdue" +
                  (days > 0 ? " by " + std::to_string(days) + " days" : "") + " with " +
                  Fixed(static_cast<double>(i.balance()) / 100.0, 2) + " unpaid.",
              i.id);
@@ -180,7 +197,7 @@ class Evaluator {
                                                                         : rc.severity;
         if (vip_) s = Raise(s);
         Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::RESOLVED, s, i.id, 1, 0, amount,
-             "Invoice " + i.id + " of " + who_ + (i.voided ? " was voided." : " is paid in full."),
+             "Invoice " + i.id + " of " + Who() + (i.voided ? " was voided." : " is paid in full."),
              i.id);
       }
     }
@@ -191,20 +208,23 @@ class Evaluator {
     if (!rc.enabled) return;
     RuleState& rs = state_.rules()[AlertEvent::RENEWAL_DUE];
     const auto& profile = state_.profile();
-    const std::string contract_end =
-        profile && profile->has_contract_end() ? FormatDate(ToMs(profile->contract_end())) : "";
-    if (rs.firing && rs.key != contract_end) {
+    const bool has_end = profile && profile->has_contract_end();
+    const TimeMs end = has_end ? StartOfDay(DayOf(ToMs(profile->contract_end()))) : kNoTime;
+    // Dates are formatted only when the rule acts; this runs on every re-score.
+    if (rs.firing && (!has_end || ParseDate(rs.key) != end)) {
       rs.firing = false;
+      const std::string now_end = has_end ? FormatDate(end) : "";
       Emit(AlertEvent::RENEWAL_DUE, AlertEvent::RESOLVED,
            static_cast<AlertEvent::Severity>(rs.severity), rs.key, rs.episode, 0, rc.fire,
-           "The contract end of " + who_ + " moved from " + rs.key +
-               (contract_end.empty() ? "." : " to " + contract_end + "."),
+           "The contract end of " + Who() + " moved from " + rs.key +
+               (now_end.empty() ? "." : " to " + now_end + "."),
            rs.key);
     }
-    if (contract_end.empty() || !k_.days_to_renewal || *k_.days_to_renewal > rc.fire ||
-        rs.key == contract_end) {
+    if (!has_end || !k_.days_to_renewal || *k_.days_to_renewal > rc.fire ||
+        ParseDate(rs.key) == end) {
       return;
     }
+    const std::string contract_end = FormatDate(end);
     rs.firing = true;
     rs.key = contract_end;
     ++rs.episode;
@@ -214,10 +234,20 @@ class Evaluator {
     rs.severity = s;
     Emit(AlertEvent::RENEWAL_DUE, AlertEvent::FIRING, s, contract_end, rs.episode,
          *k_.days_to_renewal, rc.fire,
-         "The contract of " + who_ + " ends on " + contract_end + ", in " +
+         "The contract of " + Who() + " ends on " + contract_end + ", in " +
              std::to_string(*k_.days_to_renewal) + " days; churn risk is " +
              std::to_string(s_.risk) + "%.",
          contract_end);
+  }
+
+  // The customer as a person names it: the profile's name, else the id.
+  const std::string& Who() const {
+    const auto& profile = state_.profile();
+    return profile && !profile->name().empty() ? profile->name() : state_.customer_id();
+  }
+  const std::string& Name() const {
+    static const std::string kNone;
+    return state_.profile() ? state_.profile()->name() : kNone;
   }
 
   std::string TopDriver() const {
@@ -232,7 +262,7 @@ class Evaluator {
     AlertEvent& a = out_->emplace_back();
     a.set_alert_id(AlertId(state_.customer_id(), rule, key));
     a.set_customer_id(state_.customer_id());
-    a.set_customer_name(name_);
+    a.set_customer_name(Name());
     a.set_rule(rule);
     a.set_state(state);
     a.set_severity(severity);
@@ -262,8 +292,6 @@ class Evaluator {
   const RuleContext& ctx_;
   std::vector<AlertEvent>* out_;
   bool vip_ = false;
-  std::string name_;
-  std::string who_;
 };
 
 }  // namespace

@@ -31,7 +31,21 @@ struct Scores {
     Component component;
     int64_t deficit_e4;
   };
-  std::vector<Driver> drivers;
+  // At most one driver per component; a fixed array keeps re-scoring allocation-free.
+  struct Drivers {
+    std::array<Driver, 4> items{};
+    size_t count = 0;
+    void push_back(Driver d) { items[count++] = d; }
+    size_t size() const { return count; }
+    bool empty() const { return count == 0; }
+    const Driver& operator[](size_t i) const { return items[i]; }
+    const Driver& front() const { return items[0]; }
+    Driver* begin() { return items.data(); }
+    Driver* end() { return items.data() + count; }
+    const Driver* begin() const { return items.data(); }
+    const Driver* end() const { return items.data() + count; }
+  };
+  Drivers drivers;
 };
 
 Scores ComputeScores(const CoreKpis& kpis, const Config& config);

@@ -4,8 +4,10 @@
 
 namespace c360 {
 
-void CustomerCodec::Encode(const CustomerState& s, std::string* out) {
-  state::v1::Customer c;
+void CustomerCodec::Encode(const CustomerState& s, state::v1::Customer* scratch,
+                           std::string* out) {
+  state::v1::Customer& c = *scratch;
+  c.Clear();
   c.set_version(1);
   c.set_customer_id(s.customer_id_);
   c.set_has_events(s.has_events_);

@@ -6,12 +6,14 @@
 #include <string_view>
 
 #include "scoring/customer_state.h"
+#include "state/state.pb.h"
 
 namespace c360 {
 
 class CustomerCodec {
  public:
-  static void Encode(const CustomerState& state, std::string* out);
+  // `scratch` is reused between calls so that its buffers are allocated once.
+  static void Encode(const CustomerState& state, state::v1::Customer* scratch, std::string* out);
   // False if the bytes are not a Customer value this version can read.
   [[nodiscard]] static bool Decode(std::string_view bytes, CustomerState* state);
 };

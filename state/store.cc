@@ -8,7 +8,7 @@
 namespace c360 {
 
 void StateBatch::PutCustomer(uint16_t task, const CustomerState& customer) {
-  CustomerCodec::Encode(customer, &scratch_);
+  CustomerCodec::Encode(customer, &customer_scratch_, &scratch_);
   batch_.Put(state::CustomerKey(task, customer.customer_id()), scratch_);
 }
 

@@ -48,6 +48,7 @@ class StateBatch {
  private:
   rocksdb::WriteBatch batch_;
   std::string scratch_;
+  state::v1::Customer customer_scratch_;
 };
 
 class StateStore {

@@ -167,7 +167,10 @@ void Task::ApplyHead(InputTopic topic) {
       case InputTopic::kCustomers: break;  // never buffered
     }
     ++counters_.applied;
-    if (changed) Rescore(*entry, stream_time_ - 1, cause);
+    if (changed) {
+      Rescore(*entry, stream_time_ - 1, cause,
+              topic == InputTopic::kTickets || topic == InputTopic::kInvoices);
+    }
   }
   Consumed(topic, record);
   p.records.pop_front();
@@ -200,7 +203,8 @@ void Task::ApplyProfile(const TaskRecord& record) {
       // A profile changes what the scores see (revenue, contract dates): re-score now.
       Rescore(*entry, stream_time_ - 1,
               AlertCause{record.input.kafka_timestamp_ms, config_.topics.customers,
-                         record.partition, record.offset});
+                         record.partition, record.offset},
+              /*sync_timers=*/false);
     }
   }
   Consumed(InputTopic::kCustomers, record);
@@ -219,7 +223,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     if (it != customers_.end()) {
       AlertCause timer_cause = cause;
       timer_cause.event_time = timer.deadline;
-      Rescore(*it->second, timer.deadline, timer_cause);
+      Rescore(*it->second, timer.deadline, timer_cause, /*sync_timers=*/true);
     }
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
@@ -241,7 +245,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
       return a->state.customer_id() < b->state.customer_id();
     });
-    for (Entry* entry : order) Rescore(*entry, t - 1, cause);
+    for (Entry* entry : order) Rescore(*entry, t - 1, cause, /*sync_timers=*/false);
     counters_.rescored_on_day_change += static_cast<int64_t>(order.size());
   }
 }
@@ -263,7 +267,7 @@ void Task::MarkDirty(Entry& entry) {
   }
 }
 
-void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause) {
+void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool sync_timers) {
   CustomerState& s = entry.state;
   MarkDirty(entry);
   if (!s.exists()) return;
@@ -310,46 +314,61 @@ void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause) {
     AddOutbox(NewOutput(config_.topics.health, s.customer_id(), snapshot));
     ++counters_.snapshots;
   }
-  SyncTimers(entry);
+  if (sync_timers) SyncTimers(entry);
 }
 
 void Task::SyncTimers(Entry& entry) {
   // The deadlines this customer still waits on: unanswered / unresolved tickets whose SLA
-  // has not breached, unpaid invoices not yet overdue.
-  std::vector<Timer> wanted;
-  const std::string& id = entry.state.customer_id();
+  // has not breached, unpaid invoices not yet overdue. Compared as views first, since
+  // this runs on every re-score and the set rarely changes.
+  std::vector<TimerView>& wanted = timer_scratch_;
+  wanted.clear();
   for (const TicketState& t : entry.state.tickets()) {
     if (t.created == kNoTime) continue;
     if (t.first_response == kNoTime && !t.response_breached && t.response_due != kNoTime) {
-      wanted.push_back({t.response_due, id, t.id, kResponseTimer});
+      wanted.push_back({t.response_due, &t.id, kResponseTimer});
     }
     if (t.first_resolved == kNoTime && !t.resolution_breached && t.resolution_due != kNoTime) {
-      wanted.push_back({t.resolution_due, id, t.id, kResolutionTimer});
+      wanted.push_back({t.resolution_due, &t.id, kResolutionTimer});
     }
   }
   for (const InvoiceState& i : entry.state.invoices()) {
     if (i.due != kNoTime && !i.voided && i.balance() > 0 && !i.overdue_alerted) {
-      wanted.push_back({i.due, id, i.id, kInvoiceTimer});
+      wanted.push_back({i.due, &i.id, kInvoiceTimer});
     }
   }
-  std::sort(wanted.begin(), wanted.end());
-  if (wanted == entry.timers) return;
+  std::sort(wanted.begin(), wanted.end(), [](const TimerView& a, const TimerView& b) {
+    if (a.deadline != b.deadline) return a.deadline < b.deadline;
+    if (*a.entity != *b.entity) return *a.entity < *b.entity;
+    return a.kind < b.kind;
+  });
+  const bool same = wanted.size() == entry.timers.size() &&
+                    std::equal(wanted.begin(), wanted.end(), entry.timers.begin(),
+                               [](const TimerView& v, const Timer& t) {
+                                 return v.deadline == t.deadline && v.kind == t.kind &&
+                                        *v.entity == t.entity_id;
+                               });
+  if (same) return;
+  std::vector<Timer> next;
+  next.reserve(wanted.size());
+  const std::string& id = entry.state.customer_id();
+  for (const TimerView& v : wanted) next.push_back({v.deadline, id, *v.entity, v.kind});
   const auto key = [this](const Timer& t) {
     return state::TimerKey{id_, t.deadline, t.customer_id, t.entity_id, t.kind};
   };
   for (const Timer& t : entry.timers) {
-    if (!std::binary_search(wanted.begin(), wanted.end(), t)) {
+    if (!std::binary_search(next.begin(), next.end(), t)) {
       timers_.erase(t);
       timer_ops_.emplace_back(false, key(t));
     }
   }
-  for (const Timer& t : wanted) {
+  for (const Timer& t : next) {
     if (!std::binary_search(entry.timers.begin(), entry.timers.end(), t)) {
       timers_.insert(t);
       timer_ops_.emplace_back(true, key(t));
     }
   }
-  entry.timers = std::move(wanted);
+  entry.timers = std::move(next);
 }
 
 state::v1::OutboxEntry Task::NewOutput(const std::string& topic, const std::string& key,

@@ -109,6 +109,11 @@ class Task {
     uint8_t kind;  // 0 response, 1 resolution, 2 invoice due
     auto operator<=>(const Timer&) const = default;
   };
+  struct TimerView {
+    TimeMs deadline;
+    const std::string* entity;
+    uint8_t kind;
+  };
   struct Entry {
     CustomerState state;
     std::vector<Timer> timers;  // this customer's pending timers, sorted
@@ -131,7 +136,9 @@ class Task {
   void ApplyProfile(const TaskRecord& record);
   void Advance(TimeMs t, const AlertCause& cause);
   Entry& CustomerEntry(const std::string& customer_id);
-  void Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause);
+  // sync_timers: the record may have changed the customer's deadlines (a ticket or invoice
+  // event, a timer); other re-scores leave them as they are.
+  void Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool sync_timers);
   void MarkDirty(Entry& entry);
   state::v1::OutboxEntry NewOutput(const std::string& topic, const std::string& key,
                                    const google::protobuf::Message& value);
@@ -158,6 +165,7 @@ class Task {
   std::vector<PublishItem> restored_outbox_;
   uint64_t next_outbox_sequence_ = 1;
   std::vector<v1::AlertEvent> alerts_scratch_;
+  std::vector<TimerView> timer_scratch_;
   std::string encode_scratch_;
   TimeMs cause_kafka_ts_ = -1;  // Kafka timestamp of the record being applied
   TaskCounters counters_;
