@@ -44,7 +44,7 @@ struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
 
   // Engine.
-  int batch_max_records = 50'000;
+  int batch_max_records = 100'000;
   int batch_max_ms = 20;
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;

@@ -157,6 +157,7 @@ bool CustomerState::ApplyTicket(const v1::TicketEvent& e, TimeMs t, const Config
   TicketState* ticket = FindOrAdd(&tickets_, e.ticket_id());
   if (Seen(&ticket->applied, e.event_id())) return false;
   has_events_ = true;
+  EntitiesChanged();
   if (e.priority() >= 1 && e.priority() <= 4) ticket->priority = e.priority();
   if (!e.category().empty()) ticket->category = e.category();
   if (!e.module().empty()) ticket->module = e.module();
@@ -228,6 +229,7 @@ bool CustomerState::ApplyInvoice(const v1::InvoiceEvent& e, TimeMs t) {
       e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
     // Per customer: the latest by event time wins, so a redelivery changes nothing.
     has_events_ = true;
+    EntitiesChanged();
     if (t >= credit_hold_time_) {
       credit_hold_ = e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET;
       credit_hold_time_ = t;
@@ -237,6 +239,7 @@ bool CustomerState::ApplyInvoice(const v1::InvoiceEvent& e, TimeMs t) {
   InvoiceState* invoice = FindOrAdd(&invoices_, e.invoice_id());
   if (Seen(&invoice->applied, e.event_id())) return false;
   has_events_ = true;
+  EntitiesChanged();
   if (e.has_due_date() && (invoice->due == kNoTime || e.kind() == v1::InvoiceEvent::ISSUED)) {
     invoice->due = ToMs(e.due_date());
   }
@@ -261,6 +264,7 @@ bool CustomerState::ApplyCampaign(const v1::CampaignEvent& e, TimeMs t) {
   CampaignState* campaign = FindOrAdd(&campaigns_, e.campaign_id());
   if (Seen(&campaign->applied, e.event_id())) return false;
   has_events_ = true;
+  EntitiesChanged();
   const int32_t d = static_cast<int32_t>(DayOf(t));
   if (e.kind() == v1::CampaignEvent::SENT) campaign->sent_day = std::max(campaign->sent_day, d);
   if (IsEngagement(e.kind())) {
@@ -278,6 +282,7 @@ bool CustomerState::ApplyCampaign(const v1::CampaignEvent& e, TimeMs t) {
 void CustomerState::Prune(int32_t day) {
   if (pruned_day_ == day) return;
   pruned_day_ = day;
+  EntitiesChanged();
   const int32_t oldest_kept = day - 89;  // R90D, the longest window
   std::erase_if(tickets_, [&](const TicketState& t) {
     if (t.open()) return false;

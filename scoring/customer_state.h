@@ -156,6 +156,11 @@ class CustomerState {
   };
   Published& published() { return published_; }
 
+  // Bumped whenever tickets, invoices, campaigns or ratings change: what the cached
+  // entity KPIs (kpis.h) depend on besides the day and the deadline horizon.
+  uint64_t entity_version() const { return entity_version_; }
+  void EntitiesChanged() { ++entity_version_; }
+
   // Persistence (state/customer_codec.cc) needs every field.
   friend class CustomerCodec;
 
@@ -194,6 +199,7 @@ class CustomerState {
   std::array<RuleState, kRuleCount> rules_;
   Published published_;
   int32_t pruned_day_ = kNoDay;
+  uint64_t entity_version_ = 0;  // not persisted: caches start cold
 };
 
 int32_t MonthIndexOfDay(int32_t day);

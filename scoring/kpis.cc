@@ -1,6 +1,7 @@
 #include "scoring/kpis.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace c360 {
@@ -15,39 +16,40 @@ bool InDays(TimeMs t, int32_t from_day, int32_t to_day) {
 }  // namespace
 
 void MarkPassedDeadlines(CustomerState& state, TimeMs deadline_horizon) {
+  bool changed = false;
   for (TicketState& t : state.mutable_tickets()) {
-    if (t.first_response == kNoTime && t.response_due != kNoTime &&
+    if (t.first_response == kNoTime && t.response_due != kNoTime && !t.response_breached &&
         t.response_due <= deadline_horizon) {
       t.response_breached = true;
+      changed = true;
     }
-    if (t.first_resolved == kNoTime && t.resolution_due != kNoTime &&
+    if (t.first_resolved == kNoTime && t.resolution_due != kNoTime && !t.resolution_breached &&
         t.resolution_due <= deadline_horizon) {
       t.resolution_breached = true;
+      changed = true;
     }
   }
+  if (changed) state.EntitiesChanged();
 }
 
-CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_horizon) {
-  CoreKpis k;
-  k.stream_time = stream_time;
-  const int32_t day = static_cast<int32_t>(DayOf(stream_time));
-  k.day = day;
+void ComputeEntityKpis(CustomerState& state, int32_t day, TimeMs horizon, EntityKpis* out) {
+  MarkPassedDeadlines(state, horizon);
+  out->day = day;
+  out->version = state.entity_version();
+  CoreKpis& k = out->kpis;
+  k = CoreKpis{};
   const int32_t r30_from = day - 29;
   const int32_t r90_from = day - 89;
-
-  k.usage_r30d = state.UsageR30(day);
-  k.usage_prior_r30d = state.UsagePriorR30(day);
-  if (k.usage_prior_r30d > 0) {
-    k.usage_change_pct = static_cast<double>(k.usage_r30d - k.usage_prior_r30d) /
-                         static_cast<double>(k.usage_prior_r30d) * 100.0;
-  }
-  k.usage_drop_pct = std::max(0.0, -k.usage_change_pct);
-  k.ever_used = state.last_usage_day() != kNoDay;
-  if (k.ever_used) k.days_since_last_usage = day - state.last_usage_day();
+  TimeMs next_deadline = std::numeric_limits<TimeMs>::max();
+  const auto pending = [&](TimeMs deadline) {
+    if (deadline != kNoTime && deadline > horizon) next_deadline = std::min(next_deadline, deadline);
+  };
 
   int64_t response_ms = 0;
   int64_t resolution_ms = 0;
   for (const TicketState& t : state.tickets()) {
+    if (t.first_response == kNoTime) pending(t.response_due);
+    if (t.first_resolved == kNoTime) pending(t.resolution_due);
     if (t.open()) {
       ++k.open_tickets;
       if (t.priority == 1) ++k.open_p1;
@@ -90,7 +92,11 @@ CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_h
 
   for (const InvoiceState& i : state.invoices()) {
     if (i.disputed) ++k.disputed_invoices;
-    if (i.voided || i.due == kNoTime || i.due > deadline_horizon || i.balance() <= 0) continue;
+    if (i.voided || i.due == kNoTime || i.balance() <= 0) continue;
+    if (i.due > horizon) {
+      pending(i.due);
+      continue;
+    }
     ++k.overdue_invoices;
     k.overdue_amount_cents += i.balance();
     const int32_t days = day - static_cast<int32_t>(DayOf(i.due));
@@ -111,6 +117,24 @@ CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_h
     k.response_rate_r90d =
         std::min(1.0, static_cast<double>(k.campaigns_engaged_r90d) / k.campaigns_sent_r90d);
   }
+  out->valid_until = next_deadline;
+}
+
+CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, const EntityKpis& entities) {
+  CoreKpis k = entities.kpis;
+  k.stream_time = stream_time;
+  const int32_t day = static_cast<int32_t>(DayOf(stream_time));
+  k.day = day;
+
+  k.usage_r30d = state.UsageR30(day);
+  k.usage_prior_r30d = state.UsagePriorR30(day);
+  if (k.usage_prior_r30d > 0) {
+    k.usage_change_pct = static_cast<double>(k.usage_r30d - k.usage_prior_r30d) /
+                         static_cast<double>(k.usage_prior_r30d) * 100.0;
+  }
+  k.usage_drop_pct = std::max(0.0, -k.usage_change_pct);
+  k.ever_used = state.last_usage_day() != kNoDay;
+  if (k.ever_used) k.days_since_last_usage = day - state.last_usage_day();
 
   if (state.last_interaction() != kNoTime) {
     k.last_interaction_days = day - static_cast<int32_t>(DayOf(state.last_interaction()));
@@ -124,6 +148,12 @@ CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_h
     }
   }
   return k;
+}
+
+CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_horizon) {
+  EntityKpis entities;
+  ComputeEntityKpis(state, static_cast<int32_t>(DayOf(stream_time)), deadline_horizon, &entities);
+  return ComputeKpis(state, stream_time, entities);
 }
 
 void FillKpis(CustomerState& state, const CoreKpis& k, v1::Kpis* out) {

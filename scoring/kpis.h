@@ -60,6 +60,25 @@ struct CoreKpis {
   std::optional<int32_t> days_since_contract_start;
 };
 
+// The KPIs that depend on tickets, invoices, campaigns and ratings. They change only when
+// those change (CustomerState::entity_version), on a new day, or when the deadline horizon
+// reaches the next pending deadline, so a task caches them per customer and a usage event
+// does not walk the customer's tickets and invoices.
+struct EntityKpis {
+  CoreKpis kpis;  // only the entity fields are set
+  int32_t day = kNoDay;
+  uint64_t version = ~uint64_t{0};
+  TimeMs valid_until = kNoTime;  // the cache holds for horizons below this
+
+  bool Valid(const CustomerState& state, int32_t d, TimeMs horizon) const {
+    return version == state.entity_version() && day == d && horizon < valid_until;
+  }
+};
+// Marks passed deadlines (below) and computes the entity KPIs at `horizon`.
+void ComputeEntityKpis(CustomerState& state, int32_t day, TimeMs horizon, EntityKpis* out);
+// All KPIs from the usage and profile parts plus cached entity KPIs.
+CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, const EntityKpis& entities);
+
 // Marks the SLA breaches by silence: a ticket whose response (resolution) deadline is
 // <= deadline_horizon with no response (resolution) yet has breached, for good.
 void MarkPassedDeadlines(CustomerState& state, TimeMs deadline_horizon);

@@ -102,8 +102,10 @@ class Evaluator {
                      " hours on average.";
             });
 
-    SlaBreaches();
-    OverdueInvoices();
+    if (ctx_.entities_changed) {
+      SlaBreaches();
+      OverdueInvoices();
+    }
     Renewal();
   }
 

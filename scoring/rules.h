@@ -33,6 +33,9 @@ struct RuleContext {
   TimeMs deadline_horizon;  // see ComputeKpis
   TimeMs emitted_at;        // wall clock
   AlertCause cause;
+  // False when neither tickets nor invoices can have changed since the last evaluation
+  // (no ticket or invoice event, no timer): their per-entity rules are skipped.
+  bool entities_changed = true;
 };
 
 // Appends the alerts this evaluation raises to *out (in rule order, entities in state

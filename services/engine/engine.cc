@@ -133,10 +133,16 @@ class Engine::Impl final : public RecordOwner {
           task->AdvanceTime(clock_.NowMs() - config_.timer_grace_ms);
         }
       }
+      // A batch ends after batch_max_records records, or after batch_max_ms once the
+      // consumer has nothing more to hand over (live traffic: alerts leave within
+      // batch_max_ms). While catching up on a backlog a batch may run to 10 x batch_max_ms,
+      // so that each customer's state is written once for many of its events.
       const auto now = std::chrono::steady_clock::now();
-      if (batch_records >= config_.batch_max_records ||
-          now - batch_started >= std::chrono::milliseconds(config_.batch_max_ms) ||
-          !delivered_.empty()) {
+      const auto age = now - batch_started;
+      const auto max_age = std::chrono::milliseconds(config_.batch_max_ms);
+      const bool drained = n < static_cast<ssize_t>(messages.size());
+      if (batch_records >= config_.batch_max_records || age >= 10 * max_age ||
+          (age >= max_age && drained && (batch_records > 0 || !delivered_.empty()))) {
         Commit();
         batch_records = 0;
         batch_started = now;
@@ -159,6 +165,8 @@ class Engine::Impl final : public RecordOwner {
     s.outbox_pending = static_cast<int64_t>(in_flight_);
     for (const auto& [id, task] : tasks_) {
       s.applied += task->counters().applied;
+      s.snapshots += task->counters().snapshots;
+      s.rescored_on_day_change += task->counters().rescored_on_day_change;
       for (int64_t d : task->counters().deadlettered) s.deadlettered += d;
     }
     return s;
@@ -167,6 +175,8 @@ class Engine::Impl final : public RecordOwner {
   // Keeps a dropped task's counts in the totals.
   void Retire(const TaskCounters& counters) {
     stats_.applied += counters.applied;
+    stats_.snapshots += counters.snapshots;
+    stats_.rescored_on_day_change += counters.rescored_on_day_change;
     for (int64_t d : counters.deadlettered) stats_.deadlettered += d;
   }
 
@@ -369,9 +379,10 @@ class Engine::Impl final : public RecordOwner {
     tasks_.clear();
     const EngineStats final_stats = stats();
     spdlog::info("engine stopped: {} records consumed, {} applied, {} dead-lettered, {} commits, "
-                 "{} outputs unconfirmed",
+                 "{} alerts, {} snapshots, {} day-change re-scores, {} outputs unconfirmed",
                  final_stats.consumed, final_stats.applied, final_stats.deadlettered,
-                 final_stats.commits, in_flight_);
+                 final_stats.commits, final_stats.alerts_published, final_stats.snapshots,
+                 final_stats.rescored_on_day_change, in_flight_);
   }
 
   EngineSettings settings_;

@@ -271,12 +271,15 @@ void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool s
   CustomerState& s = entry.state;
   MarkDirty(entry);
   if (!s.exists()) return;
-  s.Prune(static_cast<int32_t>(DayOf(stream_time_)));
-  MarkPassedDeadlines(s, horizon);
-  const CoreKpis kpis = ComputeKpis(s, stream_time_, horizon);
+  const int32_t day = static_cast<int32_t>(DayOf(stream_time_));
+  s.Prune(day);
+  if (!entry.entity_kpis.Valid(s, day, horizon)) {
+    ComputeEntityKpis(s, day, horizon, &entry.entity_kpis);
+  }
+  const CoreKpis kpis = ComputeKpis(s, stream_time_, entry.entity_kpis);
   const Scores scores = ComputeScores(kpis, config_);
   alerts_scratch_.clear();
-  const RuleContext ctx{config_, stream_time_, horizon, clock_.NowMs(), cause};
+  const RuleContext ctx{config_, stream_time_, horizon, clock_.NowMs(), cause, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
   for (const v1::AlertEvent& alert : alerts_scratch_) {
     AddOutbox(NewOutput(config_.topics.alerts, s.customer_id(), alert));

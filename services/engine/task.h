@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "scoring/config.h"
 #include "scoring/customer_state.h"
+#include "scoring/kpis.h"
 #include "scoring/rules.h"
 #include "services/engine/decode/decoder.h"
 #include "services/engine/output.h"
@@ -116,6 +117,7 @@ class Task {
   };
   struct Entry {
     CustomerState state;
+    EntityKpis entity_kpis;  // cached; see kpis.h
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
   };
