@@ -77,6 +77,7 @@ std::vector<Key> Keys() {
       Text("topics.deadletter", &TopicNames::deadletter),
       Int("engine.batch_max_records", &Config::batch_max_records, 1, 10'000'000),
       Int("engine.batch_max_ms", &Config::batch_max_ms, 1, 60'000),
+      Int("engine.batch_catchup_ms", &Config::batch_catchup_ms, 1, 600'000),
       Int("engine.max_task_idle_ms", &Config::max_task_idle_ms, 0, 3'600'000),
       Int("engine.timer_grace_ms", &Config::timer_grace_ms, 0, 86'400'000),
       Int("engine.retention_days", &Config::retention_days, 60, 3650),

@@ -46,6 +46,7 @@ struct Config {
   // Engine.
   int batch_max_records = 100'000;
   int batch_max_ms = 20;
+  int batch_catchup_ms = 1000;
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;
   int retention_days = 90;

@@ -42,6 +42,8 @@ class StateBatch {
   void DeleteTimer(const state::TimerKey& timer);
 
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
+  // Empties the batch for reuse (its buffers stay allocated).
+  void Clear() { batch_.Clear(); }
   size_t bytes() const { return batch_.GetDataSize(); }
   rocksdb::WriteBatch* raw() { return &batch_; }
 

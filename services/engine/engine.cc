@@ -135,13 +135,15 @@ class Engine::Impl final : public RecordOwner {
       }
       // A batch ends after batch_max_records records, or after batch_max_ms once the
       // consumer has nothing more to hand over (live traffic: alerts leave within
-      // batch_max_ms). While catching up on a backlog a batch may run to 10 x batch_max_ms,
-      // so that each customer's state is written once for many of its events.
+      // batch_max_ms). While catching up on a backlog a batch may run to
+      // batch_catchup_ms, so that each customer's state is written once for many of its
+      // events (the state write, not the event, is the unit of cost).
       const auto now = std::chrono::steady_clock::now();
       const auto age = now - batch_started;
       const auto max_age = std::chrono::milliseconds(config_.batch_max_ms);
       const bool drained = n < static_cast<ssize_t>(messages.size());
-      if (batch_records >= config_.batch_max_records || age >= 10 * max_age ||
+      if (batch_records >= config_.batch_max_records ||
+          age >= std::chrono::milliseconds(config_.batch_catchup_ms) ||
           (age >= max_age && drained && (batch_records > 0 || !delivered_.empty()))) {
         Commit();
         batch_records = 0;
@@ -308,7 +310,8 @@ class Engine::Impl final : public RecordOwner {
   }
 
   void Commit() {
-    StateBatch batch;
+    StateBatch& batch = batch_;  // reused: its encoder buffers stay allocated
+    batch.Clear();
     std::vector<PublishItem> publish;
     for (auto& [id, task] : tasks_) task->Drain(&batch, &publish);
     for (const auto& [task, sequence] : delivered_) batch.DeleteOutbox(task, sequence);
@@ -389,6 +392,7 @@ class Engine::Impl final : public RecordOwner {
   const Config& config_;
   const Clock& clock_;
   std::unique_ptr<StateStore> store_;
+  StateBatch batch_;
   KafkaHandle consumer_;
   KafkaHandle producer_;
   std::vector<std::string> inputs_;

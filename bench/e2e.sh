@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end throughput, side by side on the same data (docs/performance.md):
+#   (a) bench/bare_consumer: librdkafka reads every input record and discards it;
+#   (b) c360 engine --clock event from empty state until every record is applied,
+#       committed and the outbox is drained (polled with c360_state_dump every 0.2 s).
+# The engine's time is counted from its partition assignment (the group join, ~3 s with
+# the mock broker, is reported apart). 3 runs each; min / median / max and the ratio.
+# Usage: bench/e2e.sh [events] [customers] [days]     (defaults 1000000 20000 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events="${1:-1000000}"
+customers="${2:-20000}"
+days="${3:-30}"
+bin=build/c360
+dump=build/tests/c360_state_dump
+bare=build/bench/bare_consumer
+for f in "$bin" "$dump" "$bare"; do
+  [ -x "$f" ] || { echo "bench/e2e.sh: build first (scripts/build): $f" >&2; exit 2; }
+done
+work=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$bin" broker --port 0 --partitions 64 >"$work/broker.out" 2>/dev/null &
+for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.05; done
+bootstrap=$(head -1 "$work/broker.out")
+echo "preloading: $("$bin" gen --brokers "$bootstrap" --customers "$customers" --days "$days" \
+  --events "$events" --start 2026-06-01 | grep '^total')"
+
+applied() {  # "<sum of stored next offsets> <outbox entries>"
+  "$dump" "$1" 2>/dev/null | python3 -c '
+import json, sys
+tasks = [json.loads(l) for l in sys.stdin if "\"kind\":\"task\"" in l]
+print(sum(sum(t["offsets"].values()) for t in tasks), sum(t["outbox"] for t in tasks))'
+}
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+min() { printf '%s\n' "$@" | sort -g | head -1; }
+max() { printf '%s\n' "$@" | sort -g | tail -1; }
+
+bare_rates=(); engine_rates=(); joins=()
+for run in 1 2 3; do
+  line=$("$bare" "$bootstrap")
+  bare_rates+=("$(sed -E 's/.* rate=([0-9]+)\/s/\1/' <<<"$line")")
+  echo "run $run bare:   $line"
+
+  state="$work/state-$run"
+  start=$(date +%s.%N)
+  "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" \
+    --group "bench-$run-$$" --http 127.0.0.1:0 2>"$work/engine-$run.log" &
+  engine=$!
+  while true; do
+    sleep 0.2
+    read -r done outbox < <(applied "$state" || echo "0 1")
+    [ "$done" = "$events" ] && [ "$outbox" = "0" ] && break
+  done
+  finish=$(date +%s.%N)
+  kill -INT "$engine"; wait "$engine" || true
+  assigned=$(grep -m1 'assigned tasks' "$work/engine-$run.log" | sed -E 's/^\[([^]]+)\].*/\1/')
+  assigned_s=$(date -d "$assigned" +%s.%N)
+  seconds=$(echo "$finish - $assigned_s" | bc -l)
+  joins+=("$(echo "$assigned_s - $start" | bc -l)")
+  engine_rates+=("$(echo "$events / $seconds" | bc)")
+  echo "run $run engine: records=$events seconds=$(printf %.2f "$seconds") rate=${engine_rates[-1]}/s" \
+       "(group join $(printf %.2f "${joins[-1]}") s; $(grep -o 'engine stopped.*' "$work/engine-$run.log"))"
+done
+echo "bare consumer records/s: min $(min "${bare_rates[@]}") median $(median "${bare_rates[@]}") max $(max "${bare_rates[@]}")"
+echo "engine records/s:        min $(min "${engine_rates[@]}") median $(median "${engine_rates[@]}") max $(max "${engine_rates[@]}")"
+echo "ratio engine / bare (medians): $(echo "scale=3; $(median "${engine_rates[@]}") / $(median "${bare_rates[@]}")" | bc)"
