@@ -23,6 +23,22 @@ Entity* FindOrAdd(std::vector<Entity>* entities, const std::string& id) {
   return &entities->back();
 }
 
+// Adds `quantity` to the entry whose key(entry) == k in a vector sorted by key, inserting
+// it if missing. In-order events land at the back, so the search is short. Returns true
+// when an entry was inserted.
+template <typename Entry, typename KeyOf>
+bool AddSorted(std::vector<Entry>* entries, int32_t k, int64_t quantity, KeyOf key,
+               Entry fresh) {
+  auto it = entries->end();
+  while (it != entries->begin() && key(*(it - 1)) > k) --it;
+  if (it != entries->begin() && key(*(it - 1)) == k) {
+    (it - 1)->count += quantity;
+    return false;
+  }
+  entries->insert(it, fresh);
+  return true;
+}
+
 bool IsEngagement(v1::CampaignEvent::Kind kind) {
   return kind == v1::CampaignEvent::OPENED || kind == v1::CampaignEvent::CLICKED ||
          kind == v1::CampaignEvent::RESPONDED || kind == v1::CampaignEvent::CONVERTED;
@@ -66,14 +82,8 @@ bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32
   Touch(event_time);
 
   if (d > day - kUsageDays) {
-    // In-order events land on the last day; late ones are found by a short search.
-    auto it = usage_days_.end();
-    while (it != usage_days_.begin() && (it - 1)->day > d) --it;
-    if (it != usage_days_.begin() && (it - 1)->day == d) {
-      (it - 1)->count += quantity;
-    } else {
-      usage_days_.insert(it, UsageDay{d, quantity});
-    }
+    AddSorted(&usage_days_, d, quantity, [](const UsageDay& u) { return u.day; },
+              UsageDay{d, quantity});
   }
   const uint16_t module = ModuleIndex(e.module());
   if (d > day - kModuleDays) {
@@ -91,13 +101,10 @@ bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32
     }
   }
   const int32_t month = MonthIndexOfDay(d);
-  auto m = months_.end();
-  while (m != months_.begin() && (m - 1)->month > month) --m;
-  if (m != months_.begin() && (m - 1)->month == month) {
-    (m - 1)->count += quantity;
-  } else {
-    months_.insert(m, MonthCount{month, quantity});
-    if (months_.size() > kMonthsKept) months_.erase(months_.begin());
+  if (AddSorted(&months_, month, quantity, [](const MonthCount& m) { return m.month; },
+                MonthCount{month, quantity}) &&
+      months_.size() > kMonthsKept) {
+    months_.erase(months_.begin());
   }
 
   if (sums_day_ == day) {  // keep the cached sums exact without a rebuild

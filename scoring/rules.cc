@@ -145,31 +145,29 @@ class Evaluator {
                                                           : rc.severity;
       const AlertEvent::Severity severity = vip_ ? Raise(base) : base;
       const std::string priority = t.priority > 0 ? "P" + std::to_string(t.priority) + " " : "";
-      if (t.response_breached && !t.response_alerted) {
-        t.response_alerted = true;
-        const double due_h = static_cast<double>(t.response_due - t.created) / kMsPerHour;
-        const TimeMs answered = t.first_response != kNoTime ? t.first_response : ctx_.stream_time;
-        const double took_h = static_cast<double>(answered - t.created) / kMsPerHour;
-        Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/response", 1,
-             took_h, due_h,
-             priority + "ticket " + t.id + " of " + Who() +
-                 (t.first_response != kNoTime ? " got its first response after "
-                                              : " has had no response for ") +
-                 Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
-             t.id, AlertEvent::RESPONSE);
-      }
-      if (t.resolution_breached && !t.resolution_alerted) {
-        t.resolution_alerted = true;
-        const double due_h = static_cast<double>(t.resolution_due - t.created) / kMsPerHour;
-        const TimeMs done = t.first_resolved != kNoTime ? t.first_resolved : ctx_.stream_time;
-        const double took_h = static_cast<double>(done - t.created) / kMsPerHour;
-        Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity, t.id + "/resolution", 1,
-             took_h, due_h,
-             priority + "ticket " + t.id + " of " + Who() +
-                 (t.first_resolved != kNoTime ? " was resolved after " : " is unresolved after ") +
-                 Fixed(took_h, 1) + " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
-             t.id, AlertEvent::RESOLUTION);
-      }
+      // One alert per ticket and SLA kind; `done` is the response / resolution, if any.
+      const auto breach = [&](bool breached, bool* alerted, TimeMs due, TimeMs done,
+                              AlertEvent::SlaKind kind) {
+        if (!breached || *alerted) return;
+        *alerted = true;
+        const bool response = kind == AlertEvent::RESPONSE;
+        const double due_h = static_cast<double>(due - t.created) / kMsPerHour;
+        const double took_h =
+            static_cast<double>((done != kNoTime ? done : ctx_.stream_time) - t.created) /
+            kMsPerHour;
+        const char* what = done != kNoTime
+                               ? (response ? " got its first response after " : " was resolved after ")
+                               : (response ? " has had no response for " : " is unresolved after ");
+        Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity,
+             t.id + (response ? "/response" : "/resolution"), 1, took_h, due_h,
+             priority + "ticket " + t.id + " of " + Who() + what + Fixed(took_h, 1) +
+                 " hours; the SLA is " + Fixed(due_h, 1) + " hours.",
+             t.id, kind);
+      };
+      breach(t.response_breached, &t.response_alerted, t.response_due, t.first_response,
+             AlertEvent::RESPONSE);
+      breach(t.resolution_breached, &t.resolution_alerted, t.resolution_due, t.first_resolved,
+             AlertEvent::RESOLUTION);
     }
   }
 
