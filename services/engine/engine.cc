@@ -101,10 +101,9 @@ class Engine::Impl final : public RecordOwner {
       throw EngineError(e.what());
     }
     CheckTopics();
-    inputs_ = {config_.topics.usage, config_.topics.tickets, config_.topics.invoices,
-               config_.topics.campaigns, config_.topics.customers};
     PartitionList subscription(rd_kafka_topic_partition_list_new(5));
-    for (const std::string& topic : inputs_) {
+    for (InputTopic input : kAllInputTopics) {
+      const std::string& topic = config_.topics.Input(input);
       rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
     }
     const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), subscription.get());
@@ -229,7 +228,6 @@ class Engine::Impl final : public RecordOwner {
       }
     }
     if (!mismatch.empty()) throw EngineError(mismatch + " partitions");
-    partitions_ = counts[0];
   }
 
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -395,8 +393,6 @@ class Engine::Impl final : public RecordOwner {
   StateBatch batch_;
   KafkaHandle consumer_;
   KafkaHandle producer_;
-  std::vector<std::string> inputs_;
-  int partitions_ = 0;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::vector<std::pair<uint16_t, uint64_t>> delivered_;
   std::vector<InFlight*> failed_;
