@@ -81,6 +81,7 @@ std::vector<Key> Keys() {
       Int("engine.max_task_idle_ms", &Config::max_task_idle_ms, 0, 3'600'000),
       Int("engine.timer_grace_ms", &Config::timer_grace_ms, 0, 86'400'000),
       Int("engine.retention_days", &Config::retention_days, 60, 3650),
+      Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
       Int("scores.weights.usage", &Config::weight_usage, 0, 100),
       Int("scores.weights.support", &Config::weight_support, 0, 100),

@@ -50,6 +50,7 @@ struct Config {
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;
   int retention_days = 90;
+  int64_t cache_max_customers = 1'000'000;  // per engine, over all its tasks
   int64_t vip_revenue_cents = 100'000'000;
 
   // SLA policy by priority P1..P4 (index 0 unused).

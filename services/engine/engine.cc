@@ -168,6 +168,8 @@ class Engine::Impl final : public RecordOwner {
       s.applied += task->counters().applied;
       s.snapshots += task->counters().snapshots;
       s.rescored_on_day_change += task->counters().rescored_on_day_change;
+      s.cache_hits += task->counters().cache_hits;
+      s.cache_misses += task->counters().cache_misses;
       for (int64_t d : task->counters().deadlettered) s.deadlettered += d;
     }
     return s;
@@ -178,6 +180,8 @@ class Engine::Impl final : public RecordOwner {
     stats_.applied += counters.applied;
     stats_.snapshots += counters.snapshots;
     stats_.rescored_on_day_change += counters.rescored_on_day_change;
+    stats_.cache_hits += counters.cache_hits;
+    stats_.cache_misses += counters.cache_misses;
     for (int64_t d : counters.deadlettered) stats_.deadlettered += d;
   }
 
@@ -320,6 +324,11 @@ class Engine::Impl final : public RecordOwner {
     }
     ++stats_.commits;
     for (PublishItem& item : publish) Publish(std::move(item));
+    // Committed customers are clean: trim each task to its share of the cache.
+    if (!tasks_.empty()) {
+      const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;
+      for (auto& [id, task] : tasks_) task->Evict(share);
+    }
   }
 
   void Publish(PublishItem item) {
@@ -380,10 +389,12 @@ class Engine::Impl final : public RecordOwner {
     tasks_.clear();
     const EngineStats final_stats = stats();
     spdlog::info("engine stopped: {} records consumed, {} applied, {} dead-lettered, {} commits, "
-                 "{} alerts, {} snapshots, {} day-change re-scores, {} outputs unconfirmed",
+                 "{} alerts, {} snapshots, {} day-change re-scores, customer cache {} hits / {} "
+                 "misses, {} outputs unconfirmed",
                  final_stats.consumed, final_stats.applied, final_stats.deadlettered,
                  final_stats.commits, final_stats.alerts_published, final_stats.snapshots,
-                 final_stats.rescored_on_day_change, in_flight_);
+                 final_stats.rescored_on_day_change, final_stats.cache_hits,
+                 final_stats.cache_misses, in_flight_);
   }
 
   EngineSettings settings_;

@@ -41,6 +41,8 @@ struct EngineStats {
   int64_t alerts_published = 0;
   int64_t snapshots = 0;
   int64_t rescored_on_day_change = 0;
+  int64_t cache_hits = 0;
+  int64_t cache_misses = 0;
   int64_t commits = 0;
   int64_t outbox_pending = 0;
   int tasks = 0;

@@ -37,6 +37,7 @@ Task::~Task() {
 }
 
 void Task::Restore(const StateStore& store) {
+  store_ = &store;
   if (auto meta = store.LoadTask(id_)) {
     stream_time_ = meta->stream_time();
     next_outbox_sequence_ = std::max<uint64_t>(1, meta->next_outbox_sequence());
@@ -44,24 +45,44 @@ void Task::Restore(const StateStore& store) {
   for (InputTopic topic : kAllInputTopics) {
     partition(topic).next_offset = store.LoadOffset(id_, static_cast<uint8_t>(topic));
   }
-  store.ForEachCustomer(id_, [&](const std::string& customer_id, std::string_view value) {
-    auto entry = std::make_unique<Entry>();
-    if (!CustomerCodec::Decode(value, &entry->state)) {
-      throw StateError("unreadable state for customer " + customer_id);
-    }
-    customers_[customer_id] = std::move(entry);
-  });
+  // Timers are kept in memory whole; their customers are read when a timer fires.
   store.ForEachTimer(id_, [&](const state::TimerKey& key) {
-    auto it = customers_.find(key.customer_id);
-    if (it == customers_.end()) return;  // cannot happen: timers are written with their customer
-    Timer timer{key.deadline_ms, key.customer_id, key.entity_id, key.kind};
-    timers_.insert(timer);
-    it->second->timers.push_back(std::move(timer));
+    timers_.insert(Timer{key.deadline_ms, key.customer_id, key.entity_id, key.kind});
   });
-  for (auto& [unused, entry] : customers_) std::sort(entry->timers.begin(), entry->timers.end());
   store.ForEachOutbox(id_, [&](uint64_t sequence, const state::v1::OutboxEntry& entry) {
     restored_outbox_.push_back(PublishItem{id_, sequence, entry});
   });
+}
+
+void Task::Evict(size_t keep) {
+  if (customers_.size() <= keep) return;
+  std::vector<std::pair<uint64_t, const std::string*>> clean;
+  for (const auto& [id, entry] : customers_) {
+    if (!entry->dirty) clean.emplace_back(entry->last_used, &id);
+  }
+  const size_t excess = std::min(customers_.size() - keep, clean.size());
+  std::nth_element(clean.begin(), clean.begin() + static_cast<ptrdiff_t>(excess), clean.end());
+  std::vector<std::string> victims;
+  for (size_t i = 0; i < excess; ++i) victims.push_back(*clean[i].second);
+  for (const std::string& id : victims) customers_.erase(id);
+}
+
+std::vector<Task::Entry*> Task::AllCustomers() {
+  std::vector<Entry*> all;
+  all.reserve(customers_.size());
+  if (store_ != nullptr) {
+    // Stored customers come in key order, which is customer_id order; evicted ones are
+    // read back. Customers new since the last commit are added below.
+    store_->ForEachCustomer(id_, [&](const std::string& customer_id, std::string_view) {
+      all.push_back(&CustomerEntry(customer_id));
+    });
+  }
+  for (auto& [id, entry] : customers_) all.push_back(entry.get());
+  std::sort(all.begin(), all.end(), [](const Entry* a, const Entry* b) {
+    return a->state.customer_id() < b->state.customer_id();
+  });
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
 }
 
 const CustomerState* Task::customer(const std::string& id) const {
@@ -187,12 +208,9 @@ void Task::ApplyProfile(const TaskRecord& record) {
   } else {
     Entry* entry = nullptr;
     if (result.tombstone) {
-      auto it = customers_.find(std::string(*record.input.key));
-      if (it != customers_.end()) {
-        entry = it->second.get();
-        entry->state.RemoveProfile();
-        MarkDirty(*entry);
-      }
+      entry = &CustomerEntry(std::string(*record.input.key));
+      entry->state.RemoveProfile();
+      MarkDirty(*entry);
     } else {
       entry = &CustomerEntry(p.decoder.profile().customer_id());
       entry->state.ApplyProfile(p.decoder.profile());
@@ -219,16 +237,14 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
   while (!timers_.empty() && timers_.begin()->deadline < t) {
     const Timer timer = *timers_.begin();
     stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
-    auto it = customers_.find(timer.customer_id);
-    if (it != customers_.end()) {
-      AlertCause timer_cause = cause;
-      timer_cause.event_time = timer.deadline;
-      Rescore(*it->second, timer.deadline, timer_cause, /*sync_timers=*/true);
-    }
+    Entry& entry = CustomerEntry(timer.customer_id);
+    AlertCause timer_cause = cause;
+    timer_cause.event_time = timer.deadline;
+    Rescore(entry, timer.deadline, timer_cause, /*sync_timers=*/true);
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
                                                      timer.entity_id, timer.kind});
-      if (it != customers_.end()) std::erase(it->second->timers, timer);
+      std::erase(entry.timers, timer);
     }
     ++counters_.timers_fired;
   }
@@ -237,24 +253,37 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
   if (old_day != kNoDay && DayOf(t) != old_day) {
     // A new day: windows slide and day counts move for everyone; re-score each customer
     // once, in customer_id order.
-    std::vector<Entry*> order;
-    order.reserve(customers_.size());
-    for (auto& [unused, entry] : customers_) {
-      if (entry->state.exists()) order.push_back(entry.get());
+    int64_t rescored = 0;
+    for (Entry* entry : AllCustomers()) {
+      if (!entry->state.exists()) continue;
+      Rescore(*entry, t - 1, cause, /*sync_timers=*/false);
+      ++rescored;
     }
-    std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
-      return a->state.customer_id() < b->state.customer_id();
-    });
-    for (Entry* entry : order) Rescore(*entry, t - 1, cause, /*sync_timers=*/false);
-    counters_.rescored_on_day_change += static_cast<int64_t>(order.size());
+    counters_.rescored_on_day_change += rescored;
   }
 }
 
 Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
+  ++use_clock_;
   auto it = customers_.find(customer_id);
-  if (it != customers_.end()) return *it->second;
+  if (it != customers_.end()) {
+    ++counters_.cache_hits;
+    it->second->last_used = use_clock_;
+    return *it->second;
+  }
+  ++counters_.cache_misses;
   auto entry = std::make_unique<Entry>();
-  entry->state = CustomerState(customer_id);
+  if (store_ == nullptr || !store_->LoadCustomer(id_, customer_id, &entry->state)) {
+    entry->state = CustomerState(customer_id);
+  } else {
+    // The stored timers are exactly the deadlines this state waits on (both were written
+    // by the same commit), so the customer's own list is derived, not searched for.
+    WantedTimers(*entry);
+    for (const TimerView& v : timer_scratch_) {
+      entry->timers.push_back({v.deadline, customer_id, *v.entity, v.kind});
+    }
+  }
+  entry->last_used = use_clock_;
   Entry& ref = *entry;
   customers_.emplace(customer_id, std::move(entry));
   return ref;
@@ -320,10 +349,9 @@ void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool s
   if (sync_timers) SyncTimers(entry);
 }
 
-void Task::SyncTimers(Entry& entry) {
+void Task::WantedTimers(const Entry& entry) {
   // The deadlines this customer still waits on: unanswered / unresolved tickets whose SLA
-  // has not breached, unpaid invoices not yet overdue. Compared as views first, since
-  // this runs on every re-score and the set rarely changes.
+  // has not breached, unpaid invoices not yet overdue. As views into the state, sorted.
   std::vector<TimerView>& wanted = timer_scratch_;
   wanted.clear();
   for (const TicketState& t : entry.state.tickets()) {
@@ -345,6 +373,13 @@ void Task::SyncTimers(Entry& entry) {
     if (*a.entity != *b.entity) return *a.entity < *b.entity;
     return a.kind < b.kind;
   });
+}
+
+void Task::SyncTimers(Entry& entry) {
+  // Compared as views first: this runs for every ticket and invoice event, and the set
+  // rarely changes.
+  WantedTimers(entry);
+  const std::vector<TimerView>& wanted = timer_scratch_;
   const bool same = wanted.size() == entry.timers.size() &&
                     std::equal(wanted.begin(), wanted.end(), entry.timers.begin(),
                                [](const TimerView& v, const Timer& t) {

@@ -2,8 +2,10 @@
 // One task (SPEC section 2): partition p of every input topic, the customers keyed to it,
 // its stream time T and its timers. Records go in through Buffer(); Process() applies them
 // in the SPEC's order; Drain() hands the resulting state changes and outbox entries to the
-// commit. No Kafka and no RocksDB here: records arrive as views owned by a RecordOwner,
-// and stored state arrives through Restore().
+// commit. No Kafka here: records arrive as views owned by a RecordOwner. Stored state is
+// read from the StateStore given to Restore(): the task's meta data and timers at once,
+// customers when first needed (a bounded write-back cache; Evict() trims it after a
+// commit, so only clean customers leave memory).
 //
 // The per-record path (Process -> ApplyHead -> Rescore) reads top to bottom in task.cc.
 // Not thread-safe: one processing thread drives every task.
@@ -60,6 +62,8 @@ struct TaskCounters {
   int64_t snapshots = 0;
   int64_t timers_fired = 0;
   int64_t rescored_on_day_change = 0;
+  int64_t cache_hits = 0;    // customer found in memory
+  int64_t cache_misses = 0;  // customer read from RocksDB (or new)
 };
 
 class Task {
@@ -71,6 +75,8 @@ class Task {
   // Loads the task's stored state: stream time, customers, timers, offsets. The
   // returned offsets (next to read, by topic) are where consumption resumes.
   void Restore(const StateStore& store);
+  // Drops clean customers from memory, least recently used first, down to `keep`.
+  void Evict(size_t keep);
   std::optional<int64_t> resume_offset(InputTopic topic) const {
     return partitions_[static_cast<int>(topic)].next_offset;
   }
@@ -118,6 +124,7 @@ class Task {
   struct Entry {
     CustomerState state;
     EntityKpis entity_kpis;  // cached; see kpis.h
+    uint64_t last_used = 0;  // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
   };
@@ -145,9 +152,13 @@ class Task {
   state::v1::OutboxEntry NewOutput(const std::string& topic, const std::string& key,
                                    const google::protobuf::Message& value);
   void SyncTimers(Entry& entry);
+  void WantedTimers(const Entry& entry);  // into timer_scratch_
   void DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict);
   void AddOutbox(state::v1::OutboxEntry entry);
   void Consumed(InputTopic topic, const TaskRecord& record);
+
+  // Every customer of the task in customer_id order, loading evicted ones (day change).
+  std::vector<Entry*> AllCustomers();
 
   const uint16_t id_;
   const Config& config_;
@@ -155,6 +166,8 @@ class Task {
   const OutputFormat format_;
   RecordOwner* const owner_;
 
+  const StateStore* store_ = nullptr;  // set by Restore(); null: nothing stored
+  uint64_t use_clock_ = 0;
   TimeMs stream_time_ = kNoTime;
   bool task_dirty_ = false;
   bool profiles_loaded_ = false;  // the customers partition reached its end once

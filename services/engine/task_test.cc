@@ -228,11 +228,60 @@ TEST_F(TaskTest, StateSurvivesDrainAndRestore) {
   EXPECT_EQ(*restored.resume_offset(InputTopic::kTickets), 1);
   EXPECT_EQ(*restored.resume_offset(InputTopic::kUsage), 1);
   EXPECT_FALSE(restored.resume_offset(InputTopic::kInvoices).has_value());
-  ASSERT_NE(restored.customer("c1"), nullptr);
-  EXPECT_EQ(restored.customer("c1")->tickets().size(), 1u);
-  EXPECT_EQ(restored.customer("c1")->last_usage_day(), DayOf(At(1)));
   // Outbox entries not yet confirmed come back for publishing.
   EXPECT_FALSE(restored.TakeRestoredOutbox().empty());
+  // Customers are read when first needed.
+  EXPECT_EQ(restored.customer("c1"), nullptr);
+  for (InputTopic topic : kAllInputTopics) restored.MarkAtEnd(topic);
+  void* handle = owner_.Hold({"c1", UsageAt("c1", At(1, 11)).SerializeAsString(), {}});
+  TaskRecord r;
+  r.input.topic = InputTopic::kUsage;
+  r.input.key = static_cast<FakeOwner::Held*>(handle)->key;
+  r.input.value = static_cast<FakeOwner::Held*>(handle)->value;
+  r.input.kafka_timestamp_ms = At(1, 11);
+  r.offset = 1;
+  r.handle = handle;
+  restored.Buffer(r);
+  restored.MarkAtEnd(InputTopic::kUsage);
+  EXPECT_EQ(restored.Process(10), 1);
+  ASSERT_NE(restored.customer("c1"), nullptr);
+  EXPECT_EQ(restored.customer("c1")->tickets().size(), 1u);
+  EXPECT_EQ(restored.counters().cache_misses, 1);
+  CustomerState copy = *restored.customer("c1");
+  EXPECT_EQ(copy.UsageR30(static_cast<int32_t>(DayOf(At(1)))), 2);
+  // Its timers were re-derived, not duplicated.
+  EXPECT_EQ(restored.timer_count(), 2u);
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(TaskTest, EvictedCustomersComeBackFromTheStoreWhole) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("c360-evict-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = StateStore::Open(dir.string());
+  task_.Restore(*store);
+  EndAll();
+  for (int day = 1; day <= 3; ++day) {
+    for (const char* id : {"a", "b", "c"}) Feed(InputTopic::kUsage, id, UsageAt(id, At(day, 9)), At(day, 9));
+  }
+  EndAll();
+  task_.Process(100);
+  StateBatch batch;
+  std::vector<PublishItem> publish;
+  task_.Drain(&batch, &publish);
+  ASSERT_FALSE(store->Commit(&batch).has_value());
+  task_.Evict(1);
+  EXPECT_EQ(task_.customer_count(), 1u);
+  // A day change re-scores every customer, evicted ones included; then "a" goes on.
+  Feed(InputTopic::kUsage, "a", UsageAt("a", At(4, 9)), At(4, 9));
+  EndAll();
+  task_.Process(100);
+  EXPECT_EQ(task_.counters().rescored_on_day_change, 3 + 3 + 3);  // days 2, 3 and 4
+  ASSERT_NE(task_.customer("a"), nullptr);
+  CustomerState a = *task_.customer("a");
+  EXPECT_EQ(a.UsageR30(static_cast<int32_t>(DayOf(At(4)))), 4);
+  EXPECT_GT(task_.counters().cache_misses, 3);
   store.reset();
   std::filesystem::remove_all(dir);
 }

@@ -327,8 +327,10 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(gen.returncode, 0, gen.stderr)
             config = tmp + "/c360.yaml"
             with open(config, "w") as f:
+                # A cache far smaller than the 150 customers: state is evicted after
+                # commits and read back, and must still add up exactly.
                 f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
-                        "engine:\n  batch_max_records: 2000\n")
+                        "engine:\n  batch_max_records: 2000\n  cache_max_customers: 10\n")
             group = "g-" + uuid.uuid4().hex
             state = tmp + "/state"
             total = t.end_offsets(bootstrap, t.INPUT_TOPICS)
