@@ -124,7 +124,7 @@ class TimeEndToEndTest(unittest.TestCase):
                          [(A.RENEWAL_DUE, A.FIRING, A.INFO),
                           (A.CHURN_RISK_HIGH, A.FIRING, A.WARNING),
                           (A.CHURN_RISK_HIGH, A.RESOLVED, A.WARNING)])
-        self.assertEqual(alerts[0].stream_time.ToMilliseconds(), at(10, 12))
+        self.assertEqual(alerts[0].stream_time.ToMilliseconds(), at(10, 10))  # cust-s moves day 10
         self.assertEqual(alerts[1].stream_time.ToMilliseconds(), at(31, 10))  # cust-s moves day 31
         self.assertEqual(alerts[1].risk, 75)
         self.assertEqual(alerts[2].stream_time.ToMilliseconds(), at(61, 12))
