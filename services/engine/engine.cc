@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -129,7 +130,11 @@ class Engine::Impl final : public RecordOwner {
       for (auto& [id, task] : tasks_) {
         batch_records += task->Process(config_.batch_max_records);
         if (settings_.wall_clock && task->CaughtUp() && task->stream_time() != kNoTime) {
+          // Timers fired by the clock count like records: their alerts leave with the
+          // next batch, within batch_max_ms.
+          const int64_t fired = task->counters().timers_fired;
           task->AdvanceTime(clock_.NowMs() - config_.timer_grace_ms);
+          batch_records += static_cast<int>(task->counters().timers_fired - fired);
         }
       }
       // A batch ends after batch_max_records records, or after batch_max_ms once the
@@ -160,7 +165,14 @@ class Engine::Impl final : public RecordOwner {
     on_delivered_ = std::move(callback);
   }
 
+  // Thread-safe: the copy published at the last commit.
   EngineStats stats() const {
+    std::lock_guard lock(stats_mu_);
+    return published_stats_;
+  }
+
+  // Processing thread only.
+  EngineStats CurrentStats() const {
     EngineStats s = stats_;
     s.tasks = static_cast<int>(tasks_.size());
     s.outbox_pending = static_cast<int64_t>(in_flight_);
@@ -171,6 +183,9 @@ class Engine::Impl final : public RecordOwner {
       s.cache_hits += task->counters().cache_hits;
       s.cache_misses += task->counters().cache_misses;
       for (int64_t d : task->counters().deadlettered) s.deadlettered += d;
+      if (task->stream_time() != kNoTime) {
+        s.max_stream_time = std::max(s.max_stream_time, task->stream_time());
+      }
     }
     return s;
   }
@@ -323,12 +338,19 @@ class Engine::Impl final : public RecordOwner {
       throw EngineError("state commit failed: " + *error);
     }
     ++stats_.commits;
+    PublishStats();
     for (PublishItem& item : publish) Publish(std::move(item));
     // Committed customers are clean: trim each task to its share of the cache.
     if (!tasks_.empty()) {
       const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;
       for (auto& [id, task] : tasks_) task->Evict(share);
     }
+  }
+
+  void PublishStats() {
+    EngineStats s = CurrentStats();
+    std::lock_guard lock(stats_mu_);
+    published_stats_ = s;
   }
 
   void Publish(PublishItem item) {
@@ -387,7 +409,8 @@ class Engine::Impl final : public RecordOwner {
     rd_kafka_consumer_close(consumer_.get());  // revokes, which commits and drops the tasks
     for (const auto& [id, task] : tasks_) Retire(task->counters());
     tasks_.clear();
-    const EngineStats final_stats = stats();
+    PublishStats();
+    const EngineStats final_stats = CurrentStats();
     spdlog::info("engine stopped: {} records consumed, {} applied, {} dead-lettered, {} commits, "
                  "{} alerts, {} snapshots, {} day-change re-scores, customer cache {} hits / {} "
                  "misses, {} outputs unconfirmed",
@@ -410,6 +433,8 @@ class Engine::Impl final : public RecordOwner {
   size_t in_flight_ = 0;
   std::function<void(const state::v1::OutboxEntry&)> on_delivered_;
   EngineStats stats_;
+  mutable std::mutex stats_mu_;
+  EngineStats published_stats_;
 };
 
 Engine::Engine(EngineSettings settings, const Clock& clock)

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/time.h"
 #include "scoring/config.h"
 #include "services/engine/output.h"
 #include "state/state.pb.h"
@@ -46,6 +47,7 @@ struct EngineStats {
   int64_t commits = 0;
   int64_t outbox_pending = 0;
   int tasks = 0;
+  TimeMs max_stream_time = 0;  // the latest stream time of the assigned tasks
 };
 
 class Engine {
@@ -62,6 +64,7 @@ class Engine {
 
   // Called on the processing thread for every delivered output message.
   void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback);
+  // Counts as of the last commit. Thread-safe: any thread may call it while Run runs.
   EngineStats stats() const;
 
  private:
