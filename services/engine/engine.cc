@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/crash_point.h"
 #include "common/kafka.h"
 #include "services/engine/task.h"
 #include "state/store.h"
@@ -339,6 +340,7 @@ class Engine::Impl final : public RecordOwner {
     }
     ++stats_.commits;
     PublishStats();
+    if (!publish.empty()) CrashPoint("after-commit");
     for (PublishItem& item : publish) Publish(std::move(item));
     // Committed customers are clean: trim each task to its share of the cache.
     if (!tasks_.empty()) {
@@ -396,6 +398,7 @@ class Engine::Impl final : public RecordOwner {
       self->failed_.push_back(flight);
       return;
     }
+    CrashPoint("after-delivery");
     if (flight->entry.topic() == self->config_.topics.alerts) ++self->stats_.alerts_published;
     if (self->on_delivered_) self->on_delivered_(flight->entry);
     self->delivered_.emplace_back(flight->task, flight->sequence);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "c360/v1/health.pb.h"
+#include "common/crash_point.h"
 #include "scoring/kpis.h"
 #include "scoring/scores.h"
 #include "state/customer_codec.h"
@@ -241,6 +242,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     AlertCause timer_cause = cause;
     timer_cause.event_time = timer.deadline;
     Rescore(entry, timer.deadline, timer_cause, /*sync_timers=*/true);
+    CrashPoint("timer-fired");
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
                                                      timer.entity_id, timer.kind});

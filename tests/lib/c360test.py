@@ -161,18 +161,20 @@ def applied_offsets(state_dir):
 class Engine:
     """`c360 engine` as a child process on its own state dir."""
 
-    def __init__(self, bootstrap, state_dir, group, clock="event", extra=(), config=None):
+    def __init__(self, bootstrap, state_dir, group, clock="event", extra=(), config=None,
+                 env=None):
         self.args = [C360, "engine", "--brokers", bootstrap, "--state-dir", state_dir,
                      "--group", group, "--clock", clock, "--http", "127.0.0.1:0", *extra]
         if config:
             self.args += ["--config", config]
         self.state_dir = state_dir
         self.bootstrap = bootstrap
+        self.env = dict(os.environ, **(env or {}))
         self.proc = None
 
     def start(self):
         self.log = open(self.state_dir + ".log", "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
