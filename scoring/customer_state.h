@@ -159,6 +159,9 @@ class CustomerState {
   // Bumped whenever tickets, invoices, campaigns or ratings change: what the cached
   // entity KPIs (kpis.h) depend on besides the day and the deadline horizon.
   uint64_t entity_version() const { return entity_version_; }
+  // The UTC day whose day-change re-score this customer has had (see docs/time.md).
+  int32_t rescored_day() const { return rescored_day_; }
+  void set_rescored_day(int32_t day) { rescored_day_ = day; }
   void EntitiesChanged() { ++entity_version_; }
 
   // Persistence (state/customer_codec.cc) needs every field.
@@ -200,6 +203,7 @@ class CustomerState {
   Published published_;
   int32_t pruned_day_ = kNoDay;
   uint64_t entity_version_ = 0;  // not persisted: caches start cold
+  int32_t rescored_day_ = kNoDay;
 };
 
 int32_t MonthIndexOfDay(int32_t day);

@@ -88,6 +88,7 @@ void CustomerCodec::Encode(const CustomerState& s, state::v1::Customer* scratch,
   c.set_published_status(s.published_.status);
   c.set_published_risk_level(s.published_.risk_level);
   c.set_pruned_day(s.pruned_day_);
+  c.set_rescored_day(s.rescored_day_);
   c.SerializeToString(out);
 }
 
@@ -171,6 +172,7 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
   s->published_ = {c.published_health(), c.published_risk(), c.published_status(),
                    c.published_risk_level()};
   s->pruned_day_ = c.pruned_day();
+  s->rescored_day_ = c.rescored_day();
   s->sums_day_ = kNoDay;  // rebuilt on first use
   return true;
 }

@@ -151,6 +151,25 @@ void StateStore::ForEachCustomer(
   });
 }
 
+std::vector<std::string> StateStore::CustomerIdsAfter(uint16_t task, const std::string& after,
+                                                      size_t limit) const {
+  const std::string prefix = state::TaskPrefix(state::Family::kCustomer, task);
+  std::string upper = prefix;
+  upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::vector<std::string> ids;
+  for (it->Seek(prefix + after); it->Valid() && ids.size() < limit; it->Next()) {
+    std::string id(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    if (!after.empty() && id == after) continue;
+    ids.push_back(std::move(id));
+  }
+  if (!it->status().ok()) throw StateError("cannot scan state: " + it->status().ToString());
+  return ids;
+}
+
 void StateStore::ForEachTimer(uint16_t task,
                               const std::function<void(const state::TimerKey&)>& fn) const {
   ScanPrefix(state::TaskPrefix(state::Family::kTimer, task),

@@ -72,6 +72,10 @@ class StateStore {
   bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
   void ForEachCustomer(uint16_t task,
                        const std::function<void(const std::string& id, std::string_view value)>& fn) const;
+  // Up to `limit` customer ids of the task greater than `after` ("" = from the first), in
+  // order, without reading their values.
+  std::vector<std::string> CustomerIdsAfter(uint16_t task, const std::string& after,
+                                            size_t limit) const;
   void ForEachTimer(uint16_t task, const std::function<void(const state::TimerKey&)>& fn) const;
   void ForEachOutbox(uint16_t task,
                      const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;

@@ -18,6 +18,8 @@ namespace c360 {
 namespace {
 
 constexpr int kConsumeBatch = 10'000;
+// Customers re-scored per task between two batches while a day change sweeps.
+constexpr size_t kSweepSlice = 20'000;
 // Messages published but not yet confirmed, beyond which processing waits for the
 // producer (back-pressure instead of unbounded memory).
 constexpr size_t kMaxInFlight = 500'000;
@@ -153,6 +155,14 @@ class Engine::Impl final : public RecordOwner {
         Commit();
         batch_records = 0;
         batch_started = now;
+        // A day-change re-score in progress advances by a slice after each commit (every
+        // customer is in the store then), so a day boundary never stalls processing for
+        // long; its outputs leave with the next batch.
+        for (auto& [id, task] : tasks_) {
+          if (task->sweep_pending()) {
+            batch_records += static_cast<int>(task->SweepStep(kSweepSlice));
+          }
+        }
       }
       rd_kafka_poll(producer_.get(), 0);
       RetryFailed();

@@ -42,6 +42,13 @@ void Task::Restore(const StateStore& store) {
   if (auto meta = store.LoadTask(id_)) {
     stream_time_ = meta->stream_time();
     next_outbox_sequence_ = std::max<uint64_t>(1, meta->next_outbox_sequence());
+    sweep_pending_ = meta->sweep_pending();
+    sweep_day_ = meta->sweep_day();
+    sweep_time_ = meta->sweep_time();
+    sweep_cursor_ = meta->sweep_cursor();
+    sweep_topic_ = meta->sweep_cause_topic();
+    sweep_cause_ = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
+                              meta->sweep_cause_offset()};
   }
   for (InputTopic topic : kAllInputTopics) {
     partition(topic).next_offset = store.LoadOffset(id_, static_cast<uint8_t>(topic));
@@ -68,22 +75,52 @@ void Task::Evict(size_t keep) {
   for (const std::string& id : victims) customers_.erase(id);
 }
 
-std::vector<Task::Entry*> Task::AllCustomers() {
-  std::vector<Entry*> all;
-  all.reserve(customers_.size());
+size_t Task::SweepStep(size_t budget) {
+  if (!sweep_pending_) return 0;
+  size_t visited = 0;
   if (store_ != nullptr) {
-    // Stored customers come in key order, which is customer_id order; evicted ones are
-    // read back. Customers new since the last commit are added below.
-    store_->ForEachCustomer(id_, [&](const std::string& customer_id, std::string_view) {
-      all.push_back(&CustomerEntry(customer_id));
-    });
+    while (visited < budget) {
+      const size_t chunk = std::min<size_t>(budget - visited, 4096);
+      const std::vector<std::string> ids = store_->CustomerIdsAfter(id_, sweep_cursor_, chunk);
+      for (const std::string& id : ids) {
+        DayRescore(CustomerEntry(id));
+        sweep_cursor_ = id;
+        ++visited;
+      }
+      task_dirty_ = true;
+      if (ids.size() < chunk) break;
+    }
+    if (visited >= budget) return visited;
   }
-  for (auto& [id, entry] : customers_) all.push_back(entry.get());
-  std::sort(all.begin(), all.end(), [](const Entry* a, const Entry* b) {
+  // The stored customers are done; those not yet stored are all in memory.
+  std::vector<Entry*> rest;
+  for (auto& [id, entry] : customers_) {
+    if (entry->state.rescored_day() < sweep_day_) rest.push_back(entry.get());
+  }
+  std::sort(rest.begin(), rest.end(), [](const Entry* a, const Entry* b) {
     return a->state.customer_id() < b->state.customer_id();
   });
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  return all;
+  for (Entry* entry : rest) DayRescore(*entry);
+  visited += rest.size();
+  sweep_pending_ = false;
+  sweep_cursor_.clear();
+  task_dirty_ = true;
+  return visited;
+}
+
+Task::Entry& Task::Touch(const std::string& customer_id) {
+  Entry& entry = CustomerEntry(customer_id);
+  if (sweep_pending_ && entry.state.rescored_day() < sweep_day_) DayRescore(entry);
+  return entry;
+}
+
+void Task::DayRescore(Entry& entry) {
+  if (entry.state.rescored_day() >= sweep_day_) return;
+  entry.state.set_rescored_day(sweep_day_);
+  MarkDirty(entry);
+  if (!entry.state.exists()) return;
+  Rescore(entry, sweep_time_, sweep_time_ - 1, sweep_cause_, /*sync_timers=*/false);
+  ++counters_.rescored_on_day_change;
 }
 
 const CustomerState* Task::customer(const std::string& id) const {
@@ -170,27 +207,27 @@ void Task::ApplyHead(InputTopic topic) {
     Entry* entry = nullptr;
     switch (topic) {
       case InputTopic::kUsage:
-        entry = &CustomerEntry(d.usage().customer_id());
+        entry = &Touch(d.usage().customer_id());
         changed = entry->state.ApplyUsage(d.usage(), head.event_time,
                                           static_cast<int32_t>(DayOf(stream_time_)));
         break;
       case InputTopic::kTickets:
-        entry = &CustomerEntry(d.ticket().customer_id());
+        entry = &Touch(d.ticket().customer_id());
         changed = entry->state.ApplyTicket(d.ticket(), head.event_time, config_);
         break;
       case InputTopic::kInvoices:
-        entry = &CustomerEntry(d.invoice().customer_id());
+        entry = &Touch(d.invoice().customer_id());
         changed = entry->state.ApplyInvoice(d.invoice(), head.event_time);
         break;
       case InputTopic::kCampaigns:
-        entry = &CustomerEntry(d.campaign().customer_id());
+        entry = &Touch(d.campaign().customer_id());
         changed = entry->state.ApplyCampaign(d.campaign(), head.event_time);
         break;
       case InputTopic::kCustomers: break;  // never buffered
     }
     ++counters_.applied;
     if (changed) {
-      Rescore(*entry, stream_time_ - 1, cause,
+      Rescore(*entry, stream_time_, stream_time_ - 1, cause,
               topic == InputTopic::kTickets || topic == InputTopic::kInvoices);
     }
   }
@@ -209,18 +246,18 @@ void Task::ApplyProfile(const TaskRecord& record) {
   } else {
     Entry* entry = nullptr;
     if (result.tombstone) {
-      entry = &CustomerEntry(std::string(*record.input.key));
+      entry = &Touch(std::string(*record.input.key));
       entry->state.RemoveProfile();
       MarkDirty(*entry);
     } else {
-      entry = &CustomerEntry(p.decoder.profile().customer_id());
+      entry = &Touch(p.decoder.profile().customer_id());
       entry->state.ApplyProfile(p.decoder.profile());
       MarkDirty(*entry);
     }
     ++counters_.applied;
     if (entry != nullptr && stream_time_ != kNoTime) {
       // A profile changes what the scores see (revenue, contract dates): re-score now.
-      Rescore(*entry, stream_time_ - 1,
+      Rescore(*entry, stream_time_, stream_time_ - 1,
               AlertCause{record.input.kafka_timestamp_ms, config_.topics.customers,
                          record.partition, record.offset},
               /*sync_timers=*/false);
@@ -238,10 +275,10 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
   while (!timers_.empty() && timers_.begin()->deadline < t) {
     const Timer timer = *timers_.begin();
     stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
-    Entry& entry = CustomerEntry(timer.customer_id);
+    Entry& entry = Touch(timer.customer_id);
     AlertCause timer_cause = cause;
     timer_cause.event_time = timer.deadline;
-    Rescore(entry, timer.deadline, timer_cause, /*sync_timers=*/true);
+    Rescore(entry, timer.deadline, timer.deadline, timer_cause, /*sync_timers=*/true);
     CrashPoint("timer-fired");
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
@@ -253,15 +290,19 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
   stream_time_ = t;
   task_dirty_ = true;
   if (old_day != kNoDay && DayOf(t) != old_day) {
-    // A new day: windows slide and day counts move for everyone; re-score each customer
-    // once, in customer_id order.
-    int64_t rescored = 0;
-    for (Entry* entry : AllCustomers()) {
-      if (!entry->state.exists()) continue;
-      Rescore(*entry, t - 1, cause, /*sync_timers=*/false);
-      ++rescored;
-    }
-    counters_.rescored_on_day_change += rescored;
+    // A new day: windows slide and day counts move for everyone, so every customer is
+    // re-scored once, at t. Lazily: each customer's re-score runs before anything else
+    // touches it (Touch), and a sweep in customer_id order does the rest between batches
+    // (SweepStep), so a day boundary does not stall the task. A sweep still running when
+    // the next day comes is finished first.
+    if (sweep_pending_) FinishSweep();
+    sweep_pending_ = true;
+    sweep_day_ = static_cast<int32_t>(DayOf(t));
+    sweep_time_ = t;
+    sweep_cursor_.clear();
+    sweep_topic_ = std::string(cause.source_topic);
+    sweep_cause_ = AlertCause{cause.event_time, sweep_topic_, cause.source_partition,
+                              cause.source_offset};
   }
 }
 
@@ -277,6 +318,8 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
   auto entry = std::make_unique<Entry>();
   if (store_ == nullptr || !store_->LoadCustomer(id_, customer_id, &entry->state)) {
     entry->state = CustomerState(customer_id);
+    // New since the last day change: it has nothing to catch up on.
+    if (stream_time_ != kNoTime) entry->state.set_rescored_day(static_cast<int32_t>(DayOf(stream_time_)));
   } else {
     // The stored timers are exactly the deadlines this state waits on (both were written
     // by the same commit), so the customer's own list is derived, not searched for.
@@ -298,19 +341,20 @@ void Task::MarkDirty(Entry& entry) {
   }
 }
 
-void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool sync_timers) {
+void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& cause,
+                   bool sync_timers) {
   CustomerState& s = entry.state;
   MarkDirty(entry);
   if (!s.exists()) return;
-  const int32_t day = static_cast<int32_t>(DayOf(stream_time_));
+  const int32_t day = static_cast<int32_t>(DayOf(at));
   s.Prune(day);
   if (!entry.entity_kpis.Valid(s, day, horizon)) {
     ComputeEntityKpis(s, day, horizon, &entry.entity_kpis);
   }
-  const CoreKpis kpis = ComputeKpis(s, stream_time_, entry.entity_kpis);
+  const CoreKpis kpis = ComputeKpis(s, at, entry.entity_kpis);
   const Scores scores = ComputeScores(kpis, config_);
   alerts_scratch_.clear();
-  const RuleContext ctx{config_, stream_time_, horizon, clock_.NowMs(), cause, sync_timers};
+  const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
   for (const v1::AlertEvent& alert : alerts_scratch_) {
     AddOutbox(NewOutput(config_.topics.alerts, s.customer_id(), alert));
@@ -340,7 +384,7 @@ void Task::Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool s
     FillDrivers(scores, kpis, snapshot.mutable_drivers());
     FillKpis(s, kpis, snapshot.mutable_kpis());
     snapshot.mutable_kpis()->set_lifecycle_stage(scores.lifecycle);
-    *snapshot.mutable_stream_time() = ToTimestamp(stream_time_);
+    *snapshot.mutable_stream_time() = ToTimestamp(at);
     *snapshot.mutable_emitted_at() = ToTimestamp(ctx.emitted_at);
     snapshot.set_source_topic(std::string(cause.source_topic));
     snapshot.set_source_partition(cause.source_partition);
@@ -485,6 +529,13 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_version(1);
     meta.set_stream_time(stream_time_);
     meta.set_next_outbox_sequence(next_outbox_sequence_);
+    meta.set_sweep_pending(sweep_pending_);
+    meta.set_sweep_day(sweep_day_);
+    meta.set_sweep_time(sweep_time_);
+    meta.set_sweep_cursor(sweep_cursor_);
+    meta.set_sweep_cause_topic(sweep_topic_);
+    meta.set_sweep_cause_partition(sweep_cause_.source_partition);
+    meta.set_sweep_cause_offset(sweep_cause_.source_offset);
     batch->PutTask(id_, meta);
     task_dirty_ = false;
   }

@@ -91,6 +91,11 @@ class Task {
   int Process(int budget);
   // Moves stream time to `t` without a record (wall clock mode), firing timers.
   void AdvanceTime(TimeMs t);
+  // Continues the day-change re-score in progress over up to `budget` customers, in
+  // customer_id order (docs/time.md). Call it right after a commit, so that every customer
+  // is in the store. Returns how many customers it visited.
+  size_t SweepStep(size_t budget);
+  bool sweep_pending() const { return sweep_pending_; }
   // True when every partition's buffer is empty and at its end.
   bool CaughtUp() const;
 
@@ -147,7 +152,8 @@ class Task {
   Entry& CustomerEntry(const std::string& customer_id);
   // sync_timers: the record may have changed the customer's deadlines (a ticket or invoice
   // event, a timer); other re-scores leave them as they are.
-  void Rescore(Entry& entry, TimeMs horizon, const AlertCause& cause, bool sync_timers);
+  void Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& cause,
+               bool sync_timers);
   void MarkDirty(Entry& entry);
   state::v1::OutboxEntry NewOutput(const std::string& topic, const std::string& key,
                                    const google::protobuf::Message& value);
@@ -157,8 +163,11 @@ class Task {
   void AddOutbox(state::v1::OutboxEntry entry);
   void Consumed(InputTopic topic, const TaskRecord& record);
 
-  // Every customer of the task in customer_id order, loading evicted ones (day change).
-  std::vector<Entry*> AllCustomers();
+  // The customer's entry with its pending day-change re-score done: what every record,
+  // timer and profile goes through.
+  Entry& Touch(const std::string& customer_id);
+  void DayRescore(Entry& entry);
+  void FinishSweep() { SweepStep(static_cast<size_t>(-1)); }
 
   const uint16_t id_;
   const Config& config_;
@@ -170,6 +179,14 @@ class Task {
   uint64_t use_clock_ = 0;
   TimeMs stream_time_ = kNoTime;
   bool task_dirty_ = false;
+  // The day-change re-score in progress: every customer whose rescored_day is before
+  // sweep_day_ is re-scored at sweep_time_, named after sweep_cause_.
+  bool sweep_pending_ = false;
+  int32_t sweep_day_ = kNoDay;
+  TimeMs sweep_time_ = kNoTime;
+  std::string sweep_cursor_;
+  std::string sweep_topic_;
+  AlertCause sweep_cause_;
   bool profiles_loaded_ = false;  // the customers partition reached its end once
   Partition partitions_[5];
   std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;

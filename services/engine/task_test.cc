@@ -187,6 +187,11 @@ TEST_F(TaskTest, DayChangeRescoresSilentCustomers) {
   Feed(InputTopic::kUsage, "clock", UsageAt("clock", At(13, 10)), At(13, 10));
   EndAll();
   task_.Process(100);
+  // "clock" had its day-change re-score before its record; "silent" waits for the sweep.
+  EXPECT_EQ(task_.counters().rescored_on_day_change, 1);
+  EXPECT_TRUE(task_.sweep_pending());
+  EXPECT_EQ(task_.SweepStep(100), 1u);
+  EXPECT_FALSE(task_.sweep_pending());
   EXPECT_EQ(task_.counters().rescored_on_day_change, 2);
   bool saw_silent = false;
   for (const auto& entry : Outputs(config_.topics.health)) {
@@ -277,7 +282,18 @@ TEST_F(TaskTest, EvictedCustomersComeBackFromTheStoreWhole) {
   Feed(InputTopic::kUsage, "a", UsageAt("a", At(4, 9)), At(4, 9));
   EndAll();
   task_.Process(100);
-  EXPECT_EQ(task_.counters().rescored_on_day_change, 3 + 3 + 3);  // days 2, 3 and 4
+  // Days 2 and 3 were swept whole when the next day came; day 4's sweep has re-scored
+  // "a" (its record came) and finishes with the two evicted customers.
+  EXPECT_EQ(task_.counters().rescored_on_day_change, 3 + 3 + 1);
+  StateBatch batch2;
+  std::vector<PublishItem> publish2;
+  task_.Drain(&batch2, &publish2);
+  ASSERT_FALSE(store->Commit(&batch2).has_value());
+  EXPECT_EQ(task_.SweepStep(1), 1u);  // one slice of one customer
+  EXPECT_TRUE(task_.sweep_pending());
+  EXPECT_EQ(task_.SweepStep(100), 2u);  // the last one, then the stored ones are done
+  EXPECT_FALSE(task_.sweep_pending());
+  EXPECT_EQ(task_.counters().rescored_on_day_change, 3 + 3 + 3);
   ASSERT_NE(task_.customer("a"), nullptr);
   CustomerState a = *task_.customer("a");
   EXPECT_EQ(a.UsageR30(static_cast<int32_t>(DayOf(At(4)))), 4);
