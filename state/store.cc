@@ -1,7 +1,6 @@
 #include "state/store.h"
 
 #include <rocksdb/options.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
 
 #include "state/customer_codec.h"
@@ -49,11 +48,8 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   options.write_buffer_size = 64 << 20;
   options.max_background_jobs = 2;
   options.compression = rocksdb::kLZ4Compression;
-  // The engine writes big batches and reads the state back only when a task is restored
-  // (iterators), never point-reads during processing: an unsorted vector memtable makes
-  // inserts O(1) instead of a skip-list search per key; it is sorted once at flush.
-  options.memtable_factory.reset(new rocksdb::VectorRepFactory());
-  options.allow_concurrent_memtable_write = false;
+  // The default skip-list memtable: customers missing from the cache are point-read, and
+  // a vector memtable (faster inserts) makes each such read a scan of the memtable.
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

@@ -19,7 +19,7 @@ namespace {
 
 constexpr int kConsumeBatch = 10'000;
 // Customers re-scored per task between two batches while a day change sweeps.
-constexpr size_t kSweepSlice = 20'000;
+constexpr size_t kSweepSlice = 5'000;
 // Messages published but not yet confirmed, beyond which processing waits for the
 // producer (back-pressure instead of unbounded memory).
 constexpr size_t kMaxInFlight = 500'000;
