@@ -197,6 +197,9 @@ class Engine::Impl final : public RecordOwner {
       if (task->stream_time() != kNoTime) {
         s.max_stream_time = std::max(s.max_stream_time, task->stream_time());
       }
+      s.stream_time_by_task[id] = task->stream_time() == kNoTime ? 0 : task->stream_time();
+      s.timers_pending += static_cast<int64_t>(task->timer_count());
+      for (int k = 0; k < 3; ++k) s.timers_fired_by_kind[k] += task->counters().timers_fired_by_kind[k];
     }
     return s;
   }
@@ -208,6 +211,7 @@ class Engine::Impl final : public RecordOwner {
     stats_.rescored_on_day_change += counters.rescored_on_day_change;
     stats_.cache_hits += counters.cache_hits;
     stats_.cache_misses += counters.cache_misses;
+    for (int k = 0; k < 3; ++k) stats_.timers_fired_by_kind[k] += counters.timers_fired_by_kind[k];
     for (int64_t d : counters.deadlettered) stats_.deadlettered += d;
   }
 

@@ -9,6 +9,7 @@
 // later commit once their delivery is confirmed.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,10 @@ struct EngineStats {
   int64_t outbox_pending = 0;
   int tasks = 0;
   TimeMs max_stream_time = 0;  // the latest stream time of the assigned tasks
+  // Per assigned task: stream time (ms; 0 before its first event) and pending timers.
+  std::map<int, TimeMs> stream_time_by_task;
+  int64_t timers_pending = 0;
+  int64_t timers_fired_by_kind[3] = {};  // response, resolution, invoice due
 };
 
 class Engine {

@@ -286,6 +286,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
       std::erase(entry.timers, timer);
     }
     ++counters_.timers_fired;
+    ++counters_.timers_fired_by_kind[timer.kind];
   }
   stream_time_ = t;
   task_dirty_ = true;

@@ -61,6 +61,7 @@ struct TaskCounters {
   int64_t alerts = 0;
   int64_t snapshots = 0;
   int64_t timers_fired = 0;
+  int64_t timers_fired_by_kind[3] = {};  // response, resolution, invoice due
   int64_t rescored_on_day_change = 0;
   int64_t cache_hits = 0;    // customer found in memory
   int64_t cache_misses = 0;  // customer read from RocksDB (or new)

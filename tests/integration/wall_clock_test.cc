@@ -160,6 +160,10 @@ TEST_F(WallClockTest, HistoryFiresNoTimerEarlyAndQuietDeadlinesFire) {
   EXPECT_EQ(ToMs(alerts[0].event_time()), now_ + 50 * 60'000);  // the deadline
   EXPECT_EQ(alerts[0].severity(), v1::AlertEvent::CRITICAL);
   EXPECT_EQ(engine_->stats().applied, 241);  // no event caused it
+  ASSERT_TRUE(WaitFor([&] { return engine_->stats().timers_fired_by_kind[0] == 1; }));
+  EXPECT_EQ(engine_->stats().timers_fired_by_kind[1], 0);
+  EXPECT_EQ(engine_->stats().timers_pending, 1);  // the resolution deadline is still ahead
+  EXPECT_EQ(engine_->stats().stream_time_by_task.size(), 1u);
 }
 
 }  // namespace
