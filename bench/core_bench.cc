@@ -101,24 +101,18 @@ Fixture& SharedFixture() {
   return *fixture;
 }
 
-// Whole per-event path for usage events of random customers within one day.
-void BM_ProcessUsageEvent(benchmark::State& state) {
+// Times Task::Process over batches of 10,000 records; `make(n, id, t)` feeds record n for
+// customer `id` at time t (untimed).
+template <typename Make>
+void ProcessBatches(benchmark::State& state, uint32_t seed, TimeMs t, Make make) {
   Fixture& f = SharedFixture();
-  std::mt19937 rng(1);
-  std::vector<std::pair<std::string, std::string>> records;  // key, value
-  const int kBatch = 10'000;
-  TimeMs t = At(kHistoryDays - 1, 11);
+  std::mt19937 rng(seed);
+  constexpr int kBatch = 10'000;
   int64_t events = 0;
   for (auto _ : state) {
     state.PauseTiming();
     f.bytes.clear();
-    for (int n = 0; n < kBatch; ++n) {
-      const std::string& id = f.ids[rng() % kCustomers];
-      v1::UsageEvent u = Usage(n % 4 == 0 ? "api" : "dashboards", 1 + n % 5);
-      u.set_customer_id(id);
-      *u.mutable_event_time() = ToTimestamp(++t);
-      f.Feed(InputTopic::kUsage, id, u, t);
-    }
+    for (int n = 0; n < kBatch; ++n) make(f, n, f.ids[rng() % kCustomers], ++t);
     for (InputTopic topic : kAllInputTopics) f.task.MarkAtEnd(topic);
     state.ResumeTiming();
     events += f.task.Process(1 << 30);
@@ -128,34 +122,32 @@ void BM_ProcessUsageEvent(benchmark::State& state) {
   }
   state.SetItemsProcessed(events);
 }
+
+// Whole per-event path for usage events of random customers within one day.
+void BM_ProcessUsageEvent(benchmark::State& state) {
+  ProcessBatches(state, 1, At(kHistoryDays - 1, 11),
+                 [](Fixture& f, int n, const std::string& id, TimeMs t) {
+                   v1::UsageEvent u = Usage(n % 4 == 0 ? "api" : "dashboards", 1 + n % 5);
+                   u.set_customer_id(id);
+                   *u.mutable_event_time() = ToTimestamp(t);
+                   f.Feed(InputTopic::kUsage, id, u, t);
+                 });
+}
 BENCHMARK(BM_ProcessUsageEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Ticket lifecycle events (responses to open tickets) of random customers.
+// Ticket updates of random customers (each changes the entities: KPIs recomputed, timers
+// synced).
 void BM_ProcessTicketEvent(benchmark::State& state) {
-  Fixture& f = SharedFixture();
-  std::mt19937 rng(2);
-  const int kBatch = 10'000;
-  TimeMs t = At(kHistoryDays - 1, 12);
-  int64_t events = 0, n_total = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    f.bytes.clear();
-    for (int n = 0; n < kBatch; ++n) {
-      const std::string& id = f.ids[rng() % kCustomers];
-      v1::TicketEvent e = Ticket("u" + std::to_string(++n_total), "T-" + std::to_string(n % 10),
-                                 v1::TicketEvent::UPDATED, v1::TicketEvent::P3);
-      e.set_customer_id(id);
-      *e.mutable_event_time() = ToTimestamp(++t);
-      f.Feed(InputTopic::kTickets, id, e, t);
-    }
-    for (InputTopic topic : kAllInputTopics) f.task.MarkAtEnd(topic);
-    state.ResumeTiming();
-    events += f.task.Process(1 << 30);
-    state.PauseTiming();
-    f.Drain();
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(events);
+  int64_t n_total = 0;
+  ProcessBatches(state, 2, At(kHistoryDays - 1, 12),
+                 [&n_total](Fixture& f, int n, const std::string& id, TimeMs t) {
+                   v1::TicketEvent e =
+                       Ticket("u" + std::to_string(++n_total), "T-" + std::to_string(n % 10),
+                              v1::TicketEvent::UPDATED, v1::TicketEvent::P3);
+                   e.set_customer_id(id);
+                   *e.mutable_event_time() = ToTimestamp(t);
+                   f.Feed(InputTopic::kTickets, id, e, t);
+                 });
 }
 BENCHMARK(BM_ProcessTicketEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -188,32 +188,29 @@ class Engine::Impl final : public RecordOwner {
     s.tasks = static_cast<int>(tasks_.size());
     s.outbox_pending = static_cast<int64_t>(in_flight_);
     for (const auto& [id, task] : tasks_) {
-      s.applied += task->counters().applied;
-      s.snapshots += task->counters().snapshots;
-      s.rescored_on_day_change += task->counters().rescored_on_day_change;
-      s.cache_hits += task->counters().cache_hits;
-      s.cache_misses += task->counters().cache_misses;
-      for (int64_t d : task->counters().deadlettered) s.deadlettered += d;
+      AddCounters(task->counters(), &s);
       if (task->stream_time() != kNoTime) {
         s.max_stream_time = std::max(s.max_stream_time, task->stream_time());
       }
       s.stream_time_by_task[id] = task->stream_time() == kNoTime ? 0 : task->stream_time();
       s.timers_pending += static_cast<int64_t>(task->timer_count());
-      for (int k = 0; k < 3; ++k) s.timers_fired_by_kind[k] += task->counters().timers_fired_by_kind[k];
     }
     return s;
   }
 
-  // Keeps a dropped task's counts in the totals.
-  void Retire(const TaskCounters& counters) {
-    stats_.applied += counters.applied;
-    stats_.snapshots += counters.snapshots;
-    stats_.rescored_on_day_change += counters.rescored_on_day_change;
-    stats_.cache_hits += counters.cache_hits;
-    stats_.cache_misses += counters.cache_misses;
-    for (int k = 0; k < 3; ++k) stats_.timers_fired_by_kind[k] += counters.timers_fired_by_kind[k];
-    for (int64_t d : counters.deadlettered) stats_.deadlettered += d;
+  // The one place a task's counters are added to the engine's totals.
+  static void AddCounters(const TaskCounters& c, EngineStats* s) {
+    s->applied += c.applied;
+    s->snapshots += c.snapshots;
+    s->rescored_on_day_change += c.rescored_on_day_change;
+    s->cache_hits += c.cache_hits;
+    s->cache_misses += c.cache_misses;
+    for (int k = 0; k < 3; ++k) s->timers_fired_by_kind[k] += c.timers_fired_by_kind[k];
+    for (int64_t d : c.deadlettered) s->deadlettered += d;
   }
+
+  // Keeps a dropped task's counts in the totals.
+  void Retire(const TaskCounters& counters) { AddCounters(counters, &stats_); }
 
   // RecordOwner.
   void Release(void* handle) override {
