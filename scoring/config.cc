@@ -83,6 +83,14 @@ std::vector<Key> Keys() {
       Int("engine.retention_days", &Config::retention_days, 60, 3650),
       Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
+      {"log.level",
+       [](Config& c, const std::string& p, const std::string& v) {
+         if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&
+             v != "off") {
+           Bad(p, "expected trace, debug, info, warn, error or off, not " + v);
+         }
+         c.log_level = v;
+       }},
       Int("scores.weights.usage", &Config::weight_usage, 0, 100),
       Int("scores.weights.support", &Config::weight_support, 0, 100),
       Int("scores.weights.financial", &Config::weight_financial, 0, 100),

@@ -52,6 +52,8 @@ struct Config {
   int retention_days = 90;
   int64_t cache_max_customers = 1'000'000;  // per engine, over all its tasks
   int64_t vip_revenue_cents = 100'000'000;
+  // Log level: trace, debug, info, warn, error or off.
+  std::string log_level = "info";
 
   // SLA policy by priority P1..P4 (index 0 unused).
   std::array<SlaPolicy, 5> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};

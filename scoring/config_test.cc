@@ -35,6 +35,7 @@ TEST(ConfigTest, ReadsNestedKeysRulesAndKafkaProperties) {
   const Config c = ParseConfig(R"(
 topics: {alerts: cs.alerts}
 engine: {batch_max_records: 1000, retention_days: 120}
+log: {level: debug}
 sla: {P2: {response_hours: 2}}
 rules:
   CSAT_LOW: {fire: 3.5, resolve: 3.9, severity: CRITICAL, action: "Call them."}
@@ -46,6 +47,7 @@ kafka:
   EXPECT_EQ(c.topics.alerts, "cs.alerts");
   EXPECT_EQ(c.batch_max_records, 1000);
   EXPECT_EQ(c.retention_days, 120);
+  EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.sla[2].response_hours, 2);
   EXPECT_EQ(c.sla[2].resolution_hours, 24);
   EXPECT_EQ(c.rule(v1::AlertEvent::CSAT_LOW).fire, 3.5);
@@ -69,6 +71,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
             "config key rules.HEALTH_LOW.enabled: expected true or false, got 'yes'");
   EXPECT_EQ(ErrorOf("scores: {weights: {usage: 40}}"),
             "config key scores.weights: the four weights must sum to 100, not 105");
+  EXPECT_EQ(ErrorOf("log: {level: loud}"),
+            "config key log.level: expected trace, debug, info, warn, error or off, not loud");
   EXPECT_EQ(ErrorOf("- a list"), "config: the top level must be a mapping of keys");
   EXPECT_NE(ErrorOf("engine: [unclosed").find("config:"), std::string::npos);
 }

@@ -188,8 +188,15 @@ void StateStore::ForEachOutbox(
 }
 
 uint64_t StateStore::LiveDataBytes() const {
+  uint64_t sst = 0, memtables = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kEstimateLiveDataSize, &sst);
+  db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  return sst + memtables;
+}
+
+uint64_t StateStore::BlockCacheBytes() const {
   uint64_t v = 0;
-  db_->GetIntProperty(rocksdb::DB::Properties::kEstimateLiveDataSize, &v);
+  db_->GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &v);
   return v;
 }
 

@@ -80,9 +80,11 @@ class StateStore {
   void ForEachOutbox(uint16_t task,
                      const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;
 
-  // Figures for metrics.
+  // Figures for metrics. Live data: SST files' live data plus the memtables (state not
+  // flushed yet is state too).
   uint64_t LiveDataBytes() const;
   uint64_t PendingCompactionBytes() const;
+  uint64_t BlockCacheBytes() const;
 
  private:
   explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}

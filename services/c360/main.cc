@@ -25,7 +25,9 @@ constexpr int kUsageError = 2;
 int main(int argc, char** argv) {
   c360::shutdown::Install();
   // Logs go to stderr: stdout is for what a command prints (addresses, alerts, summaries).
+  // One line per event of note, logfmt: ts=... level=... event=... key=value ...
   spdlog::set_default_logger(spdlog::stderr_logger_mt("c360"));
+  spdlog::set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
 
   CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
   app.set_version_flag("--version", "c360 0.1.0");

@@ -15,6 +15,7 @@
 #include "services/broker/embedded_broker.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_command.h"
+#include "services/engine/engine_http.h"
 #include "services/generator/gen_command.h"
 
 namespace c360 {
@@ -87,6 +88,15 @@ int RunDemo(const DemoOptions& options) {
   settings.wall_clock = true;
   auto engine_owner = std::make_unique<Engine>(settings, SystemClock::Instance());
   Engine& engine = *engine_owner;
+  HttpServer http;
+  AddEngineRoutes(http, engine);
+  try {
+    http.Start(options.http);
+  } catch (const HttpError& e) {
+    std::cerr << "c360 demo: " << e.what() << std::endl;
+    return 1;
+  }
+  say("demo: http://" + options.http + "/metrics, /healthz, /readyz");
   engine.OnDelivered([&](const state::v1::OutboxEntry& entry) {
     if (entry.topic() != settings.config.topics.alerts) return;
     v1::AlertEvent alert;
@@ -125,6 +135,7 @@ int RunDemo(const DemoOptions& options) {
   std::ostringstream gen_summary;
   const int gen_rc = gen::RunGen(gen, gen_summary, [] { return shutdown::Requested(); });
   if (engine_thread.joinable()) engine_thread.join();
+  http.Stop();
   engine_owner.reset();  // before the broker it talks to
   say(gen_summary.str() + "demo: stopped");
   broker.reset();

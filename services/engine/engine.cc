@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "common/crash_point.h"
 #include "common/kafka.h"
+#include "services/engine/metrics.h"
 #include "services/engine/task.h"
 #include "state/store.h"
 
@@ -23,6 +25,16 @@ constexpr size_t kSweepSlice = 5'000;
 // Messages published but not yet confirmed, beyond which processing waits for the
 // producer (back-pressure instead of unbounded memory).
 constexpr size_t kMaxInFlight = 500'000;
+// Stats, metrics and readiness are published at every commit and at least this often.
+constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
+
+// librdkafka's syslog levels as spdlog's.
+spdlog::level::level_enum LogLevelOf(int syslog_level) {
+  if (syslog_level <= 3) return spdlog::level::err;
+  if (syslog_level == 4) return spdlog::level::warn;
+  if (syslog_level <= 6) return spdlog::level::info;
+  return spdlog::level::debug;
+}
 
 struct InFlight {
   uint16_t task;
@@ -35,7 +47,12 @@ struct InFlight {
 class Engine::Impl final : public RecordOwner {
  public:
   Impl(EngineSettings settings, const Clock& clock)
-      : settings_(std::move(settings)), config_(settings_.config), clock_(clock) {}
+      : settings_(std::move(settings)),
+        config_(settings_.config),
+        clock_(clock),
+        metrics_(config_.topics) {
+    readiness_.reason = "starting: opening the state and checking the topics";
+  }
 
   ~Impl() override {
     tasks_.clear();  // releases buffered messages before the consumer goes
@@ -86,6 +103,8 @@ class Engine::Impl final : public RecordOwner {
     try {
       KafkaConf consumer_conf = MakeConf(consumer_props);
       rd_kafka_conf_set_rebalance_cb(consumer_conf.get(), &Impl::OnRebalance);
+      rd_kafka_conf_set_error_cb(consumer_conf.get(), &Impl::OnKafkaError);
+      rd_kafka_conf_set_log_cb(consumer_conf.get(), &Impl::OnKafkaLog);
       rd_kafka_conf_set_opaque(consumer_conf.get(), this);
       char err[512];
       rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, consumer_conf.get(), err, sizeof err);
@@ -96,6 +115,8 @@ class Engine::Impl final : public RecordOwner {
 
       KafkaConf producer_conf = MakeConf(producer_props);
       rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), &Impl::OnDelivery);
+      rd_kafka_conf_set_error_cb(producer_conf.get(), &Impl::OnKafkaError);
+      rd_kafka_conf_set_log_cb(producer_conf.get(), &Impl::OnKafkaLog);
       rd_kafka_conf_set_opaque(producer_conf.get(), this);
       rk = rd_kafka_new(RD_KAFKA_PRODUCER, producer_conf.get(), err, sizeof err);
       if (rk == nullptr) throw KafkaError(std::string("cannot create producer: ") + err);
@@ -114,16 +135,25 @@ class Engine::Impl final : public RecordOwner {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       throw EngineError(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
     }
-    spdlog::info("engine started: brokers={} group={} state_dir={} clock={} output={}",
+    started_ = true;
+    PublishStats();
+    spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
+                 "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
+                 "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
+                 "cache_max_customers={} kafka_overrides={}",
                  settings_.brokers, settings_.group, settings_.state_dir,
                  settings_.wall_clock ? "wall" : "event",
-                 settings_.format == OutputFormat::kJson ? "json" : "protobuf");
+                 settings_.format == OutputFormat::kJson ? "json" : "protobuf",
+                 config_.batch_max_records, config_.batch_max_ms, config_.batch_catchup_ms,
+                 config_.max_task_idle_ms, config_.timer_grace_ms, config_.retention_days,
+                 config_.cache_max_customers, config_.kafka.size());
   }
 
   void Run(const std::function<bool()>& stop) {
     std::vector<rd_kafka_message_t*> messages(kConsumeBatch);
     rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_.get());
     auto batch_started = std::chrono::steady_clock::now();
+    auto refreshed = batch_started;
     int batch_records = 0;
     while (!stop()) {
       const bool idle = batch_records == 0;
@@ -167,6 +197,10 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_poll(producer_.get(), 0);
       RetryFailed();
       while (in_flight_ > kMaxInFlight && !stop()) rd_kafka_poll(producer_.get(), 10);
+      if (now - refreshed >= kRefreshInterval) {
+        PublishStats();
+        refreshed = now;
+      }
     }
     rd_kafka_queue_destroy(queue);
     Shutdown();
@@ -176,17 +210,23 @@ class Engine::Impl final : public RecordOwner {
     on_delivered_ = std::move(callback);
   }
 
-  // Thread-safe: the copy published at the last commit.
+  // Thread-safe: the copies published at the last commit or refresh.
   EngineStats stats() const {
     std::lock_guard lock(stats_mu_);
     return published_stats_;
   }
+  Readiness readiness() const {
+    std::lock_guard lock(stats_mu_);
+    return readiness_;
+  }
+  std::string RenderMetrics() const { return metrics_.Render(); }
 
   // Processing thread only.
   EngineStats CurrentStats() const {
     EngineStats s = stats_;
     s.tasks = static_cast<int>(tasks_.size());
-    s.outbox_pending = static_cast<int64_t>(in_flight_);
+    s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size());
+    s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
     for (const auto& [id, task] : tasks_) {
       AddCounters(task->counters(), &s);
       if (task->stream_time() != kNoTime) {
@@ -194,8 +234,46 @@ class Engine::Impl final : public RecordOwner {
       }
       s.stream_time_by_task[id] = task->stream_time() == kNoTime ? 0 : task->stream_time();
       s.timers_pending += static_cast<int64_t>(task->timer_count());
+      s.cached_customers += static_cast<int64_t>(task->customer_count());
+      for (int k = 0; k < kStatusCount; ++k) s.customers_by_status[k] += task->status_counts()[k];
+      for (InputTopic topic : kAllInputTopics) {
+        const std::string& name = config_.topics.Input(topic);
+        int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+        rd_kafka_get_watermark_offsets(consumer_.get(), name.c_str(), id, &low, &high);
+        int64_t lag = -1;
+        if (high >= 0) {
+          const auto next = task->resume_offset(topic);
+          lag = std::max<int64_t>(0, high - (next ? *next : std::max<int64_t>(low, 0)));
+        }
+        s.lag[{name, id}] = lag;
+      }
+    }
+    if (store_) {
+      s.state_live_bytes = store_->LiveDataBytes();
+      s.state_pending_compaction_bytes = store_->PendingCompactionBytes();
+      s.state_block_cache_bytes = store_->BlockCacheBytes();
     }
     return s;
+  }
+
+  // Ready once every assigned task has caught up with its partitions once since it was
+  // assigned (restoring happens inside the assignment), and the brokers are reachable.
+  Readiness CurrentReadiness() {
+    if (!started_) return {false, "starting: opening the state and checking the topics"};
+    if (brokers_down_) {
+      std::lock_guard lock(stats_mu_);
+      return {false, "all brokers are down: " + brokers_down_reason_};
+    }
+    if (tasks_.empty()) {
+      return {false, "no tasks assigned: waiting for the group " + settings_.group +
+                         " to assign partitions"};
+    }
+    std::string behind;
+    for (auto& [id, task] : tasks_) {
+      if (!task->CaughtUpOnce()) behind += (behind.empty() ? "" : ",") + std::to_string(id);
+    }
+    if (!behind.empty()) return {false, "catching up: tasks " + behind + " have not reached the end of their partitions"};
+    return {true, "caught up"};
   }
 
   // The one place a task's counters are added to the engine's totals.
@@ -205,8 +283,13 @@ class Engine::Impl final : public RecordOwner {
     s->rescored_on_day_change += c.rescored_on_day_change;
     s->cache_hits += c.cache_hits;
     s->cache_misses += c.cache_misses;
-    for (int k = 0; k < 3; ++k) s->timers_fired_by_kind[k] += c.timers_fired_by_kind[k];
-    for (int64_t d : c.deadlettered) s->deadlettered += d;
+    for (int k = 0; k < kTimerKindCount; ++k) s->timers_fired_by_kind[k] += c.timers_fired_by_kind[k];
+    for (int t = 0; t < kInputTopicCount; ++t) {
+      for (int r = 0; r < kDeadLetterReasonCount; ++r) {
+        s->deadlettered_by[t][r] += c.deadlettered[t][r];
+        s->deadlettered += c.deadlettered[t][r];
+      }
+    }
   }
 
   // Keeps a dropped task's counts in the totals.
@@ -291,16 +374,20 @@ class Engine::Impl final : public RecordOwner {
     }
     std::string names;
     for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
-    spdlog::info("assigned tasks [{}] ({} partitions)", names, partitions->cnt);
+    spdlog::info("event=assigned tasks={} partitions={}", names, partitions->cnt);
+    PublishStats();
   }
 
   void Revoke() {
     Commit();
     rd_kafka_flush(producer_.get(), 5000);
     Commit();  // deletes what the flush confirmed
-    spdlog::info("revoked tasks ({} dropped)", tasks_.size());
+    std::string names;
+    for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
+    spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_);
     for (const auto& [id, task] : tasks_) Retire(task->counters());
     tasks_.clear();
+    PublishStats();
   }
 
   void Route(rd_kafka_message_t* msg) {
@@ -308,20 +395,26 @@ class Engine::Impl final : public RecordOwner {
                                 : std::nullopt;
     auto task = tasks_.find(msg->partition);
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      brokers_down_ = false;
       if (topic && task != tasks_.end()) task->second->MarkAtEnd(*topic);
       rd_kafka_message_destroy(msg);
       return;
     }
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::warn("consumer: {}", rd_kafka_message_errstr(msg));
+      ++kafka_errors_;
+      spdlog::warn("event=consumer_error topic={} partition={} error=\"{}\"",
+                   msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->partition,
+                   rd_kafka_message_errstr(msg));
       rd_kafka_message_destroy(msg);
       return;
     }
+    brokers_down_ = false;
     if (!topic || task == tasks_.end()) {
       rd_kafka_message_destroy(msg);  // not ours (any more)
       return;
     }
     ++stats_.consumed;
+    ++stats_.consumed_by_topic[static_cast<int>(*topic)];
     TaskRecord record;
     record.input.topic = *topic;
     if (msg->key != nullptr) {
@@ -346,10 +439,14 @@ class Engine::Impl final : public RecordOwner {
     for (const auto& [task, sequence] : delivered_) batch.DeleteOutbox(task, sequence);
     delivered_.clear();
     if (batch.count() == 0) return;
+    const auto commit_started = std::chrono::steady_clock::now();
     if (auto error = store_->Commit(&batch)) {
       throw EngineError("state commit failed: " + *error);
     }
+    metrics_.ObserveCommit(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
     ++stats_.commits;
+    for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
     PublishStats();
     if (!publish.empty()) CrashPoint("after-commit");
     for (PublishItem& item : publish) Publish(std::move(item));
@@ -360,10 +457,17 @@ class Engine::Impl final : public RecordOwner {
     }
   }
 
+  // Processing thread: refreshes the metrics and what stats() and readiness() return.
   void PublishStats() {
     EngineStats s = CurrentStats();
+    Readiness r = CurrentReadiness();
+    metrics_.Update(s);
     std::lock_guard lock(stats_mu_);
-    published_stats_ = s;
+    if (r.ready != readiness_.ready) {
+      spdlog::info("event=readiness ready={} reason=\"{}\"", r.ready, r.reason);
+    }
+    published_stats_ = std::move(s);
+    readiness_ = std::move(r);
   }
 
   void Publish(PublishItem item) {
@@ -404,16 +508,40 @@ class Engine::Impl final : public RecordOwner {
     auto* flight = static_cast<InFlight*>(msg->_private);
     --self->in_flight_;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::warn("publish to {} failed, retrying: {}", flight->entry.topic(),
-                   rd_kafka_err2str(msg->err));
+      ++self->kafka_errors_;
+      spdlog::warn("event=publish_failed topic={} error=\"{}\" action=retry",
+                   flight->entry.topic(), rd_kafka_err2str(msg->err));
       self->failed_.push_back(flight);
       return;
     }
     CrashPoint("after-delivery");
+    self->brokers_down_ = false;
+    self->metrics_.Delivered(flight->entry, self->clock_.NowMs());
     if (flight->entry.topic() == self->config_.topics.alerts) ++self->stats_.alerts_published;
     if (self->on_delivered_) self->on_delivered_(flight->entry);
     self->delivered_.emplace_back(flight->task, flight->sequence);
     delete flight;
+  }
+
+  // librdkafka reports errors it retries itself (broker down, timeouts): logged and
+  // counted; "all brokers down" makes the engine not ready until data flows again.
+  static void OnKafkaError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    ++self->kafka_errors_;
+    const auto code = static_cast<rd_kafka_resp_err_t>(err);
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      self->brokers_down_ = true;
+      std::lock_guard lock(self->stats_mu_);
+      self->brokers_down_reason_ = reason;
+    }
+    spdlog::warn("event=kafka_error client={} error={} reason=\"{}\" action=retry",
+                 rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer" : "producer",
+                 rd_kafka_err2name(code), reason);
+  }
+
+  static void OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* buf) {
+    spdlog::log(LogLevelOf(level), "event=rdkafka client={} facility={} message=\"{}\"",
+                rd_kafka_name(rk), facility, buf);
   }
 
   void Shutdown() {
@@ -425,9 +553,9 @@ class Engine::Impl final : public RecordOwner {
     tasks_.clear();
     PublishStats();
     const EngineStats final_stats = CurrentStats();
-    spdlog::info("engine stopped: {} records consumed, {} applied, {} dead-lettered, {} commits, "
-                 "{} alerts, {} snapshots, {} day-change re-scores, customer cache {} hits / {} "
-                 "misses, {} outputs unconfirmed",
+    spdlog::info("event=engine_stopped consumed={} applied={} deadlettered={} commits={} "
+                 "alerts={} snapshots={} day_change_rescores={} cache_hits={} "
+                 "cache_misses={} unconfirmed_outputs={}",
                  final_stats.consumed, final_stats.applied, final_stats.deadlettered,
                  final_stats.commits, final_stats.alerts_published, final_stats.snapshots,
                  final_stats.rescored_on_day_change, final_stats.cache_hits,
@@ -447,8 +575,15 @@ class Engine::Impl final : public RecordOwner {
   size_t in_flight_ = 0;
   std::function<void(const state::v1::OutboxEntry&)> on_delivered_;
   EngineStats stats_;
-  mutable std::mutex stats_mu_;
+  EngineMetrics metrics_;
+  bool started_ = false;
+  // Set from librdkafka's callbacks, read on the processing thread.
+  std::atomic<bool> brokers_down_{false};
+  std::atomic<int64_t> kafka_errors_{0};
+  mutable std::mutex stats_mu_;  // guards the three below
+  std::string brokers_down_reason_;
   EngineStats published_stats_;
+  Readiness readiness_;
 };
 
 Engine::Engine(EngineSettings settings, const Clock& clock)
@@ -460,5 +595,7 @@ void Engine::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> call
   impl_->OnDelivered(std::move(callback));
 }
 EngineStats Engine::stats() const { return impl_->stats(); }
+Readiness Engine::readiness() const { return impl_->readiness(); }
+std::string Engine::RenderMetrics() const { return impl_->RenderMetrics(); }
 
 }  // namespace c360

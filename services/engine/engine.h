@@ -18,6 +18,7 @@
 #include "common/time.h"
 #include "scoring/config.h"
 #include "services/engine/output.h"
+#include "services/engine/stats.h"
 #include "state/state.pb.h"
 
 namespace c360 {
@@ -36,23 +37,11 @@ struct EngineSettings {
   Config config;
 };
 
-struct EngineStats {
-  int64_t consumed = 0;
-  int64_t applied = 0;
-  int64_t deadlettered = 0;
-  int64_t alerts_published = 0;
-  int64_t snapshots = 0;
-  int64_t rescored_on_day_change = 0;
-  int64_t cache_hits = 0;
-  int64_t cache_misses = 0;
-  int64_t commits = 0;
-  int64_t outbox_pending = 0;
-  int tasks = 0;
-  TimeMs max_stream_time = 0;  // the latest stream time of the assigned tasks
-  // Per assigned task: stream time (ms; 0 before its first event) and pending timers.
-  std::map<int, TimeMs> stream_time_by_task;
-  int64_t timers_pending = 0;
-  int64_t timers_fired_by_kind[3] = {};  // response, resolution, invoice due
+// What GET /readyz answers (SPEC section 8): ready once tasks are assigned, restored and
+// caught up with their partitions; otherwise why not, for a person.
+struct Readiness {
+  bool ready = false;
+  std::string reason;
 };
 
 class Engine {
@@ -69,8 +58,12 @@ class Engine {
 
   // Called on the processing thread for every delivered output message.
   void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback);
-  // Counts as of the last commit. Thread-safe: any thread may call it while Run runs.
+  // Counts as of the last commit (or refresh, at least every 250 ms while running).
+  // Thread-safe: any thread may call these while Run runs.
   EngineStats stats() const;
+  Readiness readiness() const;
+  // The engine's metrics in Prometheus text format (GET /metrics).
+  std::string RenderMetrics() const;
 
  private:
   class Impl;

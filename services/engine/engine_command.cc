@@ -1,9 +1,12 @@
 #include "services/engine/engine_command.h"
 
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "common/shutdown.h"
 #include "services/engine/engine.h"
+#include "services/engine/engine_http.h"
 
 namespace c360 {
 
@@ -61,14 +64,26 @@ int RunEngine(const EngineOptions& options) {
   int exit_code = 0;
   std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
   if (!settings) return exit_code;
+  spdlog::set_level(spdlog::level::from_str(settings->config.log_level));
+  Engine engine(std::move(*settings), SystemClock::Instance());
+  // HTTP first: /healthz answers and /readyz says why not ready while the engine starts.
+  HttpServer http;
+  AddEngineRoutes(http, engine);
   try {
-    Engine engine(std::move(*settings), SystemClock::Instance());
-    engine.Start();
-    engine.Run([] { return shutdown::Requested(); });
-  } catch (const EngineError& e) {
+    http.Start(options.http);
+  } catch (const HttpError& e) {
     std::cerr << "c360 engine: " << e.what() << std::endl;
     return 1;
   }
+  try {
+    engine.Start();
+    engine.Run([] { return shutdown::Requested(); });
+  } catch (const EngineError& e) {
+    spdlog::error("event=engine_failed error=\"{}\"", e.what());
+    std::cerr << "c360 engine: " << e.what() << std::endl;
+    return 1;
+  }
+  http.Stop();
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "services/engine/task.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "c360/v1/health.pb.h"
 #include "common/crash_point.h"
@@ -29,7 +30,12 @@ void AddHeader(state::v1::OutboxEntry* entry, const std::string& name, const std
 
 Task::Task(uint16_t id, const Config& config, const Clock& clock, OutputFormat format,
            RecordOwner* owner)
-    : id_(id), config_(config), clock_(clock), format_(format), owner_(owner) {}
+    : id_(id),
+      config_(config),
+      clock_(clock),
+      format_(format),
+      owner_(owner),
+      processing_times_(ProcessingTimeBounds()) {}
 
 Task::~Task() {
   for (Partition& p : partitions_) {
@@ -49,6 +55,9 @@ void Task::Restore(const StateStore& store) {
     sweep_topic_ = meta->sweep_cause_topic();
     sweep_cause_ = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
                               meta->sweep_cause_offset()};
+    for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
+      status_counts_[i] = meta->status_counts(i);
+    }
   }
   for (InputTopic topic : kAllInputTopics) {
     partition(topic).next_offset = store.LoadOffset(id_, static_cast<uint8_t>(topic));
@@ -119,7 +128,11 @@ void Task::DayRescore(Entry& entry) {
   entry.state.set_rescored_day(sweep_day_);
   MarkDirty(entry);
   if (!entry.state.exists()) return;
+  // Its outputs are caused by the record that moved the day, not the one being applied.
+  const TimeMs record_kafka_ts = cause_kafka_ts_;
+  cause_kafka_ts_ = sweep_kafka_ts_;
   Rescore(entry, sweep_time_, sweep_time_ - 1, sweep_cause_, /*sync_timers=*/false);
+  cause_kafka_ts_ = record_kafka_ts;
   ++counters_.rescored_on_day_change;
 }
 
@@ -161,6 +174,8 @@ void Task::DecodeHead(Partition& p) {
 int Task::Process(int budget) {
   if (!profiles_loaded_) return 0;  // profiles are read ahead of events
   int applied = 0;
+  // One clock read per record: each record's time runs from the end of the previous one.
+  auto last = std::chrono::steady_clock::now();
   while (applied < budget) {
     // Timestamp synchronisation: the next record is the smallest (event_time, rank)
     // among the heads, and only when every partition has a head or is at its end.
@@ -181,6 +196,9 @@ int Task::Process(int budget) {
     if (best == nullptr) return applied;
     ApplyHead(*best);
     ++applied;
+    const auto now = std::chrono::steady_clock::now();
+    processing_times_.Observe(std::chrono::duration<double>(now - last).count());
+    last = now;
   }
   return applied;
 }
@@ -249,6 +267,14 @@ void Task::ApplyProfile(const TaskRecord& record) {
       entry = &Touch(std::string(*record.input.key));
       entry->state.RemoveProfile();
       MarkDirty(*entry);
+      CustomerState::Published& published = entry->state.published();
+      if (!entry->state.exists() && published.status != 0) {
+        // The customer is gone (SPEC section 8): it leaves the status counts, and comes
+        // back with a fresh snapshot if a profile or event recreates it.
+        --status_counts_[published.status];
+        published = {};
+        task_dirty_ = true;
+      }
     } else {
       entry = &Touch(p.decoder.profile().customer_id());
       entry->state.ApplyProfile(p.decoder.profile());
@@ -276,6 +302,8 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     const Timer timer = *timers_.begin();
     stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
     Entry& entry = Touch(timer.customer_id);
+    // A timer moved by the clock: its alert's latency counts from the deadline itself.
+    if (cause.source_partition < 0) cause_kafka_ts_ = timer.deadline;
     AlertCause timer_cause = cause;
     timer_cause.event_time = timer.deadline;
     Rescore(entry, timer.deadline, timer.deadline, timer_cause, /*sync_timers=*/true);
@@ -302,6 +330,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     sweep_time_ = t;
     sweep_cursor_.clear();
     sweep_topic_ = std::string(cause.source_topic);
+    sweep_kafka_ts_ = cause_kafka_ts_;
     sweep_cause_ = AlertCause{cause.event_time, sweep_topic_, cause.source_partition,
                               cause.source_offset};
   }
@@ -358,11 +387,20 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
   const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
   for (const v1::AlertEvent& alert : alerts_scratch_) {
-    AddOutbox(NewOutput(config_.topics.alerts, s.customer_id(), alert));
+    state::v1::OutboxEntry output = NewOutput(config_.topics.alerts, s.customer_id(), alert);
+    output.set_alert_rule(alert.rule());
+    output.set_alert_severity(alert.severity());
+    output.set_alert_state(alert.state());
+    AddOutbox(std::move(output));
     ++counters_.alerts;
   }
 
   CustomerState::Published& published = s.published();
+  if (published.status != scores.status) {
+    if (published.status != 0) --status_counts_[published.status];
+    ++status_counts_[scores.status];
+    task_dirty_ = true;
+  }
   if (published.health != scores.health || published.risk != scores.risk ||
       published.status != scores.status || published.risk_level != scores.risk_level) {
     published = {scores.health, scores.risk, scores.status, scores.risk_level};
@@ -489,7 +527,7 @@ void Task::DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict
   AddHeader(&entry, "c360-detail", verdict.detail);
   entry.set_source_timestamp_ms(record.input.kafka_timestamp_ms);
   AddOutbox(std::move(entry));
-  ++counters_.deadlettered[static_cast<int>(verdict.reason)];
+  ++counters_.deadlettered[static_cast<int>(record.input.topic)][static_cast<int>(verdict.reason)];
 }
 
 void Task::AddOutbox(state::v1::OutboxEntry entry) { outbox_.push_back(std::move(entry)); }
@@ -537,6 +575,7 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_sweep_cause_topic(sweep_topic_);
     meta.set_sweep_cause_partition(sweep_cause_.source_partition);
     meta.set_sweep_cause_offset(sweep_cause_.source_offset);
+    for (int64_t count : status_counts_) meta.add_status_counts(count);
     batch->PutTask(id_, meta);
     task_dirty_ = false;
   }

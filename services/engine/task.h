@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/bucket_counts.h"
 #include "common/clock.h"
 #include "scoring/config.h"
 #include "scoring/customer_state.h"
@@ -25,6 +26,7 @@
 #include "scoring/rules.h"
 #include "services/engine/decode/decoder.h"
 #include "services/engine/output.h"
+#include "services/engine/stats.h"
 #include "state/keys.h"
 #include "state/state.pb.h"
 #include "state/store.h"
@@ -57,11 +59,12 @@ struct PublishItem {
 // Counters the engine exports as metrics.
 struct TaskCounters {
   int64_t applied = 0;
-  int64_t deadlettered[kDeadLetterReasonCount] = {};
+  // By input topic (InputTopic's value) and reason.
+  int64_t deadlettered[kInputTopicCount][kDeadLetterReasonCount] = {};
   int64_t alerts = 0;
   int64_t snapshots = 0;
   int64_t timers_fired = 0;
-  int64_t timers_fired_by_kind[3] = {};  // response, resolution, invoice due
+  int64_t timers_fired_by_kind[kTimerKindCount] = {};  // response, resolution, invoice due
   int64_t rescored_on_day_change = 0;
   int64_t cache_hits = 0;    // customer found in memory
   int64_t cache_misses = 0;  // customer read from RocksDB (or new)
@@ -99,6 +102,11 @@ class Task {
   bool sweep_pending() const { return sweep_pending_; }
   // True when every partition's buffer is empty and at its end.
   bool CaughtUp() const;
+  // True once CaughtUp() has been seen since the task was created (readiness).
+  bool CaughtUpOnce() {
+    if (!caught_up_once_ && CaughtUp()) caught_up_once_ = true;
+    return caught_up_once_;
+  }
 
   // Adds the changes since the last Drain() to *batch and the new outbox entries to
   // *publish; assigns outbox sequence numbers.
@@ -109,6 +117,11 @@ class Task {
   uint16_t id() const { return id_; }
   TimeMs stream_time() const { return stream_time_; }
   const TaskCounters& counters() const { return counters_; }
+  // Seconds each applied record took (decode, apply, re-score, rules), since the owner
+  // last cleared it.
+  BucketCounts& processing_times() { return processing_times_; }
+  // The task's customers by current status, indexed by v1::HealthSnapshot::Status.
+  const int64_t* status_counts() const { return status_counts_; }
   size_t customer_count() const { return customers_.size(); }
   size_t timer_count() const { return timers_.size(); }
   // Read-only view of one customer (tests, API).
@@ -201,7 +214,11 @@ class Task {
   std::vector<TimerView> timer_scratch_;
   std::string encode_scratch_;
   TimeMs cause_kafka_ts_ = -1;  // Kafka timestamp of the record being applied
+  TimeMs sweep_kafka_ts_ = -1;  // ... of the record that started the sweep
+  bool caught_up_once_ = false;
+  int64_t status_counts_[kStatusCount] = {};
   TaskCounters counters_;
+  BucketCounts processing_times_;
 };
 
 }  // namespace c360

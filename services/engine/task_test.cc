@@ -138,7 +138,8 @@ TEST_F(TaskTest, DeadLettersKeepKeyValueHeadersAndNeverMoveStreamTime) {
   EXPECT_FALSE(h["c360-detail"].empty());
   for (const auto& header : letters[1].headers()) h[header.name()] = header.value();
   EXPECT_EQ(h["c360-reason"], "too_late");
-  EXPECT_EQ(task_.counters().deadlettered[static_cast<int>(DeadLetterReason::kTooLate)], 1);
+  const auto& usage_letters = task_.counters().deadlettered[static_cast<int>(InputTopic::kUsage)];
+  EXPECT_EQ(usage_letters[static_cast<int>(DeadLetterReason::kTooLate)], 1);
 }
 
 TEST_F(TaskTest, TimersFireInDeadlineOrderAtTheDeadline) {

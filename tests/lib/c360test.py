@@ -2,11 +2,15 @@
 independent Kafka client (python3-confluent-kafka). Every server a test starts listens on
 127.0.0.1 and is stopped by the test."""
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 
 from confluent_kafka import Consumer, TopicPartition
@@ -158,6 +162,30 @@ def applied_offsets(state_dir):
     return sum(sum(t["offsets"].values()) for t in tasks), sum(t["outbox"] for t in tasks)
 
 
+def http_get(url, timeout=10):
+    """(status, body text) of a GET, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def http_json(url):
+    status, body = http_get(url)
+    return status, json.loads(body)
+
+
+def metric_samples(text):
+    """Prometheus text exposition -> {"name{labels}": value}."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            samples[series] = float(value)
+    return samples
+
+
 class Engine:
     """`c360 engine` as a child process on its own state dir."""
 
@@ -183,6 +211,19 @@ class Engine:
             self.proc.wait(timeout=timeout)
         self.log.close()
         return self.proc.returncode
+
+    def http_port(self, timeout=30):
+        """The port the engine's HTTP server bound (it logs event=http_listening)."""
+        def bound():
+            assert self.proc.poll() is None, f"engine exited: {open(self.state_dir + '.log').read()}"
+            with open(self.state_dir + ".log") as log:
+                found = re.search(r"event=http_listening address=\S*:(\d+)", log.read())
+            return int(found.group(1)) if found else None
+        return wait_for(bound, timeout, "the engine's HTTP server")
+
+    def get(self, path):
+        """GET on the engine's HTTP server: (status, body text)."""
+        return http_get(f"http://127.0.0.1:{self.http_port()}{path}")
 
     def wait_caught_up(self, timeout=120):
         """Until every input record is applied and committed and the outbox is empty."""

@@ -1,0 +1,244 @@
+#include "services/engine/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "c360/v1/alert.pb.h"
+#include "c360/v1/health.pb.h"
+
+namespace c360 {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+template <typename Builder>
+auto& Define(Builder builder, const std::string& name, const std::string& help,
+             prometheus::Registry& registry) {
+  return builder.Name("c360_" + name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+// Every metric the engine exports. SPEC section 9 names first, then the engine's own.
+EngineMetrics::EngineMetrics(const TopicNames& topics)
+    : topics_(topics),
+      registry_(std::make_shared<prometheus::Registry>()),
+      consumed_family_(Define(BuildCounter(), "events_consumed_total",
+                              "Records consumed from an input topic, dead-lettered ones included",
+                              *registry_)),
+      deadlettered_family_(Define(BuildCounter(), "events_deadlettered_total",
+                                  "Records sent to the dead-letter topic, by source topic and "
+                                  "reason (SPEC 6.1)",
+                                  *registry_)),
+      alerts_family_(Define(BuildCounter(), "alerts_emitted_total",
+                            "Alerts delivered to the alerts topic", *registry_)),
+      delivered_family_(Define(BuildCounter(), "outbox_delivered_total",
+                               "Outbox entries whose delivery the broker confirmed, by topic",
+                               *registry_)),
+      timers_fired_family_(Define(BuildCounter(), "timers_fired_total",
+                                  "Deadline timers fired, by kind", *registry_)),
+      lag_family_(Define(BuildGauge(), "consumer_lag",
+                         "Records of an assigned input partition not yet applied (0 when "
+                         "caught up)",
+                         *registry_)),
+      customers_family_(Define(BuildGauge(), "customers",
+                               "Customers of the assigned tasks by current status", *registry_)),
+      stream_time_family_(Define(BuildGauge(), "stream_time_seconds",
+                                 "Stream time T of an assigned task, Unix seconds (0 before its "
+                                 "first event)",
+                                 *registry_)),
+      applied_(Define(BuildCounter(), "events_applied_total",
+                      "Valid records applied to customer state", *registry_)
+                   .Add({})),
+      snapshots_(Define(BuildCounter(), "snapshots_emitted_total",
+                        "Health snapshots written to the outbox", *registry_)
+                     .Add({})),
+      day_rescores_(Define(BuildCounter(), "day_change_rescores_total",
+                           "Customers re-scored because stream time crossed midnight UTC",
+                           *registry_)
+                        .Add({})),
+      cache_hits_(Define(BuildCounter(), "customer_cache_hits_total",
+                         "Customer state found in the in-memory cache", *registry_)
+                      .Add({})),
+      cache_misses_(Define(BuildCounter(), "customer_cache_misses_total",
+                           "Customer state read from RocksDB (or new)", *registry_)
+                        .Add({})),
+      kafka_errors_(Define(BuildCounter(), "kafka_errors_total",
+                           "Errors librdkafka reported (it retries them itself)", *registry_)
+                        .Add({})),
+      outbox_pending_(Define(BuildGauge(), "outbox_pending",
+                             "Outbox entries published and not yet confirmed by the broker",
+                             *registry_)
+                          .Add({})),
+      timers_pending_(Define(BuildGauge(), "timers_pending",
+                             "Deadline timers waiting in the assigned tasks", *registry_)
+                          .Add({})),
+      cached_customers_(Define(BuildGauge(), "customer_cache_customers",
+                               "Customers held in memory", *registry_)
+                            .Add({})),
+      tasks_(Define(BuildGauge(), "tasks_assigned", "Tasks assigned to this engine", *registry_)
+                 .Add({})),
+      live_bytes_(Define(BuildGauge(), "rocksdb_live_data_bytes",
+                         "State held by RocksDB: live data in SST files plus memtables",
+                         *registry_)
+                      .Add({})),
+      pending_compaction_bytes_(Define(BuildGauge(), "rocksdb_pending_compaction_bytes",
+                                       "Bytes RocksDB estimates compaction has to rewrite",
+                                       *registry_)
+                                    .Add({})),
+      block_cache_bytes_(Define(BuildGauge(), "rocksdb_block_cache_usage_bytes",
+                                "Memory used by RocksDB's block cache", *registry_)
+                             .Add({})),
+      processing_seconds_(Define(BuildHistogram(), "event_processing_seconds",
+                                 "Time to decode, apply, re-score and evaluate rules for one "
+                                 "record",
+                                 *registry_)
+                              .Add({}, ProcessingTimeBounds())),
+      commit_seconds_(Define(BuildHistogram(), "state_commit_seconds",
+                             "Time to write one batch's WriteBatch to RocksDB", *registry_)
+                          .Add({}, CommitTimeBounds())),
+      event_to_alert_seconds_(Define(BuildHistogram(), "event_to_alert_seconds",
+                                     "From the causing record's Kafka timestamp (or the "
+                                     "deadline of a timer) to the alert's delivery report",
+                                     *registry_)
+                                  .Add({}, EventToAlertBounds())) {
+  // Known label values get their series at once, at 0, so that rate() and increase() see
+  // the first event and dashboards list every topic, reason and status.
+  for (InputTopic topic : kAllInputTopics) {
+    const int t = static_cast<int>(topic);
+    const std::string& name = topics_.Input(topic);
+    consumed_[t] = &consumed_family_.Add({{"topic", name}});
+    for (int r = 0; r < kDeadLetterReasonCount; ++r) {
+      deadlettered_[t][r] = &deadlettered_family_.Add(
+          {{"topic", name}, {"reason", std::string(ReasonLabel(static_cast<DeadLetterReason>(r)))}});
+    }
+  }
+  for (int rule = 0; rule < 9; ++rule) {
+    for (int severity = 0; severity < 4; ++severity) {
+      for (int state = 0; state < 3; ++state) {
+        alerts_[rule][severity][state] = nullptr;
+        if (rule == 0 || severity == 0 || state == 0) continue;
+        alerts_[rule][severity][state] = &alerts_family_.Add(
+            {{"rule", v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(rule))},
+             {"severity",
+              v1::AlertEvent::Severity_Name(static_cast<v1::AlertEvent::Severity>(severity))},
+             {"state", v1::AlertEvent::State_Name(static_cast<v1::AlertEvent::State>(state))}});
+      }
+    }
+  }
+  for (const std::string& topic : {topics_.alerts, topics_.health, topics_.deadletter}) {
+    delivered_[topic] = &delivered_family_.Add({{"topic", topic}});
+  }
+  const char* kTimerKinds[kTimerKindCount] = {"response", "resolution", "invoice_due"};
+  for (int k = 0; k < kTimerKindCount; ++k) {
+    timers_fired_[k] = &timers_fired_family_.Add({{"kind", kTimerKinds[k]}});
+  }
+  customers_[0] = nullptr;
+  for (int s = 1; s < kStatusCount; ++s) {
+    customers_[s] = &customers_family_.Add(
+        {{"status",
+          v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(s))}});
+  }
+}
+
+void EngineMetrics::Advance(prometheus::Counter& counter, double total) {
+  const double now = counter.Value();
+  if (total > now) counter.Increment(total - now);
+}
+
+void EngineMetrics::Update(const EngineStats& stats) {
+  for (int t = 0; t < kInputTopicCount; ++t) {
+    Advance(*consumed_[t], static_cast<double>(stats.consumed_by_topic[t]));
+    for (int r = 0; r < kDeadLetterReasonCount; ++r) {
+      Advance(*deadlettered_[t][r], static_cast<double>(stats.deadlettered_by[t][r]));
+    }
+  }
+  for (int k = 0; k < kTimerKindCount; ++k) {
+    Advance(*timers_fired_[k], static_cast<double>(stats.timers_fired_by_kind[k]));
+  }
+  Advance(applied_, static_cast<double>(stats.applied));
+  Advance(snapshots_, static_cast<double>(stats.snapshots));
+  Advance(day_rescores_, static_cast<double>(stats.rescored_on_day_change));
+  Advance(cache_hits_, static_cast<double>(stats.cache_hits));
+  Advance(cache_misses_, static_cast<double>(stats.cache_misses));
+  Advance(kafka_errors_, static_cast<double>(stats.kafka_errors));
+
+  for (int s = 1; s < kStatusCount; ++s) {
+    customers_[s]->Set(static_cast<double>(stats.customers_by_status[s]));
+  }
+  outbox_pending_.Set(static_cast<double>(stats.outbox_pending));
+  timers_pending_.Set(static_cast<double>(stats.timers_pending));
+  cached_customers_.Set(static_cast<double>(stats.cached_customers));
+  tasks_.Set(stats.tasks);
+  live_bytes_.Set(static_cast<double>(stats.state_live_bytes));
+  pending_compaction_bytes_.Set(static_cast<double>(stats.state_pending_compaction_bytes));
+  block_cache_bytes_.Set(static_cast<double>(stats.state_block_cache_bytes));
+
+  // Series of tasks and partitions this engine no longer owns go away.
+  for (auto it = stream_time_.begin(); it != stream_time_.end();) {
+    if (stats.stream_time_by_task.count(it->first) == 0) {
+      stream_time_family_.Remove(it->second);
+      it = stream_time_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [task, time] : stats.stream_time_by_task) {
+    auto [it, added] = stream_time_.try_emplace(task, nullptr);
+    if (added) it->second = &stream_time_family_.Add({{"task", std::to_string(task)}});
+    it->second->Set(static_cast<double>(time) / 1000.0);
+  }
+  for (auto it = lag_.begin(); it != lag_.end();) {
+    const auto found = stats.lag.find(it->first);
+    if (found == stats.lag.end() || found->second < 0) {
+      lag_family_.Remove(it->second);
+      it = lag_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [partition, lag] : stats.lag) {
+    if (lag < 0) continue;  // not known yet
+    auto [it, added] = lag_.try_emplace(partition, nullptr);
+    if (added) {
+      it->second = &lag_family_.Add(
+          {{"topic", partition.first}, {"partition", std::to_string(partition.second)}});
+    }
+    it->second->Set(static_cast<double>(lag));
+  }
+}
+
+void EngineMetrics::AddProcessingTimes(BucketCounts& times) {
+  if (times.count() == 0) return;
+  processing_seconds_.ObserveMultiple(times.counts(), times.sum());
+  times.Clear();
+}
+
+void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
+
+void EngineMetrics::Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms) {
+  auto [it, added] = delivered_.try_emplace(entry.topic(), nullptr);
+  if (added) it->second = &delivered_family_.Add({{"topic", entry.topic()}});
+  it->second->Increment();
+  if (entry.topic() != topics_.alerts) return;
+  const int rule = entry.alert_rule(), severity = entry.alert_severity(),
+            state = entry.alert_state();
+  if (rule > 0 && rule < 9 && severity > 0 && severity < 4 && state > 0 && state < 3) {
+    alerts_[rule][severity][state]->Increment();
+  }
+  if (entry.source_timestamp_ms() > 0) {
+    const double latency = static_cast<double>(now_ms - entry.source_timestamp_ms()) / 1000.0;
+    event_to_alert_seconds_.Observe(std::max(0.0, latency));
+  }
+}
+
+std::string EngineMetrics::Render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace c360

@@ -1,0 +1,89 @@
+#pragma once
+// The engine's Prometheus metrics (SPEC section 9, prefix c360_): the one registry, and the
+// one place every metric is defined (metrics.cc; docs/deploy.md lists them).
+//
+// Thread safety: the update methods are called by the engine's processing thread only;
+// Render() may be called from any thread at any time (HTTP scrapes), as prometheus-cpp's
+// metrics are thread-safe. Counters follow EngineStats' totals by delta, so they never go
+// back, whatever tasks come and go.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "common/bucket_counts.h"
+#include "common/topics.h"
+#include "services/engine/stats.h"
+#include "state/state.pb.h"
+
+namespace c360 {
+
+class EngineMetrics {
+ public:
+  explicit EngineMetrics(const TopicNames& topics);
+  EngineMetrics(const EngineMetrics&) = delete;
+  EngineMetrics& operator=(const EngineMetrics&) = delete;
+
+  // Counters move up to `stats`' totals; gauges take its current values; series of tasks
+  // and partitions no longer in `stats` are removed.
+  void Update(const EngineStats& stats);
+  // Adds the per-record processing times and clears `times`.
+  void AddProcessingTimes(BucketCounts& times);
+  void ObserveCommit(double seconds);
+  // A confirmed delivery of an outbox entry at wall time `now_ms`: alerts count by rule,
+  // severity and state, and their latency from the causing record's Kafka timestamp.
+  void Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms);
+
+  // The Prometheus text exposition of every metric. Thread-safe.
+  std::string Render() const;
+
+ private:
+  using Labels = std::map<std::string, std::string>;
+  static void Advance(prometheus::Counter& counter, double total);
+
+  const TopicNames topics_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  // Families (owned by the registry).
+  prometheus::Family<prometheus::Counter>& consumed_family_;
+  prometheus::Family<prometheus::Counter>& deadlettered_family_;
+  prometheus::Family<prometheus::Counter>& alerts_family_;
+  prometheus::Family<prometheus::Counter>& delivered_family_;
+  prometheus::Family<prometheus::Counter>& timers_fired_family_;
+  prometheus::Family<prometheus::Gauge>& lag_family_;
+  prometheus::Family<prometheus::Gauge>& customers_family_;
+  prometheus::Family<prometheus::Gauge>& stream_time_family_;
+  // Series.
+  prometheus::Counter* consumed_[kInputTopicCount];
+  prometheus::Counter* deadlettered_[kInputTopicCount][kDeadLetterReasonCount];
+  prometheus::Counter* alerts_[9][4][3];  // rule, severity, state (enum values)
+  prometheus::Counter* timers_fired_[kTimerKindCount];
+  prometheus::Gauge* customers_[kStatusCount];
+  std::map<std::string, prometheus::Counter*> delivered_;  // by topic
+  std::map<int, prometheus::Gauge*> stream_time_;          // by task
+  std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_;
+  prometheus::Counter& applied_;
+  prometheus::Counter& snapshots_;
+  prometheus::Counter& day_rescores_;
+  prometheus::Counter& cache_hits_;
+  prometheus::Counter& cache_misses_;
+  prometheus::Counter& kafka_errors_;
+  prometheus::Gauge& outbox_pending_;
+  prometheus::Gauge& timers_pending_;
+  prometheus::Gauge& cached_customers_;
+  prometheus::Gauge& tasks_;
+  prometheus::Gauge& live_bytes_;
+  prometheus::Gauge& pending_compaction_bytes_;
+  prometheus::Gauge& block_cache_bytes_;
+  prometheus::Histogram& processing_seconds_;
+  prometheus::Histogram& commit_seconds_;
+  prometheus::Histogram& event_to_alert_seconds_;
+};
+
+}  // namespace c360
