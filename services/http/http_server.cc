@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -74,7 +75,15 @@ void HttpServer::Start(const std::string& address) {
     throw HttpError("cannot listen on " + address + ": " + std::strerror(errno) +
                     " (is another process using it? --http picks another address)");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_returned_ = true;
+  });
+  // httplib's stop() does nothing before the accept loop runs, so a Stop() right after
+  // Start() would leave the thread serving forever: wait for the loop to start.
+  while (!server_->is_running() && !listen_returned_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   spdlog::info("event=http_listening address={}:{}", host_, port_);
 }
 

@@ -6,6 +6,7 @@
 // thread-safe accessors). Unknown paths and methods get a JSON error. Stop() (or the
 // destructor) waits for requests in progress.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -63,6 +64,7 @@ class HttpServer {
  private:
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
   std::string host_;
   int port_ = 0;
 };

@@ -1,0 +1,202 @@
+"""deploy/, Dockerfile and docker-compose.yml, checked with the real tools available here:
+promtool (check config, check rules, test rules), Debian's docker-compose (config), dpkg
+and ldd for the container image's runtime libraries, and the c360 binary for the flags the
+compose file gives it. No Docker engine exists on this machine, so the image itself is not
+built here (docs/deploy.md)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
+import c360test as t  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEPLOY = os.path.join(ROOT, "deploy")
+# Present in every Debian image (essential or required by apt itself).
+BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+class PrometheusFilesTest(unittest.TestCase):
+    def test_promtool_accepts_the_config_and_the_rules(self):
+        r = run("promtool", "check", "config", "prometheus/prometheus.yml", cwd=DEPLOY)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run("promtool", "check", "rules", "prometheus/alerts.yml", cwd=DEPLOY)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("SUCCESS: 6 rules found", r.stdout)
+
+    def test_every_alert_rule_has_a_passing_unit_test(self):
+        r = run("promtool", "test", "rules", "prometheus/alerts_test.yml", cwd=DEPLOY)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(DEPLOY, "prometheus/alerts.yml")) as f:
+            rules = {rule["alert"] for g in yaml.safe_load(f)["groups"] for rule in g["rules"]}
+        with open(os.path.join(DEPLOY, "prometheus/alerts_test.yml")) as f:
+            tests = yaml.safe_load(f)["tests"]
+        fired = {case["alertname"] for test in tests for case in test["alert_rule_test"]
+                 if case.get("exp_alerts")}
+        self.assertEqual(rules, fired, "each rule needs a case where it fires")
+
+    def test_a_broken_rule_fails_its_unit_test(self):
+        # The unit tests can fail: halve a threshold and promtool must object.
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(DEPLOY, "prometheus/alerts.yml")) as f:
+                broken = f.read().replace("> 0.01", "> 0.2")
+            with open(os.path.join(tmp, "alerts.yml"), "w") as f:
+                f.write(broken)
+            shutil.copy(os.path.join(DEPLOY, "prometheus/alerts_test.yml"), tmp)
+            r = run("promtool", "test", "rules", "alerts_test.yml", cwd=tmp)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("C360DeadLettersRising", r.stdout + r.stderr)
+
+
+class GrafanaFilesTest(unittest.TestCase):
+    def test_dashboard_uses_the_provisioned_datasource_and_spec_names(self):
+        with open(os.path.join(DEPLOY, "grafana/provisioning/datasources/prometheus.yml")) as f:
+            uid = yaml.safe_load(f)["datasources"][0]["uid"]
+        with open(os.path.join(DEPLOY, "grafana/dashboards/c360.json")) as f:
+            dashboard = json.load(f)
+        spec_names = {"c360_" + n for n in (
+            "events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
+            "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
+            "stream_time_seconds", "outbox_pending", "state_commit_seconds",
+            "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes")}
+        titles = set()
+        for panel in dashboard["panels"]:
+            titles.add(panel["title"])
+            self.assertEqual(panel["datasource"]["uid"], uid, panel["title"])
+            for target in panel["targets"]:
+                names = {re.sub(r"_(bucket|sum|count)$", "", n)
+                         for n in re.findall(r"\bc360_[a-z0-9_]+", target["expr"])}
+                self.assertTrue(names, f"{panel['title']}: no c360 metric in {target['expr']}")
+                self.assertLessEqual(names, spec_names, f"{panel['title']} uses a non-SPEC name")
+        for wanted in ("Throughput per topic", "Consumer lag per topic", "Event to alert (p50, p99)",
+                       "Alerts by rule and severity", "Customers by status",
+                       "Dead letters by reason", "RocksDB size", "Stream time behind wall time"):
+            self.assertIn(wanted, titles)
+
+
+class ComposeTest(unittest.TestCase):
+    def compose(self):
+        r = run("docker-compose", "-f", "docker-compose.yml", "config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return yaml.safe_load(r.stdout)
+
+    def test_docker_compose_accepts_the_file_and_wires_every_part(self):
+        services = self.compose()["services"]
+        self.assertEqual(set(services),
+                         {"kafka", "topics", "engine", "generator", "prometheus", "grafana"})
+        kafka = services["kafka"]
+        self.assertTrue(kafka["image"].startswith("apache/kafka:"))
+        self.assertEqual(kafka["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller")
+        # Topic creation: all eight topics, one partition count (co-partitioned inputs).
+        script = services["topics"]["command"][0]
+        for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS:
+            self.assertIn(topic, script)
+        self.assertIn('--partitions "$$PARTITIONS"', script)  # $$: compose's escape
+        self.assertEqual(services["engine"]["depends_on"]["topics"]["condition"],
+                         "service_completed_successfully")
+        # Only loopback on the host.
+        for name, service in services.items():
+            for port in service.get("ports", []):
+                self.assertEqual(port.get("host_ip") if isinstance(port, dict) else
+                                 port.split(":")[0], "127.0.0.1", name)
+        # Prometheus and Grafana get deploy/'s files.
+        mounts = {name: [v["source"] if isinstance(v, dict) else v.split(":")[0]
+                         for v in s.get("volumes", [])] for name, s in services.items()}
+        self.assertIn(os.path.join(ROOT, "deploy/prometheus"), mounts["prometheus"])
+        self.assertIn(os.path.join(ROOT, "deploy/grafana/provisioning"), mounts["grafana"])
+        self.assertIn(os.path.join(ROOT, "deploy/grafana/dashboards"), mounts["grafana"])
+
+    def test_the_engine_accepts_the_flags_compose_gives_it(self):
+        command = self.compose()["services"]["engine"]["command"]
+        self.assertEqual(command[0], "engine")
+        args = list(command)
+        # Same flags, but a broker that is not there and a free port: a flag error would
+        # exit 2 before anything starts; this must get as far as the broker (exit 1).
+        args[args.index("--brokers") + 1] = f"127.0.0.1:{t.free_port()}"
+        args[args.index("--http") + 1] = "127.0.0.1:0"
+        with tempfile.TemporaryDirectory() as tmp:
+            args[args.index("--state-dir") + 1] = tmp + "/state"
+            r = t.run_c360(*args, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is a broker at", r.stderr)
+
+    def test_prometheus_in_compose_scrapes_the_engine_service(self):
+        with open(os.path.join(DEPLOY, "prometheus/prometheus.yml")) as f:
+            config = yaml.safe_load(f)
+        targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
+        command = self.compose()["services"]["engine"]["command"]
+        port = command[command.index("--http") + 1].rsplit(":", 1)[1]
+        self.assertEqual(targets, [f"engine:{port}"])
+
+
+class DockerfileTest(unittest.TestCase):
+    def setUp(self):
+        with open(os.path.join(ROOT, "Dockerfile")) as f:
+            self.text = f.read()
+        self.stages = re.split(r"^FROM ", self.text, flags=re.M)[1:]
+
+    def test_multi_stage_debian_12_non_root(self):
+        self.assertEqual(len(self.stages), 2)
+        self.assertTrue(self.stages[0].startswith("debian:12 AS build"))
+        self.assertTrue(self.stages[1].startswith("debian:12-slim"))
+        self.assertRegex(self.stages[1], r"(?m)^USER c360$")
+        self.assertIn("scripts/setup --build-only", self.stages[0])
+        self.assertNotIn("-dev", self.stages[1].split("apt-get install", 1)[1].split("&&")[0])
+
+    def runtime_packages(self):
+        install = self.stages[1].split("--no-install-recommends", 1)[1].split("&&")[0]
+        return set(install.replace("\\", " ").split())
+
+    def test_runtime_stage_installs_every_library_the_binary_links(self):
+        ldd = run("ldd", t.C360)
+        self.assertEqual(ldd.returncode, 0, ldd.stderr)
+        libraries = re.findall(r"=> (/\S+)", ldd.stdout)
+        self.assertGreater(len(libraries), 5)
+        needed = set()
+        for library in libraries:
+            owner = run("dpkg", "-S", os.path.realpath(library))
+            if owner.returncode != 0:
+                owner = run("dpkg", "-S", library)
+            self.assertEqual(owner.returncode, 0, f"no Debian package owns {library}")
+            needed.add(owner.stdout.split(":")[0])
+        missing = needed - self.runtime_packages() - BASE_IMAGE_PACKAGES
+        self.assertEqual(missing, set(), "libraries c360 links but the image does not install")
+
+    def test_runtime_packages_exist_in_debian(self):
+        for package in self.runtime_packages():
+            r = run("apt-cache", "show", package)
+            self.assertEqual(r.returncode, 0, f"{package} is not a Debian package")
+
+    def test_build_only_setup_builds_the_binary_without_test_tools(self):
+        with open(os.path.join(ROOT, "scripts/setup")) as f:
+            setup = f.read()
+        build = re.search(r"build_packages=\((.*?)\)", setup, re.S).group(1).split()
+        for test_only in ("libgtest-dev", "libbenchmark-dev", "python3", "prometheus"):
+            self.assertNotIn(test_only, build)
+        self.assertIn("-DC360_BUILD_TESTS=OFF", self.text)
+        # ... and CMake configures that build without GoogleTest, benchmark or python3.
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run("cmake", "-S", ROOT, "-B", tmp, "-G", "Ninja", "-DC360_BUILD_TESTS=OFF",
+                    "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(tmp, "build.ninja")) as f:
+                ninja = f.read()
+            self.assertIn("build c360:", ninja)
+            self.assertNotIn("gtest", ninja)
+            self.assertNotIn("benchmark", ninja)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
