@@ -162,6 +162,11 @@ class DockerfileTest(unittest.TestCase):
     def test_runtime_stage_installs_every_library_the_binary_links(self):
         ldd = run("ldd", t.C360)
         self.assertEqual(ldd.returncode, 0, ldd.stderr)
+        if "libasan" in ldd.stdout:
+            # scripts/test runs this test on the sanitizer build too, which links other
+            # libraries (sanitizer runtimes, gflags) than the image's build; the run on the
+            # normal build is the one that speaks for the image.
+            self.skipTest("sanitizer build: not the image's link line")
         libraries = re.findall(r"=> (/\S+)", ldd.stdout)
         self.assertGreater(len(libraries), 5)
         needed = set()

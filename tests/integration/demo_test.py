@@ -1,5 +1,6 @@
 """`c360 demo`: replays history into its own broker, runs the engine, prints alerts as
-they fire, and stops cleanly on Ctrl-C (SIGINT) with a per-topic summary."""
+they fire, serves the engine's HTTP endpoints, and stops cleanly on Ctrl-C (SIGINT) with a
+per-topic summary."""
 
 import signal
 import subprocess
@@ -13,8 +14,9 @@ import c360test as t  # noqa: E402
 
 class DemoTest(unittest.TestCase):
     def test_history_then_live_then_ctrl_c(self):
+        port = t.free_port()
         proc = subprocess.Popen([t.C360, "demo", "--customers", "30", "--days", "10",
-                                 "--http", f"127.0.0.1:{t.free_port()}"],
+                                 "--http", f"127.0.0.1:{port}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = []
         reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
@@ -24,6 +26,13 @@ class DemoTest(unittest.TestCase):
                        "the demo to produce its history")
             t.wait_for(lambda: any(" FIRING " in line for line in lines), 60,
                        "the demo to print an alert")
+            # It serves the engine's endpoints on --http while it runs.
+            t.wait_for(lambda: t.http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60,
+                       "the demo's engine to be ready")
+            metrics = t.metric_samples(t.http_get(f"http://127.0.0.1:{port}/metrics")[1])
+            self.assertEqual(metrics['c360_events_consumed_total{topic="c360.customers"}'], 30)
+            self.assertGreater(sum(v for k, v in metrics.items()
+                                   if k.startswith("c360_alerts_emitted_total{")), 0)
             proc.send_signal(signal.SIGINT)
             self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
         finally:
