@@ -1,5 +1,6 @@
 #include "services/engine/engine.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -84,6 +85,8 @@ class Engine::Impl final : public RecordOwner {
         {"queued.max.messages.kbytes", "1048576"},
         {"fetch.wait.max.ms", "100"},
         {"log_level", "4"},
+        // Broker states for /readyz (OnKafkaStats).
+        {"statistics.interval.ms", "1000"},
     };
     KafkaProperties producer_props = {
         {"bootstrap.servers", settings_.brokers},
@@ -104,6 +107,7 @@ class Engine::Impl final : public RecordOwner {
       KafkaConf consumer_conf = MakeConf(consumer_props);
       rd_kafka_conf_set_rebalance_cb(consumer_conf.get(), &Impl::OnRebalance);
       rd_kafka_conf_set_error_cb(consumer_conf.get(), &Impl::OnKafkaError);
+      rd_kafka_conf_set_stats_cb(consumer_conf.get(), &Impl::OnKafkaStats);
       rd_kafka_conf_set_log_cb(consumer_conf.get(), &Impl::OnKafkaLog);
       rd_kafka_conf_set_opaque(consumer_conf.get(), this);
       char err[512];
@@ -260,9 +264,8 @@ class Engine::Impl final : public RecordOwner {
   // assigned (restoring happens inside the assignment), and the brokers are reachable.
   Readiness CurrentReadiness() {
     if (!started_) return {false, "starting: opening the state and checking the topics"};
-    if (brokers_down_) {
-      std::lock_guard lock(stats_mu_);
-      return {false, "all brokers are down: " + brokers_down_reason_};
+    if (brokers_up_ == 0) {
+      return {false, "no broker reachable: the consumer's connections to the cluster are down"};
     }
     if (tasks_.empty()) {
       return {false, "no tasks assigned: waiting for the group " + settings_.group +
@@ -395,7 +398,6 @@ class Engine::Impl final : public RecordOwner {
                                 : std::nullopt;
     auto task = tasks_.find(msg->partition);
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      brokers_down_ = false;
       if (topic && task != tasks_.end()) task->second->MarkAtEnd(*topic);
       rd_kafka_message_destroy(msg);
       return;
@@ -408,7 +410,6 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_message_destroy(msg);
       return;
     }
-    brokers_down_ = false;
     if (!topic || task == tasks_.end()) {
       rd_kafka_message_destroy(msg);  // not ours (any more)
       return;
@@ -515,7 +516,6 @@ class Engine::Impl final : public RecordOwner {
       return;
     }
     CrashPoint("after-delivery");
-    self->brokers_down_ = false;
     self->metrics_.Delivered(flight->entry, self->clock_.NowMs());
     if (flight->entry.topic() == self->config_.topics.alerts) ++self->stats_.alerts_published;
     if (self->on_delivered_) self->on_delivered_(flight->entry);
@@ -524,19 +524,30 @@ class Engine::Impl final : public RecordOwner {
   }
 
   // librdkafka reports errors it retries itself (broker down, timeouts): logged and
-  // counted; "all brokers down" makes the engine not ready until data flows again.
+  // counted. They do not decide readiness: an idle producer's connection closed by the
+  // broker reports "all brokers down" too (OnKafkaStats decides).
   static void OnKafkaError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     ++self->kafka_errors_;
     const auto code = static_cast<rd_kafka_resp_err_t>(err);
-    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-      self->brokers_down_ = true;
-      std::lock_guard lock(self->stats_mu_);
-      self->brokers_down_reason_ = reason;
-    }
     spdlog::warn("event=kafka_error client={} error={} reason=\"{}\" action=retry",
                  rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer" : "producer",
                  rd_kafka_err2name(code), reason);
+  }
+
+  // The consumer's statistics (every second): how many brokers its connections reach.
+  // Its connections are never idle (fetches, heartbeats), so none UP means the cluster is
+  // out of reach.
+  static int OnKafkaStats(rd_kafka_t*, char* json, size_t json_len, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    const auto stats = nlohmann::json::parse(json, json + json_len, nullptr, false);
+    if (stats.is_discarded() || !stats.contains("brokers")) return 0;
+    int up = 0;
+    for (const auto& [name, broker] : stats["brokers"].items()) {
+      if (broker.value("nodeid", -1) >= 0 && broker.value("state", "") == "UP") ++up;
+    }
+    self->brokers_up_ = up;
+    return 0;  // librdkafka frees the JSON
   }
 
   static void OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* buf) {
@@ -577,11 +588,11 @@ class Engine::Impl final : public RecordOwner {
   EngineStats stats_;
   EngineMetrics metrics_;
   bool started_ = false;
-  // Set from librdkafka's callbacks, read on the processing thread.
-  std::atomic<bool> brokers_down_{false};
+  // Set from librdkafka's callbacks, read on the processing thread. brokers_up_: -1
+  // until the first statistics arrive.
+  std::atomic<int> brokers_up_{-1};
   std::atomic<int64_t> kafka_errors_{0};
-  mutable std::mutex stats_mu_;  // guards the three below
-  std::string brokers_down_reason_;
+  mutable std::mutex stats_mu_;  // guards the two below
   EngineStats published_stats_;
   Readiness readiness_;
 };

@@ -302,8 +302,9 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     const Timer timer = *timers_.begin();
     stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
     Entry& entry = Touch(timer.customer_id);
-    // A timer moved by the clock: its alert's latency counts from the deadline itself.
-    if (cause.source_partition < 0) cause_kafka_ts_ = timer.deadline;
+    // A timer moved by the clock fires timer_grace_ms after its deadline, by design (late
+    // records may still come): its alert's latency counts from then.
+    if (cause.source_partition < 0) cause_kafka_ts_ = timer.deadline + config_.timer_grace_ms;
     AlertCause timer_cause = cause;
     timer_cause.event_time = timer.deadline;
     Rescore(entry, timer.deadline, timer.deadline, timer_cause, /*sync_timers=*/true);
@@ -330,7 +331,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     sweep_time_ = t;
     sweep_cursor_.clear();
     sweep_topic_ = std::string(cause.source_topic);
-    sweep_kafka_ts_ = cause_kafka_ts_;
+    sweep_kafka_ts_ = cause.source_partition < 0 ? t + config_.timer_grace_ms : cause_kafka_ts_;
     sweep_cause_ = AlertCause{cause.event_time, sweep_topic_, cause.source_partition,
                               cause.source_offset};
   }

@@ -99,6 +99,10 @@ class ComposeTest(unittest.TestCase):
         kafka = services["kafka"]
         self.assertTrue(kafka["image"].startswith("apache/kafka:"))
         self.assertEqual(kafka["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller")
+        # Kafka's log lives in its volume, not in the image's /tmp.
+        self.assertIn(f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}:rw", kafka["volumes"])
+        # The generator replays history: only on request (profile demo).
+        self.assertEqual(services["generator"]["profiles"], ["demo"])
         # Topic creation: all eight topics, one partition count (co-partitioned inputs).
         script = services["topics"]["command"][0]
         for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS:
