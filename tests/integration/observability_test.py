@@ -7,7 +7,8 @@ what was produced, that c360_alerts_emitted_total carries the (rule, severity, s
 exactly the alerts on the alerts topic, and that dead letters count by reason; and, on the
 engine itself, that /readyz is 503 before assignment and 200 once caught up, that
 consumer_lag is 0 for every assigned partition, that every metric the Grafana dashboard
-and the alert rules use is exported, and that /readyz turns 503 when no broker is
+and the alert rules use is exported; that of two engines in a group over one partition the
+standby answers 503 "no tasks assigned"; and that /readyz turns 503 when no broker is
 reachable."""
 
 import json
@@ -231,6 +232,36 @@ class ObservabilityTest(unittest.TestCase):
                 if prometheus:
                     prometheus.stop()
                 self.assertEqual(engine.stop(), 0)
+
+    def test_a_member_without_tasks_is_alive_but_not_ready(self):
+        # One partition per topic is one task: of two engines in a group, one owns it and
+        # is ready; the other is a standby, alive and 503 "no tasks assigned".
+        with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=1) as (bootstrap, _):
+            first = t.Engine(bootstrap, tmp + "/a", "obs-pair").start()
+            second = None
+            try:
+                t.wait_for(lambda: first.get("/readyz")[0] == 200, 60, "the first engine to be ready")
+                second = t.Engine(bootstrap, tmp + "/b", "obs-pair").start()
+
+                def assignments(engine):
+                    with open(engine.state_dir + ".log") as log:
+                        return log.read().count("event=assigned ")
+                # The second member joined: both got an assignment from the new generation.
+                t.wait_for(lambda: assignments(first) >= 2 and assignments(second) >= 1, 60,
+                           "the group to rebalance over both engines")
+
+                def answers():
+                    return sorted((e.get("/readyz")[0], json.loads(e.get("/readyz")[1])["tasks"])
+                                  for e in (first, second))
+                wait_equal(answers, [(200, [0]), (503, [])], "one ready owner and one standby")
+                standby = first if first.get("/readyz")[0] == 503 else second
+                self.assertIn("no tasks assigned", json.loads(standby.get("/readyz")[1])["reason"])
+                self.assertEqual(standby.get("/healthz")[0], 200)
+                self.assertEqual(t.metric_samples(standby.get("/metrics")[1])["c360_tasks_assigned"], 0)
+            finally:
+                if second:
+                    self.assertEqual(second.stop(), 0)
+                self.assertEqual(first.stop(), 0)
 
     def test_not_ready_when_no_broker_is_reachable(self):
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=1) as (bootstrap, broker):
