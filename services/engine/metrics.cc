@@ -4,7 +4,6 @@
 
 #include <sstream>
 
-#include "c360/v1/alert.pb.h"
 #include "c360/v1/health.pb.h"
 
 namespace c360 {
@@ -116,11 +115,9 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
           {{"topic", name}, {"reason", std::string(ReasonLabel(static_cast<DeadLetterReason>(r)))}});
     }
   }
-  for (int rule = 0; rule < 9; ++rule) {
-    for (int severity = 0; severity < 4; ++severity) {
-      for (int state = 0; state < 3; ++state) {
-        alerts_[rule][severity][state] = nullptr;
-        if (rule == 0 || severity == 0 || state == 0) continue;
+  for (int rule = 1; rule < v1::AlertEvent::Rule_ARRAYSIZE; ++rule) {
+    for (int severity = 1; severity < v1::AlertEvent::Severity_ARRAYSIZE; ++severity) {
+      for (int state = 1; state < v1::AlertEvent::State_ARRAYSIZE; ++state) {
         alerts_[rule][severity][state] = &alerts_family_.Add(
             {{"rule", v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(rule))},
              {"severity",
@@ -226,7 +223,9 @@ void EngineMetrics::Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms
   if (entry.topic() != topics_.alerts) return;
   const int rule = entry.alert_rule(), severity = entry.alert_severity(),
             state = entry.alert_state();
-  if (rule > 0 && rule < 9 && severity > 0 && severity < 4 && state > 0 && state < 3) {
+  if (rule > 0 && rule < v1::AlertEvent::Rule_ARRAYSIZE && severity > 0 &&
+      severity < v1::AlertEvent::Severity_ARRAYSIZE && state > 0 &&
+      state < v1::AlertEvent::State_ARRAYSIZE) {
     alerts_[rule][severity][state]->Increment();
   }
   if (entry.source_timestamp_ms() > 0) {

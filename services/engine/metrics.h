@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "c360/v1/alert.pb.h"
 #include "common/bucket_counts.h"
 #include "common/topics.h"
 #include "services/engine/stats.h"
@@ -62,7 +63,9 @@ class EngineMetrics {
   // Series.
   prometheus::Counter* consumed_[kInputTopicCount];
   prometheus::Counter* deadlettered_[kInputTopicCount][kDeadLetterReasonCount];
-  prometheus::Counter* alerts_[9][4][3];  // rule, severity, state (enum values)
+  // By v1::AlertEvent rule, severity and state (enum values; 0, unspecified, stays null).
+  prometheus::Counter* alerts_[v1::AlertEvent::Rule_ARRAYSIZE][v1::AlertEvent::Severity_ARRAYSIZE]
+                              [v1::AlertEvent::State_ARRAYSIZE] = {};
   prometheus::Counter* timers_fired_[kTimerKindCount];
   prometheus::Gauge* customers_[kStatusCount];
   std::map<std::string, prometheus::Counter*> delivered_;  // by topic
