@@ -91,6 +91,7 @@ std::vector<Key> Keys() {
          }
          c.log_level = v;
        }},
+      Double("sla.target_pct", &Config::sla_target_pct, 0, 100),
       Int("scores.weights.usage", &Config::weight_usage, 0, 100),
       Int("scores.weights.support", &Config::weight_support, 0, 100),
       Int("scores.weights.financial", &Config::weight_financial, 0, 100),

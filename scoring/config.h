@@ -57,6 +57,8 @@ struct Config {
 
   // SLA policy by priority P1..P4 (index 0 unused).
   std::array<SlaPolicy, 5> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};
+  // Share of tickets meant to meet their SLA: the target line of the Customer 360 view.
+  double sla_target_pct = 95;
 
   // Score weights, integer percentages summing to 100.
   int weight_usage = 35;

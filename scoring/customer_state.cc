@@ -286,6 +286,37 @@ bool CustomerState::ApplyCampaign(const v1::CampaignEvent& e, TimeMs t) {
   return true;
 }
 
+void CustomerState::RecordDaily(int32_t day, int health, int risk, int status) {
+  DailyScore today{day, static_cast<uint8_t>(health), static_cast<uint8_t>(risk),
+                   static_cast<uint8_t>(status)};
+  if (!daily_scores_.empty()) {
+    DailyScore& last = daily_scores_.back();
+    today.day = std::max(day, last.day);
+    if (last.day == today.day) {
+      last = today;
+      // Equal to the day before: the entry is a carry-forward, not a change.
+      const size_t n = daily_scores_.size();
+      if (n >= 2) {
+        const DailyScore& before = daily_scores_[n - 2];
+        if (before.health == today.health && before.risk == today.risk &&
+            before.status == today.status) {
+          daily_scores_.pop_back();
+        }
+      }
+      return;
+    }
+    if (last.health == today.health && last.risk == today.risk && last.status == today.status) {
+      return;  // carried forward
+    }
+  }
+  daily_scores_.push_back(today);
+  // Keep the entry that is in force at the start of the kept range.
+  const int32_t oldest = today.day - (kDailyScoreDays - 1);
+  size_t drop = 0;
+  while (drop + 1 < daily_scores_.size() && daily_scores_[drop + 1].day <= oldest) ++drop;
+  if (drop > 0) daily_scores_.erase(daily_scores_.begin(), daily_scores_.begin() + static_cast<ptrdiff_t>(drop));
+}
+
 void CustomerState::Prune(int32_t day) {
   if (pruned_day_ == day) return;
   pruned_day_ = day;

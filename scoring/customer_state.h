@@ -96,6 +96,16 @@ struct ModuleDay {
   uint16_t module;
   int64_t count;
 };
+// A day's scores for the timeline: the last value of the day.
+struct DailyScore {
+  int32_t day;
+  uint8_t health;
+  uint8_t risk;
+  uint8_t status;  // v1::HealthSnapshot::Status
+  bool operator==(const DailyScore&) const = default;
+};
+inline constexpr int kDailyScoreDays = 366;  // 12 months and a day
+
 struct MonthCount {
   int32_t month;  // year * 12 + month - 1
   int64_t count;
@@ -155,6 +165,17 @@ class CustomerState {
     int32_t risk_level = 0;
   };
   Published& published() { return published_; }
+  const Published& published() const { return published_; }
+
+  // Daily scores, ascending day, one entry per day whose value differs from the day
+  // before (later days carry it forward), covering the last kDailyScoreDays days.
+  const std::vector<DailyScore>& daily_scores() const { return daily_scores_; }
+  // Records the scores of a re-score on `day` (a day before the last recorded one counts
+  // for that last day: a timer's deadline can lie behind T).
+  void RecordDaily(int32_t day, int health, int risk, int status);
+  // The sequence number of the customer's next journal entry (state/keys.h).
+  uint64_t TakeJournalSequence() { return journal_next_++; }
+  uint64_t journal_next() const { return journal_next_; }
 
   // Bumped whenever tickets, invoices, campaigns or ratings change: what the cached
   // entity KPIs (kpis.h) depend on besides the day and the deadline horizon.
@@ -201,6 +222,8 @@ class CustomerState {
 
   std::array<RuleState, kRuleCount> rules_;
   Published published_;
+  std::vector<DailyScore> daily_scores_;
+  uint64_t journal_next_ = 0;
   int32_t pruned_day_ = kNoDay;
   uint64_t entity_version_ = 0;  // not persisted: caches start cold
   int32_t rescored_day_ = kNoDay;

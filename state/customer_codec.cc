@@ -89,6 +89,11 @@ void CustomerCodec::Encode(const CustomerState& s, state::v1::Customer* scratch,
   c.set_published_risk_level(s.published_.risk_level);
   c.set_pruned_day(s.pruned_day_);
   c.set_rescored_day(s.rescored_day_);
+  for (const DailyScore& d : s.daily_scores_) {
+    c.add_daily_scores((static_cast<uint64_t>(static_cast<uint32_t>(d.day)) << 24) |
+                       (uint64_t{d.health} << 16) | (uint64_t{d.risk} << 8) | d.status);
+  }
+  c.set_journal_next(s.journal_next_);
   c.SerializeToString(out);
 }
 
@@ -173,6 +178,12 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
                    c.published_risk_level()};
   s->pruned_day_ = c.pruned_day();
   s->rescored_day_ = c.rescored_day();
+  for (uint64_t v : c.daily_scores()) {
+    s->daily_scores_.push_back({static_cast<int32_t>(static_cast<uint32_t>(v >> 24)),
+                                static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+                                static_cast<uint8_t>(v)});
+  }
+  s->journal_next_ = c.journal_next();
   s->sums_day_ = kNoDay;  // rebuilt on first use
   return true;
 }

@@ -49,6 +49,19 @@ std::string OutboxKey(uint16_t task, uint64_t sequence) {
   return key;
 }
 
+std::string JournalPrefix(uint16_t task, std::string_view customer_id) {
+  std::string key = TaskPrefix(Family::kJournal, task);
+  key.append(customer_id);
+  key.push_back('\0');
+  return key;
+}
+
+std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t sequence) {
+  std::string key = JournalPrefix(task, customer_id);
+  AppendU64(&key, sequence);
+  return key;
+}
+
 std::string EncodeTimerKey(const TimerKey& t) {
   std::string key = TaskPrefix(Family::kTimer, t.task);
   AppendU64(&key, OrderedTime(t.deadline_ms));

@@ -18,6 +18,7 @@ enum class Family : char {
   kTimer = 'T',        // task . deadline(u64) . customer_id . 0 . entity . kind(u8)
   kOutbox = 'X',       // task . sequence(u64)                 -> outbox entry
   kMeta = 'M',         // name                                 -> schema version, topics
+  kJournal = 'J',      // task . customer_id . 0 . sequence(u64) -> JournalEntry
 };
 
 void AppendU16(std::string* out, uint16_t v);
@@ -34,6 +35,9 @@ std::string CustomerKey(uint16_t task, std::string_view customer_id);
 std::string OffsetKey(uint16_t task, uint8_t topic_id);
 std::string StreamTimeKey(uint16_t task);
 std::string OutboxKey(uint16_t task, uint64_t sequence);
+// A customer's journal entries sort by sequence under JournalPrefix.
+std::string JournalPrefix(uint16_t task, std::string_view customer_id);
+std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t sequence);
 
 struct TimerKey {
   uint16_t task = 0;

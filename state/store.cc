@@ -41,6 +41,16 @@ void StateBatch::DeleteTimer(const state::TimerKey& timer) {
   batch_.Delete(state::EncodeTimerKey(timer));
 }
 
+void StateBatch::PutJournal(uint16_t task, std::string_view customer_id, uint64_t sequence,
+                            const state::v1::JournalEntry& entry) {
+  entry.SerializeToString(&scratch_);
+  batch_.Put(state::JournalKey(task, customer_id, sequence), scratch_);
+}
+
+void StateBatch::DeleteJournal(uint16_t task, std::string_view customer_id, uint64_t sequence) {
+  batch_.Delete(state::JournalKey(task, customer_id, sequence));
+}
+
 std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -99,8 +109,15 @@ std::optional<int64_t> StateStore::LoadOffset(uint16_t task, uint8_t topic_id) c
 }
 
 std::optional<state::v1::Task> StateStore::LoadTask(uint16_t task) const {
+  return LoadTaskAt(task, nullptr);
+}
+
+std::optional<state::v1::Task> StateStore::LoadTaskAt(uint16_t task,
+                                                      const rocksdb::Snapshot* snapshot) const {
   std::string value;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::StreamTimeKey(task), &value);
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  const rocksdb::Status s = db_->Get(options, state::StreamTimeKey(task), &value);
   if (s.IsNotFound()) return std::nullopt;
   state::v1::Task meta;
   if (!s.ok() || !meta.ParseFromString(value)) {
@@ -111,9 +128,15 @@ std::optional<state::v1::Task> StateStore::LoadTask(uint16_t task) const {
 
 bool StateStore::LoadCustomer(uint16_t task, std::string_view customer_id,
                               CustomerState* out) const {
+  return LoadCustomerAt(task, customer_id, out, nullptr);
+}
+
+bool StateStore::LoadCustomerAt(uint16_t task, std::string_view customer_id, CustomerState* out,
+                                const rocksdb::Snapshot* snapshot) const {
   std::string value;
-  const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), state::CustomerKey(task, customer_id), &value);
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  const rocksdb::Status s = db_->Get(options, state::CustomerKey(task, customer_id), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) throw StateError("cannot read customer: " + s.ToString());
   if (!CustomerCodec::Decode(value, out)) {
@@ -124,8 +147,10 @@ bool StateStore::LoadCustomer(uint16_t task, std::string_view customer_id,
 
 void StateStore::ScanPrefix(
     const std::string& prefix,
-    const std::function<void(std::string_view, std::string_view)>& fn) const {
+    const std::function<void(std::string_view, std::string_view)>& fn,
+    const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
   std::string upper = prefix;
   upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
   rocksdb::Slice upper_slice(upper);
@@ -185,6 +210,44 @@ void StateStore::ForEachOutbox(
     }
     fn(state::ReadU64(key.substr(prefix.size())), entry);
   });
+}
+
+std::unique_ptr<StateView> StateStore::View() const {
+  return std::unique_ptr<StateView>(new StateView(this, db_->GetSnapshot()));
+}
+
+StateView::~StateView() { store_->db_->ReleaseSnapshot(snapshot_); }
+
+std::optional<state::v1::Task> StateView::LoadTask(uint16_t task) const {
+  return store_->LoadTaskAt(task, snapshot_);
+}
+
+bool StateView::LoadCustomer(uint16_t task, std::string_view customer_id,
+                             CustomerState* out) const {
+  return store_->LoadCustomerAt(task, customer_id, out, snapshot_);
+}
+
+void StateView::ForEachCustomer(
+    uint16_t task, const std::function<void(std::string_view, std::string_view)>& fn) const {
+  const std::string prefix = state::TaskPrefix(state::Family::kCustomer, task);
+  store_->ScanPrefix(
+      prefix,
+      [&](std::string_view key, std::string_view value) { fn(key.substr(prefix.size()), value); },
+      snapshot_);
+}
+
+std::vector<state::v1::JournalEntry> StateView::Journal(uint16_t task,
+                                                        std::string_view customer_id) const {
+  std::vector<state::v1::JournalEntry> entries;
+  store_->ScanPrefix(
+      state::JournalPrefix(task, customer_id),
+      [&](std::string_view, std::string_view value) {
+        if (!entries.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          throw StateError("unreadable journal entry of customer " + std::string(customer_id));
+        }
+      },
+      snapshot_);
+  return entries;
 }
 
 uint64_t StateStore::LiveDataBytes() const {

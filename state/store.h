@@ -40,6 +40,9 @@ class StateBatch {
   void DeleteOutbox(uint16_t task, uint64_t sequence);
   void PutTimer(const state::TimerKey& timer);
   void DeleteTimer(const state::TimerKey& timer);
+  void PutJournal(uint16_t task, std::string_view customer_id, uint64_t sequence,
+                  const state::v1::JournalEntry& entry);
+  void DeleteJournal(uint16_t task, std::string_view customer_id, uint64_t sequence);
 
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
   // Empties the batch for reuse (its buffers stay allocated).
@@ -51,6 +54,34 @@ class StateBatch {
   rocksdb::WriteBatch batch_;
   std::string scratch_;
   state::v1::Customer customer_scratch_;
+};
+
+class StateStore;
+
+// A consistent read-only view of the state as of one commit (a RocksDB snapshot): what
+// readers beside the processing thread use (the HTTP API), so that a customer, its
+// journal and its task's stream time agree. Cheap to take; release it soon (it pins the
+// versions it sees). Thread-safe; the store must outlive it.
+class StateView {
+ public:
+  ~StateView();
+  StateView(const StateView&) = delete;
+  StateView& operator=(const StateView&) = delete;
+
+  std::optional<state::v1::Task> LoadTask(uint16_t task) const;
+  bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
+  // Every customer of the task in customer_id order, as stored bytes (CustomerCodec).
+  void ForEachCustomer(uint16_t task,
+                       const std::function<void(std::string_view id, std::string_view value)>& fn) const;
+  // The customer's journal entries, oldest first.
+  std::vector<state::v1::JournalEntry> Journal(uint16_t task, std::string_view customer_id) const;
+
+ private:
+  friend class StateStore;
+  StateView(const StateStore* store, const rocksdb::Snapshot* snapshot)
+      : store_(store), snapshot_(snapshot) {}
+  const StateStore* store_;
+  const rocksdb::Snapshot* snapshot_;
 };
 
 class StateStore {
@@ -80,6 +111,9 @@ class StateStore {
   void ForEachOutbox(uint16_t task,
                      const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;
 
+  // A snapshot view of the state as of the last commit.
+  std::unique_ptr<StateView> View() const;
+
   // Figures for metrics. Live data: SST files' live data plus the memtables (state not
   // flushed yet is state too).
   uint64_t LiveDataBytes() const;
@@ -87,9 +121,14 @@ class StateStore {
   uint64_t BlockCacheBytes() const;
 
  private:
+  friend class StateView;
   explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
   void ScanPrefix(const std::string& prefix,
-                  const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+                  const std::function<void(std::string_view key, std::string_view value)>& fn,
+                  const rocksdb::Snapshot* snapshot = nullptr) const;
+  std::optional<state::v1::Task> LoadTaskAt(uint16_t task, const rocksdb::Snapshot* snapshot) const;
+  bool LoadCustomerAt(uint16_t task, std::string_view customer_id, CustomerState* out,
+                      const rocksdb::Snapshot* snapshot) const;
 
   std::unique_ptr<rocksdb::DB> db_;
 };

@@ -89,7 +89,7 @@ int RunDemo(const DemoOptions& options) {
   auto engine_owner = std::make_unique<Engine>(settings, SystemClock::Instance());
   Engine& engine = *engine_owner;
   HttpServer http;
-  AddEngineRoutes(http, engine);
+  AddEngineRoutes(http, engine, SystemClock::Instance(), settings.group);
   try {
     http.Start(options.http);
   } catch (const HttpError& e) {

@@ -140,6 +140,7 @@ class Engine::Impl final : public RecordOwner {
       throw EngineError(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
     }
     started_ = true;
+    store_view_.store(store_.get(), std::memory_order_release);
     PublishStats();
     spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
                  "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
@@ -215,10 +216,12 @@ class Engine::Impl final : public RecordOwner {
   }
 
   // Thread-safe: the copies published at the last commit or refresh.
+  const StateStore* state() const { return store_view_.load(std::memory_order_acquire); }
   EngineStats stats() const {
     std::lock_guard lock(stats_mu_);
     return published_stats_;
   }
+  const Config& config() const { return config_; }
   Readiness readiness() const {
     std::lock_guard lock(stats_mu_);
     return readiness_;
@@ -345,6 +348,7 @@ class Engine::Impl final : public RecordOwner {
       }
     }
     if (!mismatch.empty()) throw EngineError(mismatch + " partitions");
+    stats_.partitions = counts[0];
   }
 
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -577,6 +581,7 @@ class Engine::Impl final : public RecordOwner {
   const Config& config_;
   const Clock& clock_;
   std::unique_ptr<StateStore> store_;
+  std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
   StateBatch batch_;
   KafkaHandle consumer_;
   KafkaHandle producer_;
@@ -608,5 +613,7 @@ void Engine::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> call
 EngineStats Engine::stats() const { return impl_->stats(); }
 Readiness Engine::readiness() const { return impl_->readiness(); }
 std::string Engine::RenderMetrics() const { return impl_->RenderMetrics(); }
+const StateStore* Engine::state() const { return impl_->state(); }
+const Config& Engine::config() const { return impl_->config(); }
 
 }  // namespace c360

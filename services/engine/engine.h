@@ -20,6 +20,7 @@
 #include "services/engine/output.h"
 #include "services/engine/stats.h"
 #include "state/state.pb.h"
+#include "state/store.h"
 
 namespace c360 {
 
@@ -64,6 +65,10 @@ class Engine {
   Readiness readiness() const;
   // The engine's metrics in Prometheus text format (GET /metrics).
   std::string RenderMetrics() const;
+  // The state store for readers (the HTTP API: take a StateView of it); null until Start()
+  // has opened it. It lives as long as the engine.
+  const StateStore* state() const;
+  const Config& config() const;
 
  private:
   class Impl;

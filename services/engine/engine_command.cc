@@ -68,7 +68,7 @@ int RunEngine(const EngineOptions& options) {
   Engine engine(std::move(*settings), SystemClock::Instance());
   // HTTP first: /healthz answers and /readyz says why not ready while the engine starts.
   HttpServer http;
-  AddEngineRoutes(http, engine);
+  AddEngineRoutes(http, engine, SystemClock::Instance(), options.group);
   try {
     http.Start(options.http);
   } catch (const HttpError& e) {

@@ -2,9 +2,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "services/api/customer_api.h"
+
 namespace c360 {
 
-void AddEngineRoutes(HttpServer& server, const Engine& engine) {
+void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& clock,
+                     const std::string& group) {
+  auto ownership = [&engine, group] {
+    const EngineStats s = engine.stats();
+    api::Ownership own;
+    for (const auto& [task, time] : s.stream_time_by_task) own.tasks.push_back(static_cast<uint16_t>(task));
+    own.task_count = s.partitions;
+    own.group = group;
+    return own;
+  };
+  api::CustomerApi::Register(
+      std::make_shared<const api::CustomerApi>(engine.config(), clock,
+                                               [&engine] { return engine.state(); }, ownership),
+      server);
   server.Get("/metrics", [&engine](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", engine.RenderMetrics()};
   });

@@ -35,6 +35,7 @@ struct EngineStats {
 
   // Current values, for the assigned tasks.
   int tasks = 0;
+  int partitions = 0;  // of each input topic: the number of tasks in the group
   int64_t outbox_pending = 0;  // published, not yet confirmed (or waiting to retry)
   int64_t timers_pending = 0;
   int64_t cached_customers = 0;

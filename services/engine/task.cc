@@ -20,6 +20,14 @@ constexpr uint8_t kResponseTimer = 0;
 constexpr uint8_t kResolutionTimer = 1;
 constexpr uint8_t kInvoiceTimer = 2;
 
+// "1234.56" for 123456 cents.
+std::string FormatCents(int64_t cents) {
+  const int64_t abs = cents < 0 ? -cents : cents;
+  std::string frac = std::to_string(abs % 100);
+  if (frac.size() < 2) frac.insert(0, "0");
+  return (cents < 0 ? "-" : "") + std::to_string(abs / 100) + "." + frac;
+}
+
 void AddHeader(state::v1::OutboxEntry* entry, const std::string& name, const std::string& value) {
   auto* h = entry->add_headers();
   h->set_name(name);
@@ -57,6 +65,11 @@ void Task::Restore(const StateStore& store) {
                               meta->sweep_cause_offset()};
     for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
       status_counts_[i] = meta->status_counts(i);
+    }
+    for (const state::v1::AlertHour& h : meta->alert_hours()) {
+      AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(h.hour() % 24)];
+      bucket.hour = h.hour();
+      for (int r = 0; r < kRuleCount && r < h.by_rule_size(); ++r) bucket.by_rule[r] = h.by_rule(r);
     }
   }
   for (InputTopic topic : kAllInputTopics) {
@@ -130,9 +143,12 @@ void Task::DayRescore(Entry& entry) {
   if (!entry.state.exists()) return;
   // Its outputs are caused by the record that moved the day, not the one being applied.
   const TimeMs record_kafka_ts = cause_kafka_ts_;
+  const CauseKind record_kind = cause_kind_;
   cause_kafka_ts_ = sweep_kafka_ts_;
+  cause_kind_ = CauseKind::kDayChange;
   Rescore(entry, sweep_time_, sweep_time_ - 1, sweep_cause_, /*sync_timers=*/false);
   cause_kafka_ts_ = record_kafka_ts;
+  cause_kind_ = record_kind;
   ++counters_.rescored_on_day_change;
 }
 
@@ -219,7 +235,10 @@ void Task::ApplyHead(InputTopic topic) {
   } else if (late) {
     DeadLetter(record, *late);
   } else {
+    cause_kind_ = CauseKind::kEvent;
+    cause_topic_ = topic;
     Advance(head.event_time, cause);
+    cause_kind_ = CauseKind::kEvent;
     const Decoder& d = p.decoder;
     bool changed = false;
     Entry* entry = nullptr;
@@ -281,6 +300,9 @@ void Task::ApplyProfile(const TaskRecord& record) {
       MarkDirty(*entry);
     }
     ++counters_.applied;
+    cause_kind_ = CauseKind::kProfile;
+    cause_topic_ = InputTopic::kCustomers;
+    cause_tombstone_ = result.tombstone;
     if (entry != nullptr && stream_time_ != kNoTime) {
       // A profile changes what the scores see (revenue, contract dates): re-score now.
       Rescore(*entry, stream_time_, stream_time_ - 1,
@@ -307,7 +329,10 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     if (cause.source_partition < 0) cause_kafka_ts_ = timer.deadline + config_.timer_grace_ms;
     AlertCause timer_cause = cause;
     timer_cause.event_time = timer.deadline;
+    cause_kind_ = CauseKind::kTimer;
+    cause_timer_ = &timer;
     Rescore(entry, timer.deadline, timer.deadline, timer_cause, /*sync_timers=*/true);
+    cause_timer_ = nullptr;
     CrashPoint("timer-fired");
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
@@ -319,9 +344,10 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
   }
   stream_time_ = t;
   task_dirty_ = true;
-  if (old_day != kNoDay && DayOf(t) != old_day) {
+  if (DayOf(t) != old_day) {
     // A new day: windows slide and day counts move for everyone, so every customer is
-    // re-scored once, at t. Lazily: each customer's re-score runs before anything else
+    // re-scored once, at t. The task's first record counts as a new day too: customers
+    // known only by their profiles so far get their first scores at it. Lazily: each customer's re-score runs before anything else
     // touches it (Touch), and a sweep in customer_id order does the rest between batches
     // (SweepStep), so a day boundary does not stall the task. A sweep still running when
     // the next day comes is finished first.
@@ -387,7 +413,13 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
   alerts_scratch_.clear();
   const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
+  s.RecordDaily(day, scores.health, scores.risk, scores.status);
   for (const v1::AlertEvent& alert : alerts_scratch_) {
+    state::v1::JournalEntry journal;
+    journal.set_kind(state::v1::JournalEntry::ALERT);
+    *journal.mutable_alert() = alert;
+    Journal(s, std::move(journal), cause);
+    if (alert.state() == v1::AlertEvent::FIRING) CountAlertHour(at, alert.rule());
     state::v1::OutboxEntry output = NewOutput(config_.topics.alerts, s.customer_id(), alert);
     output.set_alert_rule(alert.rule());
     output.set_alert_severity(alert.severity());
@@ -398,6 +430,15 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
 
   CustomerState::Published& published = s.published();
   if (published.status != scores.status) {
+    state::v1::JournalEntry journal;
+    journal.set_kind(state::v1::JournalEntry::STATUS_CHANGE);
+    journal.set_from_status(published.status);
+    journal.set_to_status(scores.status);
+    journal.set_from_health(published.health);
+    journal.set_health(scores.health);
+    journal.set_risk(scores.risk);
+    journal.set_stream_time(at);
+    Journal(s, std::move(journal), cause);
     if (published.status != 0) --status_counts_[published.status];
     ++status_counts_[scores.status];
     task_dirty_ = true;
@@ -533,6 +574,79 @@ void Task::DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict
 
 void Task::AddOutbox(state::v1::OutboxEntry entry) { outbox_.push_back(std::move(entry)); }
 
+void Task::Journal(CustomerState& s, state::v1::JournalEntry entry, const AlertCause& cause) {
+  if (entry.kind() == state::v1::JournalEntry::ALERT) {
+    entry.set_stream_time(ToMs(entry.alert().stream_time()));
+  }
+  static constexpr const char* kKinds[] = {"event", "timer", "day_change", "profile"};
+  entry.set_cause_kind(kKinds[static_cast<int>(cause_kind_)]);
+  entry.set_cause_topic(std::string(cause.source_topic));
+  entry.set_cause_partition(cause.source_partition);
+  entry.set_cause_offset(cause.source_offset);
+  entry.set_cause_event_time(cause.event_time);
+  entry.set_cause_text(DescribeCause());
+  journal_.push_back(JournalItem{s.customer_id(), s.TakeJournalSequence(), std::move(entry)});
+}
+
+std::string Task::DescribeCause() const {
+  switch (cause_kind_) {
+    case CauseKind::kTimer: {
+      if (cause_timer_ == nullptr) return "a deadline passed";
+      const std::string& id = cause_timer_->entity_id;
+      if (cause_timer_->kind == kResponseTimer) return "response SLA deadline of ticket " + id + " passed";
+      if (cause_timer_->kind == kResolutionTimer) return "resolution SLA deadline of ticket " + id + " passed";
+      return "invoice " + id + " fell due unpaid";
+    }
+    case CauseKind::kDayChange:
+      return "a new day (" + FormatDate(StartOfDay(sweep_day_)) + "): the rolling windows moved";
+    case CauseKind::kProfile:
+      return cause_tombstone_ ? "the customer's profile was removed" : "the customer's profile was updated";
+    case CauseKind::kEvent: break;
+  }
+  const Decoder& d = partitions_[static_cast<int>(cause_topic_)].decoder;
+  switch (cause_topic_) {
+    case InputTopic::kUsage: {
+      const v1::UsageEvent& e = d.usage();
+      return "usage: " + std::to_string(e.quantity() == 0 ? 1 : e.quantity()) + " x " +
+             (e.action().empty() ? std::string("event") : e.action()) + " in " +
+             (e.module().empty() ? std::string("other") : e.module());
+    }
+    case InputTopic::kTickets: {
+      const v1::TicketEvent& e = d.ticket();
+      std::string text = "ticket " + e.ticket_id() + " " + v1::TicketEvent::Kind_Name(e.kind());
+      if (e.priority() != v1::TicketEvent::PRIORITY_UNSPECIFIED) {
+        text += " (" + v1::TicketEvent::Priority_Name(e.priority()) + ")";
+      }
+      return text;
+    }
+    case InputTopic::kInvoices: {
+      const v1::InvoiceEvent& e = d.invoice();
+      std::string text = "invoice ";
+      text += e.invoice_id().empty() ? std::string("(customer)") : e.invoice_id();
+      text += " " + v1::InvoiceEvent::Kind_Name(e.kind());
+      if (e.amount_cents() > 0) text += " " + FormatCents(e.amount_cents());
+      return text;
+    }
+    case InputTopic::kCampaigns: {
+      const v1::CampaignEvent& e = d.campaign();
+      std::string text = "campaign " + e.campaign_id() + " " + v1::CampaignEvent::Kind_Name(e.kind());
+      if (e.has_nps()) text += " (NPS " + std::to_string(e.nps()) + ")";
+      if (e.has_csat()) text += " (CSAT " + std::to_string(e.csat()) + ")";
+      return text;
+    }
+    case InputTopic::kCustomers: break;
+  }
+  return "the customer's profile was updated";
+}
+
+void Task::CountAlertHour(TimeMs at, v1::AlertEvent::Rule rule) {
+  const int64_t hour = at >= 0 ? at / 3'600'000 : (at - 3'599'999) / 3'600'000;
+  AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(((hour % 24) + 24) % 24)];
+  if (bucket.hour > hour) return;  // older than the last 24 hours the bucket now holds
+  if (bucket.hour < hour) bucket = AlertHourCounts{hour, {}};
+  ++bucket.by_rule[rule];
+}
+
 void Task::Consumed(InputTopic topic, const TaskRecord& record) {
   Partition& p = partition(topic);
   p.next_offset = record.offset + 1;
@@ -564,6 +678,13 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     task_dirty_ = true;
   }
   outbox_.clear();
+  for (const JournalItem& item : journal_) {
+    batch->PutJournal(id_, item.customer_id, item.sequence, item.entry);
+    if (item.sequence >= kJournalKept) {
+      batch->DeleteJournal(id_, item.customer_id, item.sequence - kJournalKept);
+    }
+  }
+  journal_.clear();
   if (task_dirty_) {
     state::v1::Task meta;
     meta.set_version(1);
@@ -577,6 +698,12 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_sweep_cause_partition(sweep_cause_.source_partition);
     meta.set_sweep_cause_offset(sweep_cause_.source_offset);
     for (int64_t count : status_counts_) meta.add_status_counts(count);
+    for (const AlertHourCounts& bucket : alert_hours_) {
+      if (bucket.hour == std::numeric_limits<int64_t>::min()) continue;
+      state::v1::AlertHour* h = meta.add_alert_hours();
+      h->set_hour(bucket.hour);
+      for (int32_t n : bucket.by_rule) h->add_by_rule(n);
+    }
     batch->PutTask(id_, meta);
     task_dirty_ = false;
   }

@@ -11,7 +11,9 @@
 // Not thread-safe: one processing thread drives every task.
 
 #include <cstdint>
+#include <array>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -124,6 +126,8 @@ class Task {
   const int64_t* status_counts() const { return status_counts_; }
   size_t customer_count() const { return customers_.size(); }
   size_t timer_count() const { return timers_.size(); }
+  // Journal entries kept per customer (the oldest are deleted as new ones come).
+  static constexpr uint64_t kJournalKept = 200;
   // Read-only view of one customer (tests, API).
   const CustomerState* customer(const std::string& id) const;
 
@@ -146,6 +150,17 @@ class Task {
     uint64_t last_used = 0;  // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
+  };
+  // What a re-score is caused by, for the journal's "why did the score change".
+  enum class CauseKind { kEvent, kTimer, kDayChange, kProfile };
+  struct JournalItem {
+    std::string customer_id;
+    uint64_t sequence;
+    state::v1::JournalEntry entry;
+  };
+  struct AlertHourCounts {
+    int64_t hour = std::numeric_limits<int64_t>::min();
+    std::array<int32_t, kRuleCount> by_rule{};
   };
   struct Partition {
     std::deque<TaskRecord> records;
@@ -175,6 +190,10 @@ class Task {
   void WantedTimers(const Entry& entry);  // into timer_scratch_
   void DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict);
   void AddOutbox(state::v1::OutboxEntry entry);
+  // Journal entries of a re-score (status change, alerts), with the cause described.
+  void Journal(CustomerState& s, state::v1::JournalEntry entry, const AlertCause& cause);
+  std::string DescribeCause() const;
+  void CountAlertHour(TimeMs at, v1::AlertEvent::Rule rule);
   void Consumed(InputTopic topic, const TaskRecord& record);
 
   // The customer's entry with its pending day-change re-score done: what every record,
@@ -214,6 +233,12 @@ class Task {
   std::vector<TimerView> timer_scratch_;
   std::string encode_scratch_;
   TimeMs cause_kafka_ts_ = -1;  // Kafka timestamp of the record being applied
+  CauseKind cause_kind_ = CauseKind::kEvent;
+  InputTopic cause_topic_ = InputTopic::kUsage;  // kEvent, kProfile: whose decoder holds it
+  const Timer* cause_timer_ = nullptr;           // kTimer
+  bool cause_tombstone_ = false;                 // kProfile
+  std::vector<JournalItem> journal_;
+  std::array<AlertHourCounts, 24> alert_hours_;
   TimeMs sweep_kafka_ts_ = -1;  // ... of the record that started the sweep
   bool caught_up_once_ = false;
   int64_t status_counts_[kStatusCount] = {};

@@ -1,0 +1,367 @@
+#include "services/api/customer_api.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "services/api/customer_view.h"
+#include "services/api/web_assets.h"
+#include "state/customer_codec.h"
+
+namespace c360::api {
+namespace {
+
+using nlohmann::json;
+using v1::HealthSnapshot;
+
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 1000;
+constexpr size_t kTopCustomers = 10;
+
+HttpResponse Json(const json& body, int status = 200) {
+  return HttpResponse{status, "application/json", body.dump() + "\n"};
+}
+
+HttpResponse BadParameter(const std::string& name, const std::string& detail) {
+  return JsonError(400, "bad_parameter", "parameter " + name + ": " + detail);
+}
+
+std::string TaskList(const std::vector<uint16_t>& tasks) {
+  std::string out;
+  for (uint16_t t : tasks) out += (out.empty() ? "" : ",") + std::to_string(t);
+  return out.empty() ? "none" : out;
+}
+
+// Who answers for what: this instance's tasks and the ones other members own.
+json Coverage(const Ownership& own) {
+  json not_owned = json::array();
+  for (int t = 0; t < own.task_count; ++t) {
+    if (std::find(own.tasks.begin(), own.tasks.end(), t) == own.tasks.end()) not_owned.push_back(t);
+  }
+  return {{"owned", own.tasks}, {"not_owned", not_owned}, {"total", own.task_count}};
+}
+
+// Parses a comma-separated list of enum names; nullopt names the bad one in *bad.
+template <typename Enum>
+std::optional<std::set<int>> EnumSet(const std::string& text, bool (*parse)(const std::string&, Enum*),
+                                     std::string* bad) {
+  std::set<int> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    Enum value;
+    if (name.empty() || name.find("UNSPECIFIED") != std::string::npos || !parse(name, &value)) {
+      *bad = name;
+      return std::nullopt;
+    }
+    out.insert(static_cast<int>(value));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Reads every customer row of the owned tasks from one snapshot.
+std::vector<CustomerRow> Rows(const StateView& view, const Ownership& own, const Config& config) {
+  std::vector<CustomerRow> rows;
+  CustomerState state;
+  for (uint16_t task : own.tasks) {
+    view.ForEachCustomer(task, [&](std::string_view id, std::string_view value) {
+      if (!CustomerCodec::Decode(value, &state)) {
+        throw StateError("unreadable state for customer " + std::string(id));
+      }
+      if (state.exists()) rows.push_back(RowOf(state, task, config));
+    });
+  }
+  return rows;
+}
+
+// List order: a field and a direction; ties by customer_id, always ascending.
+struct Sort {
+  std::string name = "health";
+  bool descending = false;
+};
+
+using SortKey = std::variant<int64_t, std::string>;
+
+SortKey KeyOf(const CustomerRow& r, const Sort& sort) {
+  if (sort.name == "health") return r.scored ? int64_t{r.health} : int64_t{1000};  // unscored last
+  if (sort.name == "risk") return r.scored ? int64_t{r.risk} : int64_t{-1};
+  if (sort.name == "revenue") return r.annual_revenue_cents;
+  if (sort.name == "name") return r.name.empty() ? r.customer_id : r.name;
+  return r.customer_id;  // "id"
+}
+
+// True when (a, a_id) comes before (b, b_id) in the list's order.
+bool Before(const SortKey& a, const std::string& a_id, const SortKey& b, const std::string& b_id,
+            const Sort& sort) {
+  if (a != b) return sort.descending ? b < a : a < b;
+  return a_id < b_id;
+}
+
+// A cursor is the position after the last row returned: sort, key and customer_id, as hex
+// (opaque to clients; rows are compared by value, so pages neither repeat nor skip rows
+// that keep their place).
+std::string Hex(const std::string& raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> Unhex(const std::string& hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int v = 0;
+    const auto [ptr, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+    if (ec != std::errc() || ptr != hex.data() + i + 2) return std::nullopt;
+    out.push_back(static_cast<char>(v));
+  }
+  return out;
+}
+
+std::string EncodeCursor(const Sort& sort, const SortKey& key, const std::string& id) {
+  const std::string value = std::holds_alternative<int64_t>(key) ? "i" + std::to_string(std::get<int64_t>(key))
+                                                                 : "s" + std::get<std::string>(key);
+  return Hex((sort.descending ? "-" : "") + sort.name + '\0' + value + '\0' + id);
+}
+
+std::optional<std::pair<SortKey, std::string>> DecodeCursor(const std::string& cursor, const Sort& sort) {
+  const auto raw = Unhex(cursor);
+  if (!raw) return std::nullopt;
+  const size_t a = raw->find('\0');
+  const size_t b = a == std::string::npos ? a : raw->find('\0', a + 1);
+  if (b == std::string::npos) return std::nullopt;
+  if (raw->substr(0, a) != (sort.descending ? "-" : "") + sort.name) return std::nullopt;
+  const std::string value = raw->substr(a + 1, b - a - 1);
+  const std::string id = raw->substr(b + 1);
+  if (value.empty()) return std::nullopt;
+  if (value[0] == 's') return std::make_pair(SortKey(value.substr(1)), id);
+  if (value[0] != 'i') return std::nullopt;
+  int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(value.data() + 1, value.data() + value.size(), n);
+  if (ec != std::errc() || ptr != value.data() + value.size()) return std::nullopt;
+  return std::make_pair(SortKey(n), id);
+}
+
+}  // namespace
+
+CustomerApi::CustomerApi(const Config& config, const Clock& clock,
+                         std::function<const StateStore*()> store,
+                         std::function<Ownership()> ownership)
+    : config_(config), clock_(clock), store_(std::move(store)), ownership_(std::move(ownership)) {}
+
+void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, HttpServer& server) {
+  server.Get("/api/v1/customers/([^/]+)(/alerts|/timeline|/recommendations)?",
+             [api](const HttpRequest& r) {
+               return api->Customer(r.matches[1], r.matches.size() > 2 ? r.matches[2] : "");
+             });
+  server.Get("/api/v1/customers/?", [api](const HttpRequest& r) { return api->List(r); });
+  server.Get("/api/v1/summary", [api](const HttpRequest&) { return api->Summary(); });
+  for (const WebAsset& asset : WebAssets()) {
+    const std::string path = std::string(asset.path);
+    const std::string pattern = path == "/index.html" ? "/" : path;
+    server.Get(pattern, [&asset](const HttpRequest&) {
+      return HttpResponse{200, std::string(asset.content_type), std::string(asset.body)};
+    });
+  }
+}
+
+HttpResponse CustomerApi::Customer(const std::string& id, const std::string& part) const {
+  const StateStore* store = store_();
+  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  const Ownership own = ownership_();
+  if (own.tasks.empty()) {
+    return JsonError(503, "no_tasks",
+                     "this instance owns no tasks yet (group " + own.group + " is assigning them)");
+  }
+  const auto view = store->View();
+  CustomerState state;
+  for (uint16_t task : own.tasks) {
+    if (!view->LoadCustomer(task, id, &state) || !state.exists()) continue;
+    const auto meta = view->LoadTask(task);
+    const ViewContext ctx{config_, task, meta ? meta->stream_time() : kNoTime, clock_.NowMs()};
+    const std::vector<state::v1::JournalEntry> journal = view->Journal(task, id);
+    const Evaluation eval = Evaluate(state, ctx);
+    if (part == "/alerts") return Json(AlertsView(state, eval, journal, ctx));
+    if (part == "/timeline") return Json(TimelineView(state, eval, journal, ctx));
+    if (part == "/recommendations") return Json(RecommendationsView(state, eval, journal, ctx));
+    return Json(CustomerView(state, eval, journal, ctx));
+  }
+  std::string detail = "no customer " + id + " in the tasks this instance owns (" +
+                       TaskList(own.tasks) + " of " + std::to_string(own.task_count) + ")";
+  if (static_cast<int>(own.tasks.size()) < own.task_count) {
+    detail += "; the other tasks are served by the other members of group " + own.group;
+  }
+  return JsonError(404, "customer_not_found", detail);
+}
+
+HttpResponse CustomerApi::List(const HttpRequest& request) const {
+  std::optional<std::set<int>> statuses, segments, risks;
+  std::string bad;
+  if (request.has_param("status")) {
+    statuses = EnumSet<HealthSnapshot::Status>(request.param("status"), &HealthSnapshot::Status_Parse, &bad);
+    if (!statuses) return BadParameter("status", "expected HEALTHY, WATCH, AT_RISK or CRITICAL (comma-separated), not '" + bad + "'");
+  }
+  if (request.has_param("segment")) {
+    segments = EnumSet<v1::CustomerProfile::Segment>(request.param("segment"),
+                                                     &v1::CustomerProfile::Segment_Parse, &bad);
+    if (!segments) return BadParameter("segment", "expected SMB, MID_MARKET, ENTERPRISE or GOVERNMENT (comma-separated), not '" + bad + "'");
+  }
+  if (request.has_param("risk")) {
+    risks = EnumSet<HealthSnapshot::RiskLevel>(request.param("risk"), &HealthSnapshot::RiskLevel_Parse, &bad);
+    if (!risks) return BadParameter("risk", "expected LOW, MEDIUM or HIGH (comma-separated), not '" + bad + "'");
+  }
+  Sort sort;
+  if (request.has_param("sort")) {
+    std::string s = request.param("sort");
+    sort.descending = !s.empty() && s[0] == '-';
+    if (sort.descending) s.erase(0, 1);
+    if (s != "health" && s != "risk" && s != "revenue" && s != "name" && s != "id") {
+      return BadParameter("sort", "expected health, risk, revenue, name or id, optionally with a leading - for descending, not '" + request.param("sort") + "'");
+    }
+    sort.name = s;
+  }
+  int limit = kDefaultLimit;
+  if (request.has_param("limit")) {
+    const std::string text = request.param("limit");
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || limit < 1 || limit > kMaxLimit) {
+      return BadParameter("limit", "expected an integer from 1 to " + std::to_string(kMaxLimit) + ", not '" + text + "'");
+    }
+  }
+  std::optional<std::pair<SortKey, std::string>> after;
+  if (request.has_param("cursor")) {
+    after = DecodeCursor(request.param("cursor"), sort);
+    if (!after) return BadParameter("cursor", "not a cursor of this list's sort order (pass next_cursor back unchanged, with the same sort)");
+  }
+
+  const StateStore* store = store_();
+  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  const Ownership own = ownership_();
+  std::vector<CustomerRow> rows = Rows(*store->View(), own, config_);
+  std::erase_if(rows, [&](const CustomerRow& r) {
+    if (statuses && (!r.scored || !statuses->count(r.status))) return true;
+    if (risks && (!r.scored || !risks->count(r.risk_level))) return true;
+    if (segments && (!r.has_profile || !segments->count(r.segment))) return true;
+    return false;
+  });
+  const size_t total = rows.size();
+  std::vector<std::pair<SortKey, const CustomerRow*>> keyed;
+  keyed.reserve(rows.size());
+  for (const CustomerRow& r : rows) {
+    SortKey key = KeyOf(r, sort);
+    if (after && !Before(after->first, after->second, key, r.customer_id, sort)) continue;
+    keyed.emplace_back(std::move(key), &r);
+  }
+  const size_t page = std::min(keyed.size(), static_cast<size_t>(limit));
+  std::partial_sort(keyed.begin(), keyed.begin() + static_cast<ptrdiff_t>(page), keyed.end(),
+                    [&](const auto& a, const auto& b) {
+                      return Before(a.first, a.second->customer_id, b.first, b.second->customer_id, sort);
+                    });
+  json items = json::array();
+  for (size_t i = 0; i < page; ++i) items.push_back(RowJson(*keyed[i].second));
+  json next = nullptr;
+  if (keyed.size() > page && page > 0) {
+    next = EncodeCursor(sort, keyed[page - 1].first, keyed[page - 1].second->customer_id);
+  }
+  return Json({{"customers", items},
+               {"total", total},
+               {"next_cursor", next},
+               {"sort", (sort.descending ? "-" : "") + sort.name},
+               {"tasks", Coverage(own)}});
+}
+
+HttpResponse CustomerApi::Summary() const {
+  const StateStore* store = store_();
+  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  const Ownership own = ownership_();
+  const auto view = store->View();
+  std::vector<CustomerRow> rows = Rows(*view, own, config_);
+
+  json by_status = json::object(), by_risk = json::object(), by_segment = json::object();
+  for (int s = 1; s <= 4; ++s) by_status[HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(s))] = 0;
+  for (int r = 1; r <= 3; ++r) by_risk[HealthSnapshot::RiskLevel_Name(static_cast<HealthSnapshot::RiskLevel>(r))] = 0;
+  for (int s = 1; s <= 4; ++s) by_segment[v1::CustomerProfile::Segment_Name(static_cast<v1::CustomerProfile::Segment>(s))] = 0;
+  by_segment["NONE"] = 0;  // no profile, or no segment in it
+  int64_t health_sum = 0, scored = 0, total_revenue = 0, revenue_at_risk = 0;
+  for (const CustomerRow& r : rows) {
+    total_revenue += r.annual_revenue_cents;
+    const std::string segment = r.has_profile && r.segment != 0 ? v1::CustomerProfile::Segment_Name(r.segment) : "NONE";
+    by_segment[segment] = by_segment[segment].get<int64_t>() + 1;
+    if (!r.scored) continue;
+    ++scored;
+    health_sum += r.health;
+    by_status[HealthSnapshot::Status_Name(r.status)] = by_status[HealthSnapshot::Status_Name(r.status)].get<int64_t>() + 1;
+    by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)] = by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)].get<int64_t>() + 1;
+    if (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL) {
+      revenue_at_risk += r.annual_revenue_cents;
+    }
+  }
+  auto by_revenue = [](const CustomerRow* a, const CustomerRow* b) {
+    return a->annual_revenue_cents != b->annual_revenue_cents
+               ? a->annual_revenue_cents > b->annual_revenue_cents
+               : a->customer_id < b->customer_id;
+  };
+  std::vector<const CustomerRow*> all, at_risk;
+  for (const CustomerRow& r : rows) {
+    all.push_back(&r);
+    if (r.scored && (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL)) at_risk.push_back(&r);
+  }
+  const auto top = [&](std::vector<const CustomerRow*>& list) {
+    const size_t n = std::min(list.size(), kTopCustomers);
+    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(n), list.end(), by_revenue);
+    json out = json::array();
+    for (size_t i = 0; i < n; ++i) {
+      json row = RowJson(*list[i]);
+      row["revenue_share_pct"] = total_revenue > 0 ? Rounded(100.0 * static_cast<double>(list[i]->annual_revenue_cents) / static_cast<double>(total_revenue), 2) : 0.0;
+      out.push_back(std::move(row));
+    }
+    return out;
+  };
+  json top_revenue = top(all);
+  int64_t top_sum = 0;
+  for (const json& row : top_revenue) top_sum += row["annual_revenue_cents"].get<int64_t>();
+  json top_at_risk = top(at_risk);
+
+  // FIRING alerts in the 24 hours of stream time up to each task's T.
+  json alerts = json::object();
+  for (int r = 1; r < kRuleCount; ++r) alerts[v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r))] = 0;
+  int64_t alerts_total = 0;
+  for (uint16_t task : own.tasks) {
+    const auto meta = view->LoadTask(task);
+    if (!meta || meta->stream_time() == kNoTime) continue;
+    const int64_t hour_now = meta->stream_time() / kMsPerHour;
+    for (const state::v1::AlertHour& h : meta->alert_hours()) {
+      if (h.hour() <= hour_now - 24 || h.hour() > hour_now) continue;
+      for (int r = 1; r < kRuleCount && r < h.by_rule_size(); ++r) {
+        const std::string name = v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r));
+        alerts[name] = alerts[name].get<int64_t>() + h.by_rule(r);
+        alerts_total += h.by_rule(r);
+      }
+    }
+  }
+  return Json({{"customers", rows.size()},
+               {"scored", scored},
+               {"by_status", by_status},
+               {"by_risk_level", by_risk},
+               {"by_segment", by_segment},
+               {"average_health", scored > 0 ? json(Rounded(static_cast<double>(health_sum) / static_cast<double>(scored), 2)) : json(nullptr)},
+               {"total_revenue_cents", total_revenue},
+               {"revenue_at_risk_cents", revenue_at_risk},
+               {"revenue_at_risk_pct", total_revenue > 0 ? Rounded(100.0 * static_cast<double>(revenue_at_risk) / static_cast<double>(total_revenue), 2) : 0.0},
+               {"top_customers_by_revenue", top_revenue},
+               {"top_customers_revenue_share_pct", total_revenue > 0 ? Rounded(100.0 * static_cast<double>(top_sum) / static_cast<double>(total_revenue), 2) : 0.0},
+               {"top_at_risk_by_revenue", top_at_risk},
+               {"alerts_last_24h", {{"by_rule", alerts}, {"total", alerts_total}}},
+               {"tasks", Coverage(own)}});
+}
+
+}  // namespace c360::api

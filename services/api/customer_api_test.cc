@@ -1,0 +1,342 @@
+#include "services/api/customer_api.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "scoring/test_events.h"
+#include "services/engine/fake_record_owner.h"
+#include "services/engine/task.h"
+
+namespace c360::api {
+namespace {
+
+using namespace c360::testing;
+using nlohmann::json;
+
+// Crafted customers go through a real Task into a real StateStore; the API reads the
+// store's snapshot as it does beside the engine.
+class CustomerApiTest : public ::testing::Test {
+ protected:
+  CustomerApiTest()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("c360-api-test-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())),
+        clock_(At(11)),
+        task_(0, config_, clock_, OutputFormat::kProtobuf, &owner_) {
+    std::filesystem::remove_all(dir_);
+    store_ = StateStore::Open(dir_.string());
+    task_.Restore(*store_);
+    api_ = std::make_unique<CustomerApi>(
+        config_, clock_, [this] { return store_.get(); },
+        [] { return Ownership{{0}, 2, "c360-test"}; });
+  }
+  ~CustomerApiTest() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  template <typename Event>
+  void Feed(InputTopic topic, Event e, const std::string& customer, TimeMs t) {
+    e.set_customer_id(customer);
+    *e.mutable_event_time() = ToTimestamp(t);
+    FeedRaw(topic, customer, e.SerializeAsString(), t);
+  }
+  void Profile(const std::string& id, const std::string& name, v1::CustomerProfile::Segment segment,
+               int64_t revenue_cents) {
+    v1::CustomerProfile p;
+    p.set_customer_id(id);
+    p.set_name(name);
+    p.set_segment(segment);
+    p.set_annual_revenue_cents(revenue_cents);
+    FeedRaw(InputTopic::kCustomers, id, p.SerializeAsString(), At(0));
+  }
+  void FeedRaw(InputTopic topic, const std::string& key, std::optional<std::string> value, TimeMs t) {
+    void* handle = owner_.Hold({key, value.value_or(""), {}});
+    auto* held = static_cast<FakeOwner::Held*>(handle);
+    TaskRecord r;
+    r.input.topic = topic;
+    r.input.key = held->key;
+    if (value) r.input.value = held->value;
+    r.input.kafka_timestamp_ms = t;
+    r.offset = offset_++;
+    r.handle = handle;
+    task_.Buffer(r);
+  }
+  // Applies everything and commits, as the engine's processing loop does.
+  void Commit() {
+    for (InputTopic topic : kAllInputTopics) task_.MarkAtEnd(topic);
+    task_.Process(1'000'000);
+    for (int round = 0; round < 2; ++round) {
+      StateBatch batch;
+      std::vector<PublishItem> publish;
+      task_.Drain(&batch, &publish);
+      ASSERT_FALSE(store_->Commit(&batch).has_value());
+      task_.SweepStep(static_cast<size_t>(-1));
+    }
+  }
+
+  HttpResponse Get(const std::string& path, std::map<std::string, std::string> params = {}) {
+    if (path == "/api/v1/summary") return api_->Summary();
+    if (path == "/api/v1/customers") {
+      HttpRequest r;
+      r.path = path;
+      r.param = [params](const std::string& n) {
+        auto it = params.find(n);
+        return it == params.end() ? std::string() : it->second;
+      };
+      r.has_param = [params](const std::string& n) { return params.count(n) > 0; };
+      return api_->List(r);
+    }
+    const std::string prefix = "/api/v1/customers/";
+    std::string rest = path.substr(prefix.size());
+    const size_t slash = rest.find('/');
+    return api_->Customer(rest.substr(0, slash), slash == std::string::npos ? "" : rest.substr(slash));
+  }
+  json GetJson(const std::string& path, std::map<std::string, std::string> params = {}) {
+    const HttpResponse r = Get(path, std::move(params));
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body);
+  }
+
+  // Four customers whose scores follow from SPEC section 4 by hand (see each comment).
+  // Each topic's records go in in time order, as one partition holds them.
+  void CraftCustomers() {
+    Profile("worked", "Worked Example", v1::CustomerProfile::SMB, 5'000'000);
+    Profile("healthy", "Healthy Corp", v1::CustomerProfile::ENTERPRISE, 200'000'000);
+    Profile("late", "Late Payer", v1::CustomerProfile::MID_MARKET, 30'000'000);
+    Profile("support", "Support Heavy", v1::CustomerProfile::ENTERPRISE, 80'000'000);
+    // Late payer: INV-3 due on day 2, unpaid at day 10 -> 8 days overdue: financial 92,
+    // usage 50 (never used), engagement 70: health floor((175000+250000+230000+105000+5000)/1e4) = 76.
+    v1::InvoiceEvent issued = Invoice("l1", "INV-3", v1::InvoiceEvent::ISSUED);
+    issued.set_amount_cents(500'000);
+    *issued.mutable_due_date() = ToTimestamp(At(2, 0));
+    Feed(InputTopic::kInvoices, issued, "late", At(1, 9));
+    // Support-heavy: P1 T-9 created day 9 12:00, unanswered past its 1 h response and 8 h
+    // resolution SLAs, a credit hold at 14:00: support 35, financial 60 -> health 52, AT_RISK.
+    Feed(InputTopic::kTickets, Ticket("s1", "T-9", v1::TicketEvent::CREATED, v1::TicketEvent::P1),
+         "support", At(9, 12));
+    Feed(InputTopic::kInvoices, Invoice("s2", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "support", At(9, 14));
+    // SPEC 4's worked example: no usage, no tickets, a credit hold, one survey with NPS 4.
+    Feed(InputTopic::kInvoices, Invoice("w1", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "worked", At(10, 8));
+    v1::CampaignEvent survey = Campaign("w2", "S1", v1::CampaignEvent::RESPONDED);
+    survey.set_nps(4);
+    Feed(InputTopic::kCampaigns, survey, "worked", At(10, 9));
+    // Healthy VIP: usage every day (prior window empty -> usage 100): health 96.
+    for (int d = 1; d <= 10; ++d) Feed(InputTopic::kUsage, Usage("reports", 3), "healthy", At(d, 10));
+    Commit();
+  }
+
+  std::filesystem::path dir_;
+  Config config_;
+  ManualClock clock_;
+  FakeOwner owner_;
+  Task task_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<CustomerApi> api_;
+  int64_t offset_ = 0;
+};
+
+TEST_F(CustomerApiTest, WorkedExampleMatchesTheSpec) {
+  CraftCustomers();
+  const json v = GetJson("/api/v1/customers/worked");
+  EXPECT_EQ(v["customer_id"], "worked");
+  EXPECT_EQ(v["profile"]["name"], "Worked Example");
+  EXPECT_EQ(v["profile"]["segment"], "SMB");
+  EXPECT_EQ(v["profile"]["annual_revenue_cents"], 5'000'000);  // a number, not a string
+  EXPECT_EQ(v["health"], 64);
+  EXPECT_EQ(v["status"], "WATCH");
+  EXPECT_EQ(v["risk"], 31);
+  EXPECT_EQ(v["risk_level"], "LOW");
+  EXPECT_EQ(v["components"], json({{"usage", 50.0}, {"support", 100.0}, {"financial", 60.0}, {"engagement", 40.0}}));
+  ASSERT_EQ(v["drivers"].size(), 3u);
+  EXPECT_EQ(v["drivers"][0]["component"], "usage");
+  EXPECT_EQ(v["drivers"][0]["deficit"], 17.5);
+  EXPECT_EQ(v["drivers"][1]["component"], "financial");
+  EXPECT_EQ(v["drivers"][1]["deficit"], 10.0);
+  EXPECT_EQ(v["drivers"][2]["component"], "engagement");
+  EXPECT_EQ(v["drivers"][2]["deficit"], 9.0);
+  const json& k = v["kpis"];
+  EXPECT_EQ(k["credit_hold"], true);
+  EXPECT_EQ(k["nps_latest"], 4);
+  EXPECT_TRUE(k["csat_avg_r90d"].is_null());
+  EXPECT_TRUE(k["days_since_last_usage"].is_null());
+  EXPECT_TRUE(k["days_to_renewal"].is_null());
+  EXPECT_EQ(k["usage_events_r30d"], 0);
+  EXPECT_EQ(k["monthly_usage"].size(), 12u);
+  EXPECT_EQ(k["monthly_usage"].back()["month"], "2026-03");
+  EXPECT_EQ(k["tickets_by_priority_r30d"], json({{"P1", 0}, {"P2", 0}, {"P3", 0}, {"P4", 0}}));
+  EXPECT_EQ(v["stream_time"], "2026-03-11T10:00:00.000Z");  // T: the latest event (usage of day 10)
+  EXPECT_EQ(v["staleness_seconds"], 26 * 3600.0);               // the clock is at day 11 12:00
+  EXPECT_EQ(v["weekly_tickets"]["weeks"].size(), 13u);
+  EXPECT_EQ(v["weekly_tickets"]["sla_target_pct"], 95.0);
+}
+
+TEST_F(CustomerApiTest, UnknownCustomerIs404AndNamesTheTasks) {
+  CraftCustomers();
+  const HttpResponse r = Get("/api/v1/customers/nobody");
+  EXPECT_EQ(r.status, 404);
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["error"], "customer_not_found");
+  EXPECT_NE(body["detail"].get<std::string>().find("0 of 2"), std::string::npos) << body;
+  // A tombstone removes a customer known only by its profile.
+  Profile("ghost", "Ghost", v1::CustomerProfile::SMB, 1);
+  Commit();
+  EXPECT_EQ(Get("/api/v1/customers/ghost").status, 200);
+  FeedRaw(InputTopic::kCustomers, "ghost", std::nullopt, At(0));  // a tombstone
+  Commit();
+  EXPECT_EQ(Get("/api/v1/customers/ghost").status, 404);
+}
+
+TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
+  CraftCustomers();
+  const json v = GetJson("/api/v1/customers/support");
+  EXPECT_EQ(v["health"], 52);
+  EXPECT_EQ(v["status"], "AT_RISK");
+  EXPECT_EQ(v["kpis"]["open_p1"], 1);
+  EXPECT_EQ(v["kpis"]["sla_breach_rate_pct_r30d"], 100.0);
+  ASSERT_EQ(v["recent_tickets"].size(), 1u);
+  EXPECT_EQ(v["recent_tickets"][0]["ticket_id"], "T-9");
+  EXPECT_EQ(v["recent_tickets"][0]["priority"], "P1");
+  EXPECT_EQ(v["recent_tickets"][0]["status"], "OPEN");
+  EXPECT_EQ(v["recent_tickets"][0]["sla"], "BREACHED");
+  EXPECT_EQ(v["recent_tickets"][0]["response_sla"], "BREACHED");
+  EXPECT_EQ(v["recent_tickets"][0]["resolution_sla"], "BREACHED");
+  EXPECT_EQ(v["weekly_tickets"]["weeks"].back()["created"], 1);
+  EXPECT_EQ(v["weekly_tickets"]["weeks"].back()["breached"], 1);
+  std::multiset<std::string> firing;
+  for (const json& a : v["firing_alerts"]) firing.insert(a["rule"].get<std::string>());
+  // Risk: z = -3 + 2 (breach rate 1) + 0.6 (engagement 70) + 1 (hold) + 0.5 (one P1) = 1.1
+  // -> 75, HIGH.
+  EXPECT_EQ(v["risk"], 75);
+  EXPECT_EQ(firing, (std::multiset<std::string>{"SLA_BREACH", "SLA_BREACH", "HEALTH_LOW", "CHURN_RISK_HIGH"}));
+
+  // The timeline says why: the breach came from the response timer, AT_RISK from the hold.
+  const json t = GetJson("/api/v1/customers/support/timeline");
+  ASSERT_FALSE(t["days"].empty());
+  EXPECT_EQ(t["days"].back()["health"], 52);
+  EXPECT_EQ(t["days"].back()["status"], "AT_RISK");
+  // Known by its profile from the task's first record on (day 1): 78, WATCH, until day 9.
+  EXPECT_EQ(t["days"].front()["date"], "2026-03-02");
+  EXPECT_EQ(t["days"].front()["health"], 78);
+  EXPECT_EQ(t["days"].size(), 10u);
+  bool breach_by_timer = false, at_risk_by_hold = false;
+  for (const json& e : t["events"]) {
+    if (e["type"] == "alert" && e["rule"] == "SLA_BREACH") {
+      breach_by_timer |= e["cause"]["kind"] == "timer" &&
+                        e["cause"]["text"] == "response SLA deadline of ticket T-9 passed";
+    }
+    if (e["type"] == "status_change" && e["to"] == "AT_RISK") {
+      at_risk_by_hold |= e["cause"]["kind"] == "event" &&
+                        e["cause"]["text"].get<std::string>().find("CREDIT_HOLD_SET") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(breach_by_timer) << t.dump(2);
+  EXPECT_TRUE(at_risk_by_hold) << t.dump(2);
+
+  const json recs = GetJson("/api/v1/customers/support/recommendations");
+  ASSERT_FALSE(recs["recommendations"].empty());
+  EXPECT_EQ(recs["recommendations"][0]["entity_id"], "T-9");
+  EXPECT_NE(recs["recommendations"][0]["action"].get<std::string>().find("Escalate ticket T-9"), std::string::npos);
+
+  const json alerts = GetJson("/api/v1/customers/support/alerts");
+  EXPECT_EQ(alerts["firing"].size(), 4u);  // both SLA kinds of T-9, HEALTH_LOW, CHURN_RISK_HIGH
+  EXPECT_EQ(alerts["firing"][0]["severity"], "CRITICAL");  // P1 breach, most severe first
+  EXPECT_EQ(alerts["history"].size(), 4u);
+}
+
+TEST_F(CustomerApiTest, LatePayerGetsABillingCall) {
+  CraftCustomers();
+  const json v = GetJson("/api/v1/customers/late");
+  EXPECT_EQ(v["health"], 76);
+  EXPECT_EQ(v["kpis"]["days_overdue"], 8);
+  EXPECT_EQ(v["kpis"]["overdue_amount_cents"], 500'000);
+  ASSERT_EQ(v["open_invoices"].size(), 1u);
+  EXPECT_EQ(v["open_invoices"][0]["overdue"], true);
+  const json recs = GetJson("/api/v1/customers/late/recommendations");
+  ASSERT_FALSE(recs["recommendations"].empty());
+  EXPECT_EQ(recs["recommendations"][0]["action"], "Call billing about invoice INV-3");
+  EXPECT_EQ(recs["recommendations"][0]["reason"], "5,000.00 unpaid, 8 days overdue");
+}
+
+TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
+  CraftCustomers();
+  auto ids = [](const json& list) {
+    std::vector<std::string> out;
+    for (const json& c : list["customers"]) out.push_back(c["customer_id"]);
+    return out;
+  };
+  EXPECT_EQ(ids(GetJson("/api/v1/customers")), (std::vector<std::string>{"support", "worked", "late", "healthy"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"sort", "-health"}})),
+            (std::vector<std::string>{"healthy", "late", "worked", "support"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "WATCH"}})), (std::vector<std::string>{"worked", "late"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"segment", "ENTERPRISE"}, {"sort", "-revenue"}})),
+            (std::vector<std::string>{"healthy", "support"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "AT_RISK,CRITICAL"}})), (std::vector<std::string>{"support"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"risk", "LOW"}, {"sort", "id"}})).front(), "healthy");
+  const json healthy = GetJson("/api/v1/customers", {{"status", "HEALTHY"}})["customers"][0];
+  EXPECT_EQ(healthy["health"], 96);
+  EXPECT_EQ(healthy["vip"], true);
+  EXPECT_EQ(healthy["segment"], "ENTERPRISE");
+
+  // Pages of one, following next_cursor: every customer exactly once, in order.
+  std::vector<std::string> paged;
+  std::map<std::string, std::string> params = {{"limit", "1"}, {"sort", "-revenue"}};
+  for (int i = 0; i < 10; ++i) {
+    const json page = GetJson("/api/v1/customers", params);
+    EXPECT_EQ(page["total"], 4);
+    for (const std::string& id : ids(page)) paged.push_back(id);
+    if (page["next_cursor"].is_null()) break;
+    params["cursor"] = page["next_cursor"];
+  }
+  EXPECT_EQ(paged, (std::vector<std::string>{"healthy", "support", "late", "worked"}));
+
+  for (const auto& [name, value] : std::map<std::string, std::string>{
+           {"limit", "abc"}, {"status", "PURPLE"}, {"segment", "HUGE"}, {"risk", "EXTREME"},
+           {"sort", "mood"}, {"cursor", "zz"}}) {
+    const HttpResponse r = Get("/api/v1/customers", {{name, value}});
+    EXPECT_EQ(r.status, 400) << name << "=" << value;
+    const json body = json::parse(r.body);
+    EXPECT_EQ(body["error"], "bad_parameter");
+    EXPECT_NE(body["detail"].get<std::string>().find(name), std::string::npos) << body;
+  }
+  for (const std::string bad : {"-5", "0", "1001", "2x"}) {
+    EXPECT_EQ(Get("/api/v1/customers", {{"limit", bad}}).status, 400) << bad;
+  }
+  // A cursor of another sort order is refused, not misread.
+  const json first = GetJson("/api/v1/customers", {{"limit", "1"}});
+  EXPECT_EQ(Get("/api/v1/customers", {{"cursor", first["next_cursor"]}, {"sort", "name"}}).status, 400);
+}
+
+TEST_F(CustomerApiTest, SummaryCountsAndRevenue) {
+  CraftCustomers();
+  const json s = GetJson("/api/v1/summary");
+  EXPECT_EQ(s["customers"], 4);
+  EXPECT_EQ(s["by_status"], json({{"HEALTHY", 1}, {"WATCH", 2}, {"AT_RISK", 1}, {"CRITICAL", 0}}));
+  EXPECT_EQ(s["by_segment"]["ENTERPRISE"], 2);
+  EXPECT_EQ(s["average_health"], (64 + 96 + 76 + 52) / 4.0);
+  EXPECT_EQ(s["total_revenue_cents"], 315'000'000);
+  EXPECT_EQ(s["revenue_at_risk_cents"], 80'000'000);
+  ASSERT_EQ(s["top_customers_by_revenue"].size(), 4u);
+  EXPECT_EQ(s["top_customers_by_revenue"][0]["customer_id"], "healthy");
+  EXPECT_EQ(s["top_customers_revenue_share_pct"], 100.0);
+  ASSERT_EQ(s["top_at_risk_by_revenue"].size(), 1u);
+  EXPECT_EQ(s["top_at_risk_by_revenue"][0]["customer_id"], "support");
+  // Within 24 h of T (day 10 10:00): T-9's two SLA breaches (day 9 13:00 and 20:00),
+  // HEALTH_LOW and CHURN_RISK_HIGH (day 9 14:00); not INVOICE_OVERDUE (day 2).
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["SLA_BREACH"], 2);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["HEALTH_LOW"], 1);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["CHURN_RISK_HIGH"], 1);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["INVOICE_OVERDUE"], 0);
+  EXPECT_EQ(s["alerts_last_24h"]["total"], 4);
+  EXPECT_EQ(s["tasks"]["owned"], json({0}));
+  EXPECT_EQ(s["tasks"]["not_owned"], json({1}));
+}
+
+}  // namespace
+}  // namespace c360::api

@@ -1,0 +1,616 @@
+#include "services/api/customer_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
+#include "common/time.h"
+#include "scoring/rules.h"
+
+namespace c360::api {
+namespace {
+
+using nlohmann::json;
+using v1::AlertEvent;
+using v1::HealthSnapshot;
+
+constexpr int kRecentTickets = 25;
+constexpr int kWeeks = 13;
+
+json Time(TimeMs t) { return t == kNoTime ? json(nullptr) : json(FormatRfc3339(t)); }
+
+double Hours(TimeMs from, TimeMs to) { return Rounded(static_cast<double>(to - from) / kMsPerHour, 2); }
+
+std::string Money(int64_t cents) {
+  const int64_t abs = cents < 0 ? -cents : cents;
+  std::string whole = std::to_string(abs / 100);
+  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<size_t>(i), ",");
+  std::string frac = std::to_string(abs % 100);
+  if (frac.size() < 2) frac.insert(0, "0");
+  return (cents < 0 ? "-" : "") + whole + "." + frac;
+}
+
+std::string Fixed(double value, int places) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", places, value);
+  return buf;
+}
+
+std::string StatusName(int status) {
+  return status == 0 ? "" : HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(status));
+}
+
+// A message by reflection: int64 as numbers (protobuf's JSON mapping would quote them),
+// doubles rounded, enums by name, Timestamps as RFC 3339, absent optionals as null.
+json MessageJson(const google::protobuf::Message& m);
+
+json FieldValue(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f,
+                int index) {
+  using FD = google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_INT32: return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
+    case FD::CPPTYPE_INT64: return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
+    case FD::CPPTYPE_UINT32: return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
+    case FD::CPPTYPE_UINT64: return rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f);
+    case FD::CPPTYPE_BOOL: return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
+    case FD::CPPTYPE_STRING: return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+    case FD::CPPTYPE_FLOAT:
+      return Rounded(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), 2);
+    case FD::CPPTYPE_DOUBLE: {
+      const int places = f->name() == "csat_avg_r90d" || f->name() == "response_rate_r90d" ? 3 : 2;
+      return Rounded(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), places);
+    }
+    case FD::CPPTYPE_ENUM:
+      return (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name();
+    case FD::CPPTYPE_MESSAGE: {
+      const google::protobuf::Message& sub =
+          rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+      if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
+        return FormatRfc3339(ToMs(static_cast<const google::protobuf::Timestamp&>(sub)));
+      }
+      return MessageJson(sub);
+    }
+  }
+  return nullptr;
+}
+
+json MessageJson(const google::protobuf::Message& m) {
+  json out = json::object();
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  const google::protobuf::Reflection* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->is_repeated()) {
+      json list = json::array();
+      for (int k = 0; k < r->FieldSize(m, f); ++k) list.push_back(FieldValue(m, f, k));
+      out[f->name()] = std::move(list);
+    } else if (f->has_presence() && !r->HasField(m, f)) {
+      out[f->name()] = nullptr;
+    } else {
+      out[f->name()] = FieldValue(m, f, 0);
+    }
+  }
+  return out;
+}
+
+std::string PriorityName(int priority) {
+  return priority >= 1 && priority <= 4 ? "P" + std::to_string(priority) : "";
+}
+
+std::string TicketStatus(const TicketState& t) {
+  if (t.closed) return "CLOSED";
+  if (t.resolved != kNoTime) return "RESOLVED";
+  if (t.first_response != kNoTime) return "RESPONDED";
+  return "OPEN";
+}
+
+std::string SlaState(bool breached, TimeMs done) {
+  if (breached) return "BREACHED";
+  return done != kNoTime ? "MET" : "PENDING";
+}
+
+json TicketJson(const TicketState& t) {
+  const bool breached = t.response_breached || t.resolution_breached;
+  const bool done = t.first_resolved != kNoTime;
+  return {
+      {"ticket_id", t.id},
+      {"priority", t.priority > 0 ? json(PriorityName(t.priority)) : json(nullptr)},
+      {"status", TicketStatus(t)},
+      {"category", t.category},
+      {"module", t.module},
+      {"subject", t.subject},
+      {"created", Time(t.created)},
+      {"sla", breached ? "BREACHED" : (done ? "MET" : "PENDING")},
+      {"response_sla", SlaState(t.response_breached, t.first_response)},
+      {"resolution_sla", SlaState(t.resolution_breached, t.first_resolved)},
+      {"response_due", Time(t.response_due)},
+      {"resolution_due", Time(t.resolution_due)},
+      {"response_hours",
+       t.first_response != kNoTime ? json(Hours(t.created, t.first_response)) : json(nullptr)},
+      {"resolution_hours",
+       t.resolved != kNoTime ? json(Hours(t.created, t.resolved)) : json(nullptr)},
+  };
+}
+
+bool Overdue(const InvoiceState& i, TimeMs horizon) {
+  return !i.voided && i.due != kNoTime && i.due <= horizon && i.balance() > 0;
+}
+
+json AlertJson(const AlertEvent& a) {
+  json out = {
+      {"alert_id", a.alert_id()},
+      {"rule", AlertEvent::Rule_Name(a.rule())},
+      {"state", AlertEvent::State_Name(a.state())},
+      {"severity", AlertEvent::Severity_Name(a.severity())},
+      {"message", a.message()},
+      {"entity_id", a.entity_id()},
+      {"episode", a.episode()},
+      {"vip", a.vip()},
+      {"observed_value", Rounded(a.observed_value(), 2)},
+      {"threshold", Rounded(a.threshold(), 2)},
+      {"recommended_action", a.recommended_action()},
+      {"stream_time", Time(ToMs(a.stream_time()))},
+      {"event_time", Time(ToMs(a.event_time()))},
+      {"source", {{"topic", a.source_topic()},
+                  {"partition", a.source_partition()},
+                  {"offset", a.source_offset()}}},
+  };
+  if (a.rule() == AlertEvent::SLA_BREACH) out["sla_kind"] = AlertEvent::SlaKind_Name(a.sla_kind());
+  return out;
+}
+
+json CauseJson(const state::v1::JournalEntry& e) {
+  json cause = {{"kind", e.cause_kind()}, {"text", e.cause_text()}};
+  if (e.cause_partition() >= 0) {
+    cause["topic"] = e.cause_topic();
+    cause["partition"] = e.cause_partition();
+    cause["offset"] = e.cause_offset();
+  }
+  cause["event_time"] = Time(e.cause_event_time());
+  return cause;
+}
+
+// An alert that is firing now, as the state knows it.
+struct Firing {
+  AlertEvent::Rule rule;
+  std::string key;  // of its alert_id (SPEC section 5)
+  std::string entity_id;
+  int severity;     // from the state when known; the journal's message says more
+};
+
+std::vector<Firing> FiringAlerts(const CustomerState& s) {
+  std::vector<Firing> out;
+  for (int r = 1; r < kRuleCount; ++r) {
+    const RuleState& rs = s.rules()[r];
+    const auto rule = static_cast<AlertEvent::Rule>(r);
+    if (!rs.firing || rule == AlertEvent::SLA_BREACH || rule == AlertEvent::INVOICE_OVERDUE) continue;
+    const bool renewal = rule == AlertEvent::RENEWAL_DUE;
+    out.push_back({rule, renewal ? rs.key : std::to_string(rs.episode), renewal ? rs.key : "",
+                   rs.severity});
+  }
+  // SLA_BREACH never resolves (SPEC 5); it stays on the list while its ticket is open.
+  for (const TicketState& t : s.tickets()) {
+    if (!t.open()) continue;
+    if (t.response_alerted) out.push_back({AlertEvent::SLA_BREACH, t.id + "/response", t.id, 0});
+    if (t.resolution_alerted) out.push_back({AlertEvent::SLA_BREACH, t.id + "/resolution", t.id, 0});
+  }
+  for (const InvoiceState& i : s.invoices()) {
+    if (i.overdue_alerted && !i.overdue_resolved) {
+      out.push_back({AlertEvent::INVOICE_OVERDUE, i.id, i.id, 0});
+    }
+  }
+  return out;
+}
+
+json FiringJson(const CustomerState& s, const std::vector<state::v1::JournalEntry>& journal) {
+  json out = json::array();
+  for (const Firing& f : FiringAlerts(s)) {
+    const std::string id = AlertId(s.customer_id(), f.rule, f.key);
+    // The latest FIRING message of the episode (an escalation is the latest).
+    const state::v1::JournalEntry* found = nullptr;
+    for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
+      if (it->kind() == state::v1::JournalEntry::ALERT && it->alert().alert_id() == id &&
+          it->alert().state() == AlertEvent::FIRING) {
+        found = &*it;
+        break;
+      }
+    }
+    json a;
+    if (found != nullptr) {
+      a = AlertJson(found->alert());
+      a["cause"] = CauseJson(*found);
+    } else {  // older than the journal keeps
+      a = {{"alert_id", id},
+           {"rule", AlertEvent::Rule_Name(f.rule)},
+           {"state", "FIRING"},
+           {"severity", f.severity > 0 ? json(AlertEvent::Severity_Name(
+                                             static_cast<AlertEvent::Severity>(f.severity)))
+                                       : json(nullptr)},
+           {"entity_id", f.entity_id},
+           {"message", nullptr}};
+    }
+    out.push_back(std::move(a));
+  }
+  // Most severe first, then newest.
+  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
+    auto rank = [](const json& x) {
+      const std::string sev = x["severity"].is_string() ? x["severity"].get<std::string>() : "";
+      return sev == "CRITICAL" ? 0 : sev == "WARNING" ? 1 : 2;
+    };
+    return rank(a) < rank(b);
+  });
+  return out;
+}
+
+json WeeklyTickets(const CustomerState& s, int32_t day, const Config& config) {
+  std::array<int, kWeeks> created{}, breached{};
+  const int32_t first = day - kWeeks * 7 + 1;
+  for (const TicketState& t : s.tickets()) {
+    if (t.created == kNoTime) continue;
+    const auto d = static_cast<int32_t>(DayOf(t.created));
+    if (d < first || d > day) continue;
+    const auto week = static_cast<size_t>((d - first) / 7);
+    ++created[week];
+    if (t.response_breached || t.resolution_breached) ++breached[week];
+  }
+  json weeks = json::array();
+  for (int w = 0; w < kWeeks; ++w) {
+    const int32_t start = first + w * 7;
+    json met = nullptr;
+    if (created[w] > 0) met = Rounded(100.0 * (created[w] - breached[w]) / created[w], 2);
+    weeks.push_back({{"week_start", FormatDate(StartOfDay(start))},
+                     {"week_end", FormatDate(StartOfDay(start + 6))},
+                     {"created", created[w]},
+                     {"breached", breached[w]},
+                     {"sla_met_pct", met}});
+  }
+  return {{"sla_target_pct", Rounded(config.sla_target_pct, 2)}, {"weeks", weeks}};
+}
+
+json OpenInvoices(const CustomerState& s, const Evaluation& eval) {
+  json out = json::array();
+  const TimeMs horizon = eval.at - 1;
+  for (const InvoiceState& i : s.invoices()) {
+    if (i.voided || (i.balance() == 0 && !i.disputed)) continue;
+    const bool overdue = Overdue(i, horizon);
+    out.push_back({{"invoice_id", i.id},
+                   {"amount_cents", i.amount_cents},
+                   {"balance_cents", i.balance()},
+                   {"issued", Time(i.issued)},
+                   {"due", Time(i.due)},
+                   {"overdue", overdue},
+                   {"days_overdue", overdue ? eval.kpis.day - static_cast<int32_t>(DayOf(i.due)) : 0},
+                   {"disputed", i.disputed}});
+  }
+  return out;
+}
+
+}  // namespace
+
+double Rounded(double value, int places) {
+  const double scale = std::pow(10.0, places);
+  return std::round(value * scale) / scale;
+}
+
+Evaluation Evaluate(CustomerState& state, const ViewContext& ctx) {
+  Evaluation e;
+  e.at = ctx.stream_time != kNoTime ? ctx.stream_time : ctx.now;
+  // A re-score at T sees deadlines strictly before T as passed (kpis.h).
+  e.kpis = ComputeKpis(state, e.at, e.at - 1);
+  e.scores = ComputeScores(e.kpis, ctx.config);
+  FillKpis(state, e.kpis, &e.kpi_fields);
+  e.kpi_fields.set_lifecycle_stage(e.scores.lifecycle);
+  return e;
+}
+
+json KpisJson(const v1::Kpis& kpis) { return MessageJson(kpis); }
+
+json ProfileJson(const CustomerState& state, const Config& config) {
+  if (!state.profile()) return nullptr;
+  json p = MessageJson(*state.profile());
+  p["vip"] = state.profile()->annual_revenue_cents() >= config.vip_revenue_cents;
+  return p;
+}
+
+json CustomerView(const CustomerState& s, const Evaluation& eval,
+                  const std::vector<state::v1::JournalEntry>& journal, const ViewContext& ctx) {
+  const Scores& sc = eval.scores;
+  google::protobuf::RepeatedPtrField<v1::Driver> drivers;
+  FillDrivers(sc, eval.kpis, &drivers);
+  json driver_list = json::array();
+  for (const v1::Driver& d : drivers) {
+    driver_list.push_back({{"component", d.component()},
+                           {"deficit", Rounded(d.deficit(), 2)},
+                           {"text", d.text()}});
+  }
+  std::vector<const TicketState*> tickets;
+  for (const TicketState& t : s.tickets()) {
+    if (t.created != kNoTime) tickets.push_back(&t);
+  }
+  std::sort(tickets.begin(), tickets.end(), [](const TicketState* a, const TicketState* b) {
+    return a->created != b->created ? a->created > b->created : a->id < b->id;
+  });
+  json recent = json::array();
+  for (size_t i = 0; i < tickets.size() && i < kRecentTickets; ++i) recent.push_back(TicketJson(*tickets[i]));
+
+  json view = {
+      {"customer_id", s.customer_id()},
+      {"task", ctx.task},
+      {"profile", ProfileJson(s, ctx.config)},
+      {"kpis", KpisJson(eval.kpi_fields)},
+      {"health", sc.health},
+      {"status", HealthSnapshot::Status_Name(sc.status)},
+      {"risk", sc.risk},
+      {"risk_level", HealthSnapshot::RiskLevel_Name(sc.risk_level)},
+      {"components",
+       {{"usage", sc.components[kUsage] / 100.0},
+        {"support", sc.components[kSupport] / 100.0},
+        {"financial", sc.components[kFinancial] / 100.0},
+        {"engagement", sc.components[kEngagement] / 100.0}}},
+      {"drivers", driver_list},
+      {"lifecycle_stage", v1::Lifecycle::Stage_Name(sc.lifecycle)},
+      {"weekly_tickets", WeeklyTickets(s, eval.kpis.day, ctx.config)},
+      {"recent_tickets", recent},
+      {"open_invoices", OpenInvoices(s, eval)},
+      {"firing_alerts", FiringJson(s, journal)},
+      {"stream_time", ctx.stream_time == kNoTime ? json(nullptr) : Time(ctx.stream_time)},
+      {"staleness_seconds",
+       ctx.stream_time == kNoTime
+           ? json(nullptr)
+           : json(Rounded(static_cast<double>(std::max<TimeMs>(0, ctx.now - ctx.stream_time)) / 1000, 3))},
+  };
+  return view;
+}
+
+json AlertsView(const CustomerState& s, const Evaluation&,
+                const std::vector<state::v1::JournalEntry>& journal, const ViewContext& ctx) {
+  json history = json::array();
+  for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
+    if (it->kind() != state::v1::JournalEntry::ALERT) continue;
+    json a = AlertJson(it->alert());
+    a["cause"] = CauseJson(*it);
+    history.push_back(std::move(a));
+  }
+  return {{"customer_id", s.customer_id()},
+          {"firing", FiringJson(s, journal)},
+          {"history", history},
+          {"stream_time", Time(ctx.stream_time)}};
+}
+
+json TimelineView(const CustomerState& s, const Evaluation& eval,
+                  const std::vector<state::v1::JournalEntry>& journal, const ViewContext& ctx) {
+  json days = json::array();
+  const std::vector<DailyScore>& daily = s.daily_scores();
+  if (!daily.empty()) {
+    const int32_t last = std::max(eval.kpis.day, daily.back().day);
+    const int32_t first = std::max(daily.front().day, last - (kDailyScoreDays - 1));
+    size_t next = 0;
+    const DailyScore* current = nullptr;
+    for (int32_t d = first; d <= last; ++d) {
+      while (next < daily.size() && daily[next].day <= d) current = &daily[next++];
+      if (current == nullptr) continue;
+      days.push_back({{"date", FormatDate(StartOfDay(d))},
+                      {"health", current->health},
+                      {"risk", current->risk},
+                      {"status", StatusName(current->status)}});
+    }
+  }
+  json events = json::array();
+  for (const state::v1::JournalEntry& e : journal) {
+    json item;
+    if (e.kind() == state::v1::JournalEntry::STATUS_CHANGE) {
+      item = {{"type", "status_change"},
+              {"time", Time(e.stream_time())},
+              {"from", e.from_status() == 0 ? json(nullptr) : json(StatusName(e.from_status()))},
+              {"to", StatusName(e.to_status())},
+              {"health_from", e.from_status() == 0 ? json(nullptr) : json(e.from_health())},
+              {"health", e.health()},
+              {"risk", e.risk()}};
+    } else {
+      item = AlertJson(e.alert());
+      item["type"] = "alert";
+      item["time"] = Time(e.stream_time());
+    }
+    item["cause"] = CauseJson(e);
+    events.push_back(std::move(item));
+  }
+  return {{"customer_id", s.customer_id()},
+          {"days", days},
+          {"events", events},
+          {"stream_time", Time(ctx.stream_time)}};
+}
+
+json RecommendationsView(const CustomerState& s, const Evaluation& eval,
+                         const std::vector<state::v1::JournalEntry>& journal,
+                         const ViewContext& ctx) {
+  const CoreKpis& k = eval.kpis;
+  const Config& config = ctx.config;
+  struct Item {
+    int priority;  // 0 high, 1 medium, 2 low
+    json value;
+  };
+  std::vector<Item> items;
+  auto add = [&](int priority, std::string action, std::string entity_type, std::string entity_id,
+                 std::string reason, std::string source) {
+    static constexpr const char* kPriority[] = {"high", "medium", "low"};
+    items.push_back({priority,
+                     {{"priority", kPriority[priority]},
+                      {"action", std::move(action)},
+                      {"entity_type", std::move(entity_type)},
+                      {"entity_id", std::move(entity_id)},
+                      {"reason", std::move(reason)},
+                      {"source", std::move(source)}}});
+  };
+  auto rule_action = [&](AlertEvent::Rule rule) {
+    const std::string& text = config.rule(rule).action;
+    return text.empty() ? std::string() : " " + text;
+  };
+
+  // Support: open tickets that breached their SLA or are P1/P2, most urgent first.
+  std::vector<const TicketState*> open;
+  for (const TicketState& t : s.tickets()) {
+    if (t.open() && (t.response_breached || t.resolution_breached || t.priority == 1 || t.priority == 2)) {
+      open.push_back(&t);
+    }
+  }
+  std::sort(open.begin(), open.end(), [](const TicketState* a, const TicketState* b) {
+    const bool ab = a->response_breached || a->resolution_breached;
+    const bool bb = b->response_breached || b->resolution_breached;
+    if (ab != bb) return ab;
+    if (a->priority != b->priority) return a->priority < b->priority;
+    return a->created < b->created;
+  });
+  for (size_t i = 0; i < open.size() && i < 5; ++i) {
+    const TicketState& t = *open[i];
+    const bool breached = t.response_breached || t.resolution_breached;
+    std::string reason = PriorityName(t.priority) + " ticket open " +
+                         std::to_string(static_cast<int64_t>(Hours(t.created, eval.at))) + " h";
+    if (t.response_breached) reason += ", response SLA breached";
+    if (t.resolution_breached) reason += ", resolution SLA breached";
+    if (!breached) reason += ", within SLA so far";
+    add(breached || t.priority == 1 ? 0 : 1, "Escalate ticket " + t.id + " to the support lead",
+        "ticket", t.id, reason, breached ? "alert:SLA_BREACH" : "driver:support");
+  }
+  // Finance.
+  for (const InvoiceState& i : s.invoices()) {
+    if (Overdue(i, eval.at - 1)) {
+      const int32_t days = k.day - static_cast<int32_t>(DayOf(i.due));
+      add(days > 30 || i.balance() >= 10'000'000 ? 0 : 1, "Call billing about invoice " + i.id,
+          "invoice", i.id,
+          Money(i.balance()) + " unpaid, " + std::to_string(days) + " days overdue",
+          "alert:INVOICE_OVERDUE");
+    } else if (i.disputed) {
+      add(1, "Resolve the dispute on invoice " + i.id, "invoice", i.id,
+          "invoice of " + Money(i.amount_cents) + " is disputed", "driver:financial");
+    }
+  }
+  if (k.credit_hold) {
+    add(0, "Review the credit hold with finance", "customer", s.customer_id(),
+        "the account is on credit hold", "driver:financial");
+  }
+  // Renewal.
+  if (k.days_to_renewal && *k.days_to_renewal <= config.renewal_window_days) {
+    const std::string end = FormatDate(ToMs(s.profile()->contract_end()));
+    const bool risky = eval.scores.risk_level != HealthSnapshot::LOW;
+    if (*k.days_to_renewal < 0) {
+      add(0, "Confirm the renewal: the contract has ended", "contract", end,
+          "contract ended on " + end + ", " + std::to_string(-*k.days_to_renewal) + " days ago",
+          "alert:RENEWAL_DUE");
+    } else {
+      add(risky ? 0 : 1, "Start the renewal conversation", "contract", end,
+          "contract ends on " + end + ", in " + std::to_string(*k.days_to_renewal) +
+              " days; churn risk " + std::to_string(eval.scores.risk) + "% (" +
+              HealthSnapshot::RiskLevel_Name(eval.scores.risk_level) + ")",
+          "alert:RENEWAL_DUE");
+    }
+  }
+  // Usage.
+  if (k.days_since_last_usage && *k.days_since_last_usage > config.usage_silent_grace_days) {
+    add(*k.days_since_last_usage > 14 ? 0 : 1, "Re-engage the account's users", "customer",
+        s.customer_id(),
+        "no product usage for " + std::to_string(*k.days_since_last_usage) + " days",
+        "driver:usage");
+  } else if (k.usage_prior_r30d >= config.rule(AlertEvent::USAGE_DROP).min_sample &&
+             k.usage_drop_pct >= config.rule(AlertEvent::USAGE_DROP).fire) {
+    std::string module;
+    if (eval.kpi_fields.top_modules_r30d_size() > 0) module = eval.kpi_fields.top_modules_r30d(0).module();
+    add(k.usage_drop_pct >= 50 ? 0 : 1, "Book an adoption review with the main users", "module",
+        module,
+        "usage down " + std::to_string(static_cast<int>(std::lround(k.usage_drop_pct))) +
+            "% vs prior 30 days (" + std::to_string(k.usage_prior_r30d) + " -> " +
+            std::to_string(k.usage_r30d) + " events)" + rule_action(AlertEvent::USAGE_DROP),
+        "alert:USAGE_DROP");
+  }
+  // Satisfaction and responsiveness.
+  for (const v1::Kpis::RecurringIssue& issue : eval.kpi_fields.recurring_issues()) {
+    add(1, "Fix the recurring issue \"" + issue.category() + "\" with product and support",
+        "category", issue.category(),
+        std::to_string(issue.tickets()) + " tickets about it in 90 days", "driver:support");
+    break;  // the largest one
+  }
+  if (k.csat_avg_r90d && k.ratings_r90d >= config.rule(AlertEvent::CSAT_LOW).min_sample &&
+      *k.csat_avg_r90d < config.rule(AlertEvent::CSAT_LOW).fire) {
+    add(1, "Follow up on low satisfaction", "customer", s.customer_id(),
+        "CSAT " + Fixed(*k.csat_avg_r90d, 2) + " over " +
+            std::to_string(k.ratings_r90d) + " ratings in 90 days" + rule_action(AlertEvent::CSAT_LOW),
+        "alert:CSAT_LOW");
+  }
+  if (k.avg_response_hours_r30d && k.responses_r30d >= config.rule(AlertEvent::RESPONSE_TIME_HIGH).min_sample &&
+      *k.avg_response_hours_r30d > config.rule(AlertEvent::RESPONSE_TIME_HIGH).fire) {
+    add(1, "Review support responsiveness for this account", "customer", s.customer_id(),
+        "first responses took " + std::to_string(static_cast<int>(std::lround(*k.avg_response_hours_r30d))) +
+            " h on average over 30 days",
+        "alert:RESPONSE_TIME_HIGH");
+  }
+  if (k.nps_latest && *k.nps_latest <= 6) {
+    add(1, "Call the detractor back", "customer", s.customer_id(),
+        "latest NPS answer is " + std::to_string(*k.nps_latest), "driver:engagement");
+  }
+  if (k.response_rate_r90d && k.campaigns_sent_r90d >= config.engagement_min_campaigns_sent &&
+      *k.response_rate_r90d < 0.2) {
+    add(2, "Refresh the outreach: campaigns go unanswered", "customer", s.customer_id(),
+        std::to_string(k.campaigns_engaged_r90d) + " of " + std::to_string(k.campaigns_sent_r90d) +
+            " campaigns engaged in 90 days",
+        "driver:engagement");
+  }
+  // An account in trouble with no specific cause above still needs a plan.
+  if (items.empty() && eval.scores.status != HealthSnapshot::HEALTHY &&
+      eval.scores.status != HealthSnapshot::STATUS_UNSPECIFIED && !eval.scores.drivers.empty()) {
+    add(eval.scores.status == HealthSnapshot::WATCH ? 2 : 0, "Open a success plan with the account team",
+        "customer", s.customer_id(),
+        "health " + std::to_string(eval.scores.health) + " (" +
+            HealthSnapshot::Status_Name(eval.scores.status) +
+            "): " + DriverText(eval.scores.drivers.front().component, k),
+        "driver:" + std::string(kComponentNames[eval.scores.drivers.front().component]));
+  }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.priority < b.priority; });
+  json list = json::array();
+  for (Item& item : items) list.push_back(std::move(item.value));
+  return {{"customer_id", s.customer_id()},
+          {"health", eval.scores.health},
+          {"status", HealthSnapshot::Status_Name(eval.scores.status)},
+          {"recommendations", list},
+          {"firing_alerts", FiringJson(s, journal).size()},
+          {"stream_time", Time(ctx.stream_time)}};
+}
+
+CustomerRow RowOf(const CustomerState& state, uint16_t task, const Config& config) {
+  CustomerRow row;
+  row.customer_id = state.customer_id();
+  row.task = task;
+  if (const auto& p = state.profile()) {
+    row.has_profile = true;
+    row.name = p->name();
+    row.segment = p->segment();
+    row.annual_revenue_cents = p->annual_revenue_cents();
+    row.vip = p->annual_revenue_cents() >= config.vip_revenue_cents;
+  }
+  const CustomerState::Published& published = state.published();
+  row.scored = published.status != 0;
+  row.health = published.health;
+  row.risk = published.risk;
+  row.status = static_cast<HealthSnapshot::Status>(published.status);
+  row.risk_level = static_cast<HealthSnapshot::RiskLevel>(published.risk_level);
+  return row;
+}
+
+json RowJson(const CustomerRow& r) {
+  return {{"customer_id", r.customer_id},
+          {"name", r.name},
+          {"segment", r.has_profile ? json(v1::CustomerProfile::Segment_Name(r.segment)) : json(nullptr)},
+          {"annual_revenue_cents", r.annual_revenue_cents},
+          {"vip", r.vip},
+          {"health", r.scored ? json(r.health) : json(nullptr)},
+          {"status", r.scored ? json(HealthSnapshot::Status_Name(r.status)) : json(nullptr)},
+          {"risk", r.scored ? json(r.risk) : json(nullptr)},
+          {"risk_level", r.scored ? json(HealthSnapshot::RiskLevel_Name(r.risk_level)) : json(nullptr)},
+          {"task", r.task}};
+}
+
+}  // namespace c360::api

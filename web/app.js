@@ -1,0 +1,220 @@
+// The Customer 360 page: reads the engine's JSON API (docs/api.md) and polls it, so a new
+// event's effect shows within seconds without a reload. Charts: Chart.js, vendored.
+'use strict';
+
+const REFRESH_MS = 2000;
+const LIST_REFRESH_MS = 5000;
+const COLORS = { HEALTHY: '#16a34a', WATCH: '#d97706', AT_RISK: '#dc2626', CRITICAL: '#991b1b' };
+const state = { id: null, rows: [], charts: {}, lastOk: 0, timer: null };
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const num = (n, digits = 0) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const money = (cents) => '$' + num(cents / 100, 0);
+const label = (s) => String(s ?? '').replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase());
+const when = (t) => (t ? t.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC') : '—');
+
+async function api(path) {
+  const res = await fetch(path, { cache: 'no-store' });
+  const body = await res.json();
+  if (!res.ok) throw Object.assign(new Error(body.detail || res.statusText), { status: res.status, body });
+  return body;
+}
+
+function live(ok, text) {
+  $('live-dot').className = 'dot ' + (ok ? 'on' : 'off');
+  $('live-text').textContent = text;
+}
+
+// ---- left: search and the at-risk list ----
+function rowHtml(r) {
+  const status = r.status || 'UNSCORED';
+  return `<div class="row${r.customer_id === state.id ? ' selected' : ''}" data-id="${esc(r.customer_id)}" style="border-left-color:${COLORS[status] || '#d1d5db'}">
+    <span class="name">${esc(r.name || r.customer_id)}</span><span class="score c-${status}">${r.health ?? '—'}</span>
+    <span class="sub">${esc(r.customer_id)} · ${esc(label(status))} · risk ${r.risk ?? '—'} · ${money(r.annual_revenue_cents)}${r.vip ? ' · VIP' : ''}</span></div>`;
+}
+
+function renderLists() {
+  const atRisk = state.rows.filter((r) => r.status === 'AT_RISK' || r.status === 'CRITICAL');
+  atRisk.sort((a, b) => b.annual_revenue_cents - a.annual_revenue_cents || a.health - b.health);
+  $('at-risk').innerHTML = atRisk.slice(0, 60).map(rowHtml).join('') || '<p class="none">No customer at risk.</p>';
+  $('at-risk-count').textContent = `(${atRisk.length})`;
+  const q = $('search').value.trim().toLowerCase();
+  $('search-results').innerHTML = q
+    ? state.rows.filter((r) => r.customer_id.toLowerCase().includes(q) || (r.name || '').toLowerCase().includes(q)).slice(0, 30).map(rowHtml).join('') || '<p class="none">No match.</p>'
+    : '';
+}
+
+async function refreshList() {
+  try {
+    const rows = [];
+    let cursor = null;
+    do {  // every customer, a page at a time
+      const page = await api('/api/v1/customers?sort=health&limit=1000' + (cursor ? '&cursor=' + cursor : ''));
+      rows.push(...page.customers);
+      cursor = page.next_cursor;
+    } while (cursor && rows.length < 20000);
+    state.rows = rows;
+    renderLists();
+    const s = await api('/api/v1/summary');
+    const st = s.by_status;
+    $('portfolio').innerHTML = `<span><b>${num(s.customers)}</b>customers</span>
+      <span><b>${num(s.average_health, 1)}</b>avg health</span>
+      <span><b class="c-HEALTHY">${st.HEALTHY}</b>healthy</span><span><b class="c-WATCH">${st.WATCH}</b>watch</span>
+      <span><b class="c-AT_RISK">${st.AT_RISK}</b>at risk</span><span><b class="c-CRITICAL">${st.CRITICAL}</b>critical</span>
+      <span><b>${money(s.revenue_at_risk_cents)}</b>revenue at risk (${num(s.revenue_at_risk_pct, 1)}%)</span>
+      <span><b>${num(s.alerts_last_24h.total)}</b>alerts in 24 h</span>`;
+  } catch (e) {
+    live(false, 'engine unreachable: ' + e.message);
+  }
+}
+
+// ---- right: one customer ----
+function chart(id, config) {
+  const existing = state.charts[id];
+  if (existing) {
+    existing.data.labels = config.data.labels;
+    config.data.datasets.forEach((ds, i) => {
+      if (existing.data.datasets[i]) Object.assign(existing.data.datasets[i], ds);
+      else existing.data.datasets.push(ds);
+    });
+    existing.data.datasets.length = config.data.datasets.length;
+    existing.update('none');
+    return;
+  }
+  config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
+    plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } } }, config.options || {});
+  state.charts[id] = new Chart($(id), config);
+}
+
+function renderCustomer(v, recs, alerts, timeline) {
+  $('empty').hidden = true;
+  $('customer').hidden = false;
+  const p = v.profile || {};
+  $('c-name').textContent = p.name || v.customer_id;
+  const meta = [esc(v.customer_id)];
+  if (p.segment) meta.push(esc(label(p.segment)));
+  if (p.industry) meta.push(esc(p.industry));
+  if (p.region) meta.push(esc(p.region));
+  if (p.owner) meta.push('CSM ' + esc(p.owner));
+  if (p.annual_revenue_cents) meta.push(money(p.annual_revenue_cents) + ' ARR');
+  if (p.contract_end) meta.push('renews ' + esc(p.contract_end.slice(0, 10)));
+  if (p.vip) meta.push('<span class="badge vip">VIP</span>');
+  meta.push(`<span class="badge">${esc(label(v.lifecycle_stage))}</span>`);
+  $('c-meta').innerHTML = meta.join(' · ');
+  $('c-stamp').innerHTML = `as of ${esc(when(v.stream_time))}<br>task ${v.task}${v.staleness_seconds !== null ? ' · ' + num(v.staleness_seconds, 0) + ' s behind now' : ''}`;
+
+  const k = v.kpis;
+  const color = COLORS[v.status] || '#6b7280';
+  $('kpi-health').textContent = v.health;
+  $('kpi-health').className = 'c-' + v.status;
+  $('kpi-health-tile').style.borderTopColor = color;
+  $('kpi-health-bar').style.width = v.health + '%';
+  $('kpi-health-bar').style.background = color;
+  $('kpi-status').textContent = v.status;
+  $('kpi-status').className = 'c-' + v.status;
+  $('kpi-lifecycle').textContent = label(v.lifecycle_stage);
+  $('kpi-risk').textContent = v.risk;
+  $('kpi-risk-level').innerHTML = `<span class="badge ${v.risk_level}">${v.risk_level}</span>`;
+  $('kpi-usage').textContent = num(k.usage_events_r30d);
+  $('kpi-usage-prior').textContent = 'prior ' + num(k.usage_events_prior_r30d);
+  $('kpi-drop').textContent = num(k.usage_drop_pct, 1) + '%';
+  $('kpi-tickets').textContent = num(k.tickets_created_r30d);
+  $('kpi-open').textContent = `${k.open_tickets} open, ${k.open_p1} P1`;
+  $('kpi-breach').textContent = num(k.sla_breach_rate_pct_r30d, 1) + '%';
+  $('kpi-breached').textContent = `${k.sla_breached_r30d} breached`;
+
+  chart('chart-timeline', {
+    type: 'line',
+    data: { labels: timeline.days.map((d) => d.date),
+      datasets: [
+        { label: 'Health', data: timeline.days.map((d) => d.health), borderColor: '#2563eb', backgroundColor: '#2563eb', pointRadius: 0, stepped: true, borderWidth: 2 },
+        { label: 'Churn risk', data: timeline.days.map((d) => d.risk), borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 0, stepped: true, borderWidth: 1.5, borderDash: [4, 3] },
+      ] },
+    options: { scales: { y: { min: 0, max: 100 }, x: { ticks: { maxTicksLimit: 12 } } } },
+  });
+  chart('chart-usage', {
+    type: 'bar',
+    data: { labels: k.monthly_usage.map((m) => m.month), datasets: [{ label: 'Usage events', data: k.monthly_usage.map((m) => m.events), backgroundColor: '#60a5fa' }] },
+    options: { plugins: { legend: { display: false } } },
+  });
+  const weeks = v.weekly_tickets.weeks;
+  chart('chart-tickets', {
+    data: { labels: weeks.map((w) => w.week_start.slice(5)),
+      datasets: [
+        { type: 'bar', label: 'Created', data: weeks.map((w) => w.created), backgroundColor: '#93c5fd', yAxisID: 'y' },
+        { type: 'bar', label: 'SLA breached', data: weeks.map((w) => w.breached), backgroundColor: '#f87171', yAxisID: 'y' },
+        { type: 'line', label: 'SLA met %', data: weeks.map((w) => w.sla_met_pct), borderColor: '#16a34a', backgroundColor: '#16a34a', yAxisID: 'pct', spanGaps: true, pointRadius: 2 },
+        { type: 'line', label: `Target ${v.weekly_tickets.sla_target_pct}%`, data: weeks.map(() => v.weekly_tickets.sla_target_pct), borderColor: '#111827', borderDash: [6, 4], pointRadius: 0, yAxisID: 'pct', borderWidth: 1 },
+      ] },
+    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, pct: { position: 'right', min: 0, max: 100, grid: { display: false } } } },
+  });
+  chart('chart-modules', {
+    type: 'bar',
+    data: { labels: k.top_modules_r30d.map((m) => m.module), datasets: [{ label: 'Events', data: k.top_modules_r30d.map((m) => m.events), backgroundColor: '#818cf8' }] },
+    options: { indexAxis: 'y', plugins: { legend: { display: false } } },
+  });
+  const pr = k.tickets_by_priority_r30d;
+  chart('chart-priority', {
+    type: 'bar',
+    data: { labels: ['P1', 'P2', 'P3', 'P4'], datasets: [{ label: 'Tickets', data: [pr.P1, pr.P2, pr.P3, pr.P4], backgroundColor: ['#991b1b', '#dc2626', '#f59e0b', '#9ca3af'] }] },
+    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+
+  const maxDeficit = 35;
+  $('drivers').innerHTML = v.drivers.map((d) => `<li><span>${esc(label(d.component))}</span><span class="bar"><i style="width:${Math.min(100, (100 * d.deficit) / maxDeficit)}%"></i></span><span>−${num(d.deficit, 1)}</span><span class="text">${esc(d.text)}</span></li>`).join('')
+    || '<li class="none">No component is pulling health down.</li>';
+  $('recommendations').innerHTML = recs.recommendations.map((r) => `<li><span class="badge ${r.priority}">${r.priority}</span> <b>${esc(r.action)}</b><span class="why">${esc(r.reason)}</span></li>`).join('')
+    || '<li class="none">Nothing to do: keep the cadence.</li>';
+  const alertLi = (a, cls) => `<li class="${cls}"><span class="badge ${a.severity}">${esc(a.severity)}</span> <span class="badge ${a.state}">${esc(a.state)}</span> <b>${esc(label(a.rule))}</b>${a.entity_id ? ' · ' + esc(a.entity_id) : ''}<br>${esc(a.message || '')}<div class="when">${esc(when(a.stream_time))}${a.cause ? ' · ' + esc(a.cause.text) : ''}</div></li>`;
+  $('alerts').innerHTML = alerts.firing.map((a) => alertLi(a, 'firing')).join('')
+    + alerts.history.filter((a) => a.state === 'RESOLVED' || !alerts.firing.some((f) => f.alert_id === a.alert_id)).slice(0, 15).map((a) => alertLi(a, 'history')).join('')
+    || '<li class="none">No alerts.</li>';
+  const changes = timeline.events.filter((e) => e.type === 'status_change' || e.state === 'FIRING').slice(-12).reverse();
+  $('changes').innerHTML = changes.map((e) => e.type === 'status_change'
+    ? `<li><b>${esc(e.from ? label(e.from) : 'first score')} → <span class="c-${e.to}">${esc(label(e.to))}</span></b> (health ${e.health_from ?? '—'} → ${e.health}) <span class="when">${esc(when(e.time))}</span><span class="cause">because: ${esc(e.cause.text)}</span></li>`
+    : `<li><b>${esc(label(e.rule))}</b> fired (${esc(e.severity)}) <span class="when">${esc(when(e.time))}</span><span class="cause">because: ${esc(e.cause.text)}</span></li>`).join('')
+    || '<li class="none">No status change or alert yet.</li>';
+  $('tickets').innerHTML = v.recent_tickets.map((t) => `<tr><td>${esc(t.ticket_id)}</td><td>${esc(t.priority || '—')}</td><td>${esc(label(t.status))}</td><td>${esc(t.category || t.module || '—')}</td><td>${esc(when(t.created))}</td><td class="sla-${t.sla}">${esc(t.sla)}</td><td>${num(t.response_hours, 1)}</td><td>${num(t.resolution_hours, 1)}</td></tr>`).join('')
+    || '<tr><td colspan="8" class="none">No tickets in the last 13 weeks.</td></tr>';
+}
+
+async function refreshCustomer() {
+  if (!state.id) return;
+  const id = encodeURIComponent(state.id);
+  try {
+    const [v, recs, alerts, timeline] = await Promise.all([
+      api(`/api/v1/customers/${id}`), api(`/api/v1/customers/${id}/recommendations`),
+      api(`/api/v1/customers/${id}/alerts`), api(`/api/v1/customers/${id}/timeline`)]);
+    renderCustomer(v, recs, alerts, timeline);
+    state.lastOk = Date.now();
+    live(true, 'live · updated ' + new Date().toLocaleTimeString());
+  } catch (e) {
+    live(e.status !== undefined, e.status === 404 ? 'customer not found' : 'engine unreachable: ' + e.message);
+  }
+}
+
+function select(id) {
+  state.id = id;
+  history.replaceState(null, '', '#' + encodeURIComponent(id));
+  renderLists();
+  refreshCustomer();
+}
+
+document.addEventListener('click', (e) => {
+  const row = e.target.closest('.row[data-id]');
+  if (row) select(row.dataset.id);
+});
+$('search').addEventListener('input', renderLists);
+$('search').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  const q = $('search').value.trim();
+  const hit = state.rows.find((r) => r.customer_id === q) || state.rows.find((r) => r.customer_id.toLowerCase().includes(q.toLowerCase()) || (r.name || '').toLowerCase().includes(q.toLowerCase()));
+  select(hit ? hit.customer_id : q);
+});
+
+refreshList();
+setInterval(refreshList, LIST_REFRESH_MS);
+setInterval(refreshCustomer, REFRESH_MS);
+if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)));
+else live(true, 'live');
