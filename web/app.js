@@ -12,6 +12,7 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '
 const num = (n, digits = 0) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const money = (cents) => '$' + num(cents / 100, 0);
 const label = (s) => String(s ?? '').replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase());
+const ago = (s) => (s < 120 ? `${num(s, 0)} s` : s < 7200 ? `${num(s / 60, 0)} min` : s < 172800 ? `${num(s / 3600, 0)} h` : `${num(s / 86400, 0)} days`);
 const when = (t) => (t ? t.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC') : '—');
 
 async function api(path) {
@@ -70,7 +71,17 @@ async function refreshList() {
 }
 
 // ---- right: one customer ----
-function chart(id, config) {
+// Creates or updates a chart in place; `empty` (text) shows a note over a chart with no data.
+function chart(id, config, empty) {
+  const canvas = $(id);
+  let note = canvas.parentElement.querySelector('.chart-empty');
+  if (!note) {
+    note = document.createElement('div');
+    note.className = 'chart-empty';
+    canvas.parentElement.appendChild(note);
+  }
+  note.hidden = !empty;
+  note.textContent = empty || '';
   const existing = state.charts[id];
   if (existing) {
     existing.data.labels = config.data.labels;
@@ -102,7 +113,7 @@ function renderCustomer(v, recs, alerts, timeline) {
   if (p.vip) meta.push('<span class="badge vip">VIP</span>');
   meta.push(`<span class="badge">${esc(label(v.lifecycle_stage))}</span>`);
   $('c-meta').innerHTML = meta.join(' · ');
-  $('c-stamp').innerHTML = `as of ${esc(when(v.stream_time))}<br>task ${v.task}${v.staleness_seconds !== null ? ' · ' + num(v.staleness_seconds, 0) + ' s behind now' : ''}`;
+  $('c-stamp').innerHTML = `as of ${esc(when(v.stream_time))}<br>task ${v.task}${v.staleness_seconds !== null ? ' · ' + ago(v.staleness_seconds) + ' behind now' : ''}`;
 
   const k = v.kpis;
   const color = COLORS[v.status] || '#6b7280';
@@ -132,12 +143,12 @@ function renderCustomer(v, recs, alerts, timeline) {
         { label: 'Churn risk', data: timeline.days.map((d) => d.risk), borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 0, stepped: true, borderWidth: 1.5, borderDash: [4, 3] },
       ] },
     options: { scales: { y: { min: 0, max: 100 }, x: { ticks: { maxTicksLimit: 12 } } } },
-  });
+  }, timeline.days.length ? '' : 'No daily scores yet');
   chart('chart-usage', {
     type: 'bar',
     data: { labels: k.monthly_usage.map((m) => m.month), datasets: [{ label: 'Usage events', data: k.monthly_usage.map((m) => m.events), backgroundColor: '#60a5fa' }] },
     options: { plugins: { legend: { display: false } } },
-  });
+  }, k.monthly_usage.some((m) => m.events > 0) ? '' : 'No product usage in the last 12 months');
   const weeks = v.weekly_tickets.weeks;
   chart('chart-tickets', {
     data: { labels: weeks.map((w) => w.week_start.slice(5)),
@@ -148,18 +159,18 @@ function renderCustomer(v, recs, alerts, timeline) {
         { type: 'line', label: `Target ${v.weekly_tickets.sla_target_pct}%`, data: weeks.map(() => v.weekly_tickets.sla_target_pct), borderColor: '#111827', borderDash: [6, 4], pointRadius: 0, yAxisID: 'pct', borderWidth: 1 },
       ] },
     options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, pct: { position: 'right', min: 0, max: 100, grid: { display: false } } } },
-  });
+  }, weeks.some((w) => w.created > 0) ? '' : 'No tickets in the last 13 weeks');
   chart('chart-modules', {
     type: 'bar',
     data: { labels: k.top_modules_r30d.map((m) => m.module), datasets: [{ label: 'Events', data: k.top_modules_r30d.map((m) => m.events), backgroundColor: '#818cf8' }] },
     options: { indexAxis: 'y', plugins: { legend: { display: false } } },
-  });
+  }, k.top_modules_r30d.length ? '' : 'No product usage in the last 30 days');
   const pr = k.tickets_by_priority_r30d;
   chart('chart-priority', {
     type: 'bar',
     data: { labels: ['P1', 'P2', 'P3', 'P4'], datasets: [{ label: 'Tickets', data: [pr.P1, pr.P2, pr.P3, pr.P4], backgroundColor: ['#991b1b', '#dc2626', '#f59e0b', '#9ca3af'] }] },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-  });
+  }, pr.P1 + pr.P2 + pr.P3 + pr.P4 ? '' : 'No tickets in the last 30 days');
 
   const maxDeficit = 35;
   $('drivers').innerHTML = v.drivers.map((d) => `<li><span>${esc(label(d.component))}</span><span class="bar"><i style="width:${Math.min(100, (100 * d.deficit) / maxDeficit)}%"></i></span><span>−${num(d.deficit, 1)}</span><span class="text">${esc(d.text)}</span></li>`).join('')
@@ -187,6 +198,12 @@ async function refreshCustomer() {
       api(`/api/v1/customers/${id}`), api(`/api/v1/customers/${id}/recommendations`),
       api(`/api/v1/customers/${id}/alerts`), api(`/api/v1/customers/${id}/timeline`)]);
     renderCustomer(v, recs, alerts, timeline);
+    // Keep the left-hand lists in step with what the page shows.
+    const row = state.rows.find((r) => r.customer_id === v.customer_id);
+    if (row && (row.health !== v.health || row.status !== v.status)) {
+      Object.assign(row, { health: v.health, status: v.status, risk: v.risk, risk_level: v.risk_level });
+      renderLists();
+    }
     state.lastOk = Date.now();
     live(true, 'live · updated ' + new Date().toLocaleTimeString());
   } catch (e) {

@@ -621,10 +621,12 @@ std::string Task::DescribeCause() const {
     }
     case InputTopic::kInvoices: {
       const v1::InvoiceEvent& e = d.invoice();
-      std::string text = "invoice ";
-      text += e.invoice_id().empty() ? std::string("(customer)") : e.invoice_id();
-      text += " " + v1::InvoiceEvent::Kind_Name(e.kind());
-      if (e.amount_cents() > 0) text += " " + FormatCents(e.amount_cents());
+      if (e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET || e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
+        return v1::InvoiceEvent::Kind_Name(e.kind()) + " on the account";
+      }
+      std::string text = "invoice " + e.invoice_id() + " " + v1::InvoiceEvent::Kind_Name(e.kind());
+      if (e.kind() == v1::InvoiceEvent::ISSUED) text += " " + FormatCents(e.amount_cents());
+      if (e.kind() == v1::InvoiceEvent::PAID && e.has_paid_cents()) text += " " + FormatCents(e.paid_cents());
       return text;
     }
     case InputTopic::kCampaigns: {
