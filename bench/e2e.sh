@@ -55,7 +55,8 @@ for run in 1 2 3; do
   done
   finish=$(date +%s.%N)
   kill -INT "$engine"; wait "$engine" || true
-  assigned=$(grep -m1 'assigned tasks' "$work/engine-$run.log" | sed -E 's/^\[([^]]+)\].*/\1/')
+  # logfmt (docs/deploy.md): ts=2026-11-23T18:10:11.563Z level=info event=assigned ...
+  assigned=$(grep -m1 'event=assigned' "$work/engine-$run.log" | sed -E 's/^ts=([^ ]+) .*/\1/')
   assigned_s=$(date -d "$assigned" +%s.%N)
   seconds=$(echo "$finish - $assigned_s" | bc -l)
   joins+=("$(echo "$assigned_s - $start" | bc -l)")

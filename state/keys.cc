@@ -35,6 +35,12 @@ std::string CustomerKey(uint16_t task, std::string_view customer_id) {
   return key;
 }
 
+std::string RowKey(uint16_t task, std::string_view customer_id) {
+  std::string key = TaskPrefix(Family::kRow, task);
+  key.append(customer_id);
+  return key;
+}
+
 std::string OffsetKey(uint16_t task, uint8_t topic_id) {
   std::string key = TaskPrefix(Family::kOffset, task);
   key.push_back(static_cast<char>(topic_id));

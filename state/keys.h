@@ -19,6 +19,7 @@ enum class Family : char {
   kOutbox = 'X',       // task . sequence(u64)                 -> outbox entry
   kMeta = 'M',         // name                                 -> schema version, topics
   kJournal = 'J',      // task . customer_id . 0 . sequence(u64) -> JournalEntry
+  kRow = 'R',          // task . customer_id                   -> CustomerRow
 };
 
 void AppendU16(std::string* out, uint16_t v);
@@ -32,6 +33,7 @@ inline int64_t TimeFromOrdered(uint64_t v) { return static_cast<int64_t>(v ^ (ui
 
 std::string TaskPrefix(Family family, uint16_t task);
 std::string CustomerKey(uint16_t task, std::string_view customer_id);
+std::string RowKey(uint16_t task, std::string_view customer_id);
 std::string OffsetKey(uint16_t task, uint8_t topic_id);
 std::string StreamTimeKey(uint16_t task);
 std::string OutboxKey(uint16_t task, uint64_t sequence);

@@ -51,6 +51,28 @@ void StateBatch::DeleteJournal(uint16_t task, std::string_view customer_id, uint
   batch_.Delete(state::JournalKey(task, customer_id, sequence));
 }
 
+void StateBatch::PutRow(uint16_t task, const CustomerState& customer) {
+  state::v1::CustomerRow& row = row_scratch_;
+  row.Clear();
+  if (const auto& profile = customer.profile()) {
+    row.set_has_profile(true);
+    row.set_name(profile->name());
+    row.set_segment(profile->segment());
+    row.set_annual_revenue_cents(profile->annual_revenue_cents());
+  }
+  const CustomerState::Published& p = customer.published();
+  row.set_health(p.health);
+  row.set_risk(p.risk);
+  row.set_status(p.status);
+  row.set_risk_level(p.risk_level);
+  row.SerializeToString(&scratch_);
+  batch_.Put(state::RowKey(task, customer.customer_id()), scratch_);
+}
+
+void StateBatch::DeleteRow(uint16_t task, std::string_view customer_id) {
+  batch_.Delete(state::RowKey(task, customer_id));
+}
+
 std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -233,6 +255,22 @@ void StateView::ForEachCustomer(
   store_->ScanPrefix(
       prefix,
       [&](std::string_view key, std::string_view value) { fn(key.substr(prefix.size()), value); },
+      snapshot_);
+}
+
+void StateView::ForEachRow(
+    uint16_t task,
+    const std::function<void(std::string_view, const state::v1::CustomerRow&)>& fn) const {
+  const std::string prefix = state::TaskPrefix(state::Family::kRow, task);
+  state::v1::CustomerRow row;
+  store_->ScanPrefix(
+      prefix,
+      [&](std::string_view key, std::string_view value) {
+        if (!row.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          throw StateError("unreadable list row in task " + std::to_string(task));
+        }
+        fn(key.substr(prefix.size()), row);
+      },
       snapshot_);
 }
 

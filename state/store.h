@@ -43,6 +43,9 @@ class StateBatch {
   void PutJournal(uint16_t task, std::string_view customer_id, uint64_t sequence,
                   const state::v1::JournalEntry& entry);
   void DeleteJournal(uint16_t task, std::string_view customer_id, uint64_t sequence);
+  // The customer's list row (its profile and last published scores), or its removal.
+  void PutRow(uint16_t task, const CustomerState& customer);
+  void DeleteRow(uint16_t task, std::string_view customer_id);
 
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
   // Empties the batch for reuse (its buffers stay allocated).
@@ -54,6 +57,7 @@ class StateBatch {
   rocksdb::WriteBatch batch_;
   std::string scratch_;
   state::v1::Customer customer_scratch_;
+  state::v1::CustomerRow row_scratch_;
 };
 
 class StateStore;
@@ -73,6 +77,9 @@ class StateView {
   // Every customer of the task in customer_id order, as stored bytes (CustomerCodec).
   void ForEachCustomer(uint16_t task,
                        const std::function<void(std::string_view id, std::string_view value)>& fn) const;
+  // Every customer's list row of the task, in customer_id order.
+  void ForEachRow(uint16_t task,
+                  const std::function<void(std::string_view id, const state::v1::CustomerRow& row)>& fn) const;
   // The customer's journal entries, oldest first.
   std::vector<state::v1::JournalEntry> Journal(uint16_t task, std::string_view customer_id) const;
 

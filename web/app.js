@@ -5,7 +5,7 @@
 const REFRESH_MS = 2000;
 const LIST_REFRESH_MS = 5000;
 const COLORS = { HEALTHY: '#16a34a', WATCH: '#d97706', AT_RISK: '#dc2626', CRITICAL: '#991b1b' };
-const state = { id: null, rows: [], charts: {}, lastOk: 0, timer: null };
+const state = { id: null, atRisk: [], atRiskTotal: 0, found: [], charts: {}, searchTimer: null };
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -36,27 +36,27 @@ function rowHtml(r) {
 }
 
 function renderLists() {
-  const atRisk = state.rows.filter((r) => r.status === 'AT_RISK' || r.status === 'CRITICAL');
-  atRisk.sort((a, b) => b.annual_revenue_cents - a.annual_revenue_cents || a.health - b.health);
-  $('at-risk').innerHTML = atRisk.slice(0, 60).map(rowHtml).join('') || '<p class="none">No customer at risk.</p>';
-  $('at-risk-count').textContent = `(${atRisk.length})`;
-  const q = $('search').value.trim().toLowerCase();
-  $('search-results').innerHTML = q
-    ? state.rows.filter((r) => r.customer_id.toLowerCase().includes(q) || (r.name || '').toLowerCase().includes(q)).slice(0, 30).map(rowHtml).join('') || '<p class="none">No match.</p>'
+  $('at-risk').innerHTML = state.atRisk.map(rowHtml).join('') || '<p class="none">No customer at risk.</p>';
+  $('at-risk-count').textContent = `(${state.atRiskTotal})`;
+  $('search-results').innerHTML = $('search').value.trim()
+    ? state.found.map(rowHtml).join('') || '<p class="none">No match.</p>'
     : '';
+}
+
+// The search box asks the list API (q: a substring of the id or the name).
+async function search() {
+  const q = $('search').value.trim();
+  state.found = q ? (await api('/api/v1/customers?sort=health&limit=30&q=' + encodeURIComponent(q))).customers : [];
+  renderLists();
 }
 
 async function refreshList() {
   try {
-    const rows = [];
-    let cursor = null;
-    do {  // every customer, a page at a time
-      const page = await api('/api/v1/customers?sort=health&limit=1000' + (cursor ? '&cursor=' + cursor : ''));
-      rows.push(...page.customers);
-      cursor = page.next_cursor;
-    } while (cursor && rows.length < 20000);
-    state.rows = rows;
-    renderLists();
+    const list = await api('/api/v1/customers?status=AT_RISK,CRITICAL&sort=-revenue&limit=100');
+    state.atRisk = list.customers;
+    state.atRiskTotal = list.total;
+    if ($('search').value.trim()) await search();
+    else renderLists();
     const s = await api('/api/v1/summary');
     const st = s.by_status;
     $('portfolio').innerHTML = `<span><b>${num(s.customers)}</b>customers</span>
@@ -199,12 +199,12 @@ async function refreshCustomer() {
       api(`/api/v1/customers/${id}/alerts`), api(`/api/v1/customers/${id}/timeline`)]);
     renderCustomer(v, recs, alerts, timeline);
     // Keep the left-hand lists in step with what the page shows.
-    const row = state.rows.find((r) => r.customer_id === v.customer_id);
-    if (row && (row.health !== v.health || row.status !== v.status)) {
-      Object.assign(row, { health: v.health, status: v.status, risk: v.risk, risk_level: v.risk_level });
-      renderLists();
+    for (const row of [...state.atRisk, ...state.found]) {
+      if (row.customer_id === v.customer_id && (row.health !== v.health || row.status !== v.status)) {
+        Object.assign(row, { health: v.health, status: v.status, risk: v.risk, risk_level: v.risk_level });
+        renderLists();
+      }
     }
-    state.lastOk = Date.now();
     live(true, 'live · updated ' + new Date().toLocaleTimeString());
   } catch (e) {
     live(e.status !== undefined, e.status === 404 ? 'customer not found' : 'engine unreachable: ' + e.message);
@@ -222,11 +222,15 @@ document.addEventListener('click', (e) => {
   const row = e.target.closest('.row[data-id]');
   if (row) select(row.dataset.id);
 });
-$('search').addEventListener('input', renderLists);
-$('search').addEventListener('keydown', (e) => {
+$('search').addEventListener('input', () => {
+  clearTimeout(state.searchTimer);
+  state.searchTimer = setTimeout(() => search().catch((e) => live(false, e.message)), 150);
+});
+$('search').addEventListener('keydown', async (e) => {
   if (e.key !== 'Enter') return;
   const q = $('search').value.trim();
-  const hit = state.rows.find((r) => r.customer_id === q) || state.rows.find((r) => r.customer_id.toLowerCase().includes(q.toLowerCase()) || (r.name || '').toLowerCase().includes(q.toLowerCase()));
+  await search();
+  const hit = state.found.find((r) => r.customer_id === q) || state.found[0];
   select(hit ? hit.customer_id : q);
 });
 

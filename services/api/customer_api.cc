@@ -1,6 +1,7 @@
 #include "services/api/customer_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <variant>
@@ -9,7 +10,6 @@
 
 #include "services/api/customer_view.h"
 #include "services/api/web_assets.h"
-#include "state/customer_codec.h"
 
 namespace c360::api {
 namespace {
@@ -64,16 +64,19 @@ std::optional<std::set<int>> EnumSet(const std::string& text, bool (*parse)(cons
   return out;
 }
 
-// Reads every customer row of the owned tasks from one snapshot.
+// True when `text` contains `lower` (already lower case), ignoring ASCII case.
+bool ContainsLower(const std::string& text, const std::string& lower) {
+  auto it = std::search(text.begin(), text.end(), lower.begin(), lower.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != text.end();
+}
+
+// Every customer row of the owned tasks, from one snapshot.
 std::vector<CustomerRow> Rows(const StateView& view, const Ownership& own, const Config& config) {
   std::vector<CustomerRow> rows;
-  CustomerState state;
   for (uint16_t task : own.tasks) {
-    view.ForEachCustomer(task, [&](std::string_view id, std::string_view value) {
-      if (!CustomerCodec::Decode(value, &state)) {
-        throw StateError("unreadable state for customer " + std::string(id));
-      }
-      if (state.exists()) rows.push_back(RowOf(state, task, config));
+    view.ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
+      rows.push_back(RowOf(id, row, task, config));
     });
   }
   return rows;
@@ -237,6 +240,13 @@ HttpResponse CustomerApi::List(const HttpRequest& request) const {
       return BadParameter("limit", "expected an integer from 1 to " + std::to_string(kMaxLimit) + ", not '" + text + "'");
     }
   }
+  // q: a case-insensitive substring of the customer_id or the name (the page's search box).
+  std::string query;
+  if (request.has_param("q")) {
+    query = request.param("q");
+    if (query.size() > 200) return BadParameter("q", "at most 200 characters");
+    std::transform(query.begin(), query.end(), query.begin(), [](unsigned char c) { return std::tolower(c); });
+  }
   std::optional<std::pair<SortKey, std::string>> after;
   if (request.has_param("cursor")) {
     after = DecodeCursor(request.param("cursor"), sort);
@@ -251,6 +261,7 @@ HttpResponse CustomerApi::List(const HttpRequest& request) const {
     if (statuses && (!r.scored || !statuses->count(r.status))) return true;
     if (risks && (!r.scored || !risks->count(r.risk_level))) return true;
     if (segments && (!r.has_profile || !segments->count(r.segment))) return true;
+    if (!query.empty() && !ContainsLower(r.customer_id, query) && !ContainsLower(r.name, query)) return true;
     return false;
   });
   const size_t total = rows.size();

@@ -1,7 +1,7 @@
 #pragma once
 // The Customer 360 API and page on the engine's HTTP server (SPEC section 8):
 //   GET /api/v1/customers/{id}[/alerts|/timeline|/recommendations]
-//   GET /api/v1/customers?status=&segment=&risk=&sort=&limit=&cursor=
+//   GET /api/v1/customers?status=&segment=&risk=&sort=&limit=&cursor=&q=
 //   GET /api/v1/summary
 //   GET /  and  GET /assets/...   (the page, built into the binary)
 // docs/api.md documents every field.

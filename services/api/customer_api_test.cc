@@ -188,9 +188,11 @@ TEST_F(CustomerApiTest, UnknownCustomerIs404AndNamesTheTasks) {
   Profile("ghost", "Ghost", v1::CustomerProfile::SMB, 1);
   Commit();
   EXPECT_EQ(Get("/api/v1/customers/ghost").status, 200);
+  EXPECT_EQ(GetJson("/api/v1/customers")["total"], 5);
   FeedRaw(InputTopic::kCustomers, "ghost", std::nullopt, At(0));  // a tombstone
   Commit();
   EXPECT_EQ(Get("/api/v1/customers/ghost").status, 404);
+  EXPECT_EQ(GetJson("/api/v1/customers")["total"], 4);  // its list row went with it
 }
 
 TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
@@ -279,6 +281,9 @@ TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
             (std::vector<std::string>{"healthy", "support"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "AT_RISK,CRITICAL"}})), (std::vector<std::string>{"support"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"risk", "LOW"}, {"sort", "id"}})).front(), "healthy");
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"q", "PAYER"}})), (std::vector<std::string>{"late"}));  // name
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"q", "or"}, {"sort", "id"}})),
+            (std::vector<std::string>{"healthy", "support", "worked"}));  // "Corp", "support", "worked"
   const json healthy = GetJson("/api/v1/customers", {{"status", "HEALTHY"}})["customers"][0];
   EXPECT_EQ(healthy["health"], 96);
   EXPECT_EQ(healthy["vip"], true);

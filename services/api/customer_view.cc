@@ -438,17 +438,20 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
   auto add = [&](int priority, std::string action, std::string entity_type, std::string entity_id,
                  std::string reason, std::string source) {
     static constexpr const char* kPriority[] = {"high", "medium", "low"};
+    // An alert's rule may carry a playbook (config: the rule's recommended action).
+    std::string playbook;
+    AlertEvent::Rule rule;
+    if (source.rfind("alert:", 0) == 0 && AlertEvent::Rule_Parse(source.substr(6), &rule)) {
+      playbook = config.rule(rule).action;
+    }
     items.push_back({priority,
                      {{"priority", kPriority[priority]},
                       {"action", std::move(action)},
                       {"entity_type", std::move(entity_type)},
                       {"entity_id", std::move(entity_id)},
                       {"reason", std::move(reason)},
-                      {"source", std::move(source)}}});
-  };
-  auto rule_action = [&](AlertEvent::Rule rule) {
-    const std::string& text = config.rule(rule).action;
-    return text.empty() ? std::string() : " " + text;
+                      {"source", std::move(source)},
+                      {"playbook", std::move(playbook)}}});
   };
 
   // Support: open tickets that breached their SLA or are P1/P2, most urgent first.
@@ -523,7 +526,7 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
         module,
         "usage down " + std::to_string(static_cast<int>(std::lround(k.usage_drop_pct))) +
             "% vs prior 30 days (" + std::to_string(k.usage_prior_r30d) + " -> " +
-            std::to_string(k.usage_r30d) + " events)" + rule_action(AlertEvent::USAGE_DROP),
+            std::to_string(k.usage_r30d) + " events)",
         "alert:USAGE_DROP");
   }
   // Satisfaction and responsiveness.
@@ -537,7 +540,7 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
       *k.csat_avg_r90d < config.rule(AlertEvent::CSAT_LOW).fire) {
     add(1, "Follow up on low satisfaction", "customer", s.customer_id(),
         "CSAT " + Fixed(*k.csat_avg_r90d, 2) + " over " +
-            std::to_string(k.ratings_r90d) + " ratings in 90 days" + rule_action(AlertEvent::CSAT_LOW),
+            std::to_string(k.ratings_r90d) + " ratings in 90 days",
         "alert:CSAT_LOW");
   }
   if (k.avg_response_hours_r30d && k.responses_r30d >= config.rule(AlertEvent::RESPONSE_TIME_HIGH).min_sample &&
@@ -580,23 +583,21 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
           {"stream_time", Time(ctx.stream_time)}};
 }
 
-CustomerRow RowOf(const CustomerState& state, uint16_t task, const Config& config) {
+CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored,
+                  uint16_t task, const Config& config) {
   CustomerRow row;
-  row.customer_id = state.customer_id();
+  row.customer_id = std::string(customer_id);
   row.task = task;
-  if (const auto& p = state.profile()) {
-    row.has_profile = true;
-    row.name = p->name();
-    row.segment = p->segment();
-    row.annual_revenue_cents = p->annual_revenue_cents();
-    row.vip = p->annual_revenue_cents() >= config.vip_revenue_cents;
-  }
-  const CustomerState::Published& published = state.published();
-  row.scored = published.status != 0;
-  row.health = published.health;
-  row.risk = published.risk;
-  row.status = static_cast<HealthSnapshot::Status>(published.status);
-  row.risk_level = static_cast<HealthSnapshot::RiskLevel>(published.risk_level);
+  row.has_profile = stored.has_profile();
+  row.name = stored.name();
+  row.segment = static_cast<v1::CustomerProfile::Segment>(stored.segment());
+  row.annual_revenue_cents = stored.annual_revenue_cents();
+  row.vip = row.has_profile && row.annual_revenue_cents >= config.vip_revenue_cents;
+  row.scored = stored.status() != 0;
+  row.health = stored.health();
+  row.risk = stored.risk();
+  row.status = static_cast<HealthSnapshot::Status>(stored.status());
+  row.risk_level = static_cast<HealthSnapshot::RiskLevel>(stored.risk_level());
   return row;
 }
 

@@ -62,7 +62,7 @@ nlohmann::json KpisJson(const v1::Kpis& kpis);
 nlohmann::json ProfileJson(const CustomerState& state, const Config& config);
 
 // What the list and the summary need of one customer: its last published scores (the
-// engine's latest re-score) and profile. Decoded from the stored value.
+// engine's latest re-score) and profile, from its stored list row (state.proto).
 struct CustomerRow {
   std::string customer_id;
   std::string name;
@@ -77,7 +77,8 @@ struct CustomerRow {
   bool vip = false;
   uint16_t task = 0;
 };
-CustomerRow RowOf(const CustomerState& state, uint16_t task, const Config& config);
+CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored,
+                  uint16_t task, const Config& config);
 nlohmann::json RowJson(const CustomerRow& row);
 
 // Rounds half away from zero to `places` decimals (what JSON shows).

@@ -285,6 +285,7 @@ void Task::ApplyProfile(const TaskRecord& record) {
     if (result.tombstone) {
       entry = &Touch(std::string(*record.input.key));
       entry->state.RemoveProfile();
+      entry->row_dirty = true;
       MarkDirty(*entry);
       CustomerState::Published& published = entry->state.published();
       if (!entry->state.exists() && published.status != 0) {
@@ -297,6 +298,7 @@ void Task::ApplyProfile(const TaskRecord& record) {
     } else {
       entry = &Touch(p.decoder.profile().customer_id());
       entry->state.ApplyProfile(p.decoder.profile());
+      entry->row_dirty = true;
       MarkDirty(*entry);
     }
     ++counters_.applied;
@@ -446,6 +448,7 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
   if (published.health != scores.health || published.risk != scores.risk ||
       published.status != scores.status || published.risk_level != scores.risk_level) {
     published = {scores.health, scores.risk, scores.status, scores.risk_level};
+    entry.row_dirty = true;
     v1::HealthSnapshot snapshot;
     snapshot.set_customer_id(s.customer_id());
     if (const auto& profile = s.profile()) {
@@ -659,6 +662,14 @@ void Task::Consumed(InputTopic topic, const TaskRecord& record) {
 void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
   for (Entry* entry : dirty_) {
     batch->PutCustomer(id_, entry->state);
+    if (entry->row_dirty) {
+      if (entry->state.exists()) {
+        batch->PutRow(id_, entry->state);
+      } else {
+        batch->DeleteRow(id_, entry->state.customer_id());
+      }
+      entry->row_dirty = false;
+    }
     entry->dirty = false;
   }
   dirty_.clear();

@@ -150,6 +150,7 @@ class Task {
     uint64_t last_used = 0;  // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
+    bool row_dirty = false;  // its list row (published scores, profile) changed
   };
   // What a re-score is caused by, for the journal's "why did the score change".
   enum class CauseKind { kEvent, kTimer, kDayChange, kProfile };

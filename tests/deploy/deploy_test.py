@@ -188,11 +188,23 @@ class DockerfileTest(unittest.TestCase):
             r = run("apt-cache", "show", package)
             self.assertEqual(r.returncode, 0, f"{package} is not a Debian package")
 
+    def test_page_assets_come_from_the_lockfile(self):
+        # The build stage installs web/'s npm packages (the chart library the binary embeds)
+        # from the lockfile before it builds, and never copies a local node_modules.
+        setup_at = self.stages[0].index("scripts/setup --build-only")
+        self.assertLess(self.stages[0].index("COPY web/package.json web/package-lock.json web/"), setup_at)
+        with open(os.path.join(ROOT, ".dockerignore")) as f:
+            self.assertIn("web/node_modules", f.read().split())
+        with open(os.path.join(ROOT, "web/package-lock.json")) as f:
+            packages = json.load(f)["packages"]
+        self.assertFalse(packages["node_modules/chart.js"].get("dev", False))
+        self.assertTrue(packages["node_modules/playwright-core"]["dev"])  # tests only
+
     def test_build_only_setup_builds_the_binary_without_test_tools(self):
         with open(os.path.join(ROOT, "scripts/setup")) as f:
             setup = f.read()
         build = re.search(r"build_packages=\((.*?)\)", setup, re.S).group(1).split()
-        for test_only in ("libgtest-dev", "libbenchmark-dev", "python3", "prometheus"):
+        for test_only in ("libgtest-dev", "libbenchmark-dev", "python3", "prometheus", "chromium"):
             self.assertNotIn(test_only, build)
         self.assertIn("-DC360_BUILD_TESTS=OFF", self.text)
         # ... and CMake configures that build without GoogleTest, benchmark or python3.
