@@ -173,6 +173,7 @@ class CustomerState {
   // Records the scores of a re-score on `day` (a day before the last recorded one counts
   // for that last day: a timer's deadline can lie behind T).
   void RecordDaily(int32_t day, int health, int risk, int status);
+  void ClearDailyScores() { daily_scores_.clear(); }
   // The sequence number of the customer's next journal entry (state/keys.h).
   uint64_t TakeJournalSequence() { return journal_next_++; }
   uint64_t journal_next() const { return journal_next_; }

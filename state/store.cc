@@ -6,6 +6,18 @@
 #include "state/customer_codec.h"
 
 namespace c360 {
+namespace {
+
+// The smallest key greater than every key starting with `prefix` (nullopt: none, the
+// prefix is all 0xff). Task ids end in any byte, 0xff included (task 255, 511, ...).
+std::optional<std::string> PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+}  // namespace
 
 void StateBatch::PutCustomer(uint16_t task, const CustomerState& customer) {
   CustomerCodec::Encode(customer, &customer_scratch_, &scratch_);
@@ -173,12 +185,11 @@ void StateStore::ScanPrefix(
     const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions options;
   options.snapshot = snapshot;
-  std::string upper = prefix;
-  upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
-  rocksdb::Slice upper_slice(upper);
-  options.iterate_upper_bound = &upper_slice;
+  const std::optional<std::string> upper = PrefixEnd(prefix);
+  rocksdb::Slice upper_slice(upper ? *upper : std::string_view());
+  if (upper) options.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     fn(std::string_view(it->key().data(), it->key().size()),
        std::string_view(it->value().data(), it->value().size()));
   }
@@ -197,14 +208,14 @@ void StateStore::ForEachCustomer(
 std::vector<std::string> StateStore::CustomerIdsAfter(uint16_t task, const std::string& after,
                                                       size_t limit) const {
   const std::string prefix = state::TaskPrefix(state::Family::kCustomer, task);
-  std::string upper = prefix;
-  upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
-  rocksdb::Slice upper_slice(upper);
+  const std::optional<std::string> upper = PrefixEnd(prefix);
+  rocksdb::Slice upper_slice(upper ? *upper : std::string_view());
   rocksdb::ReadOptions options;
-  options.iterate_upper_bound = &upper_slice;
+  if (upper) options.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   std::vector<std::string> ids;
-  for (it->Seek(prefix + after); it->Valid() && ids.size() < limit; it->Next()) {
+  for (it->Seek(prefix + after); it->Valid() && it->key().starts_with(prefix) && ids.size() < limit;
+       it->Next()) {
     std::string id(it->key().data() + prefix.size(), it->key().size() - prefix.size());
     if (!after.empty() && id == after) continue;
     ids.push_back(std::move(id));

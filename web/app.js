@@ -186,17 +186,19 @@ function renderCustomer(v, recs, alerts, timeline) {
     ? `<li><b>${esc(e.from ? label(e.from) : 'first score')} → <span class="c-${e.to}">${esc(label(e.to))}</span></b> (health ${e.health_from ?? '—'} → ${e.health}) <span class="when">${esc(when(e.time))}</span><span class="cause">because: ${esc(e.cause.text)}</span></li>`
     : `<li><b>${esc(label(e.rule))}</b> fired (${esc(e.severity)}) <span class="when">${esc(when(e.time))}</span><span class="cause">because: ${esc(e.cause.text)}</span></li>`).join('')
     || '<li class="none">No status change or alert yet.</li>';
-  $('tickets').innerHTML = v.recent_tickets.map((t) => `<tr><td>${esc(t.ticket_id)}</td><td>${esc(t.priority || '—')}</td><td>${esc(label(t.status))}</td><td>${esc(t.category || t.module || '—')}</td><td>${esc(when(t.created))}</td><td class="sla-${t.sla}">${esc(t.sla)}</td><td>${num(t.response_hours, 1)}</td><td>${num(t.resolution_hours, 1)}</td></tr>`).join('')
+  $('tickets').innerHTML = v.recent_tickets.map((t) => `<tr><td>${esc(t.id)}</td><td>${esc(t.priority || '—')}</td><td>${esc(label(t.status))}</td><td>${esc(t.category || t.module || '—')}</td><td>${esc(when(t.created))}</td><td class="sla-${t.sla}">${esc(t.sla)}</td><td>${num(t.response_hours, 1)}</td><td>${num(t.resolution_hours, 1)}</td></tr>`).join('')
     || '<tr><td colspan="8" class="none">No tickets in the last 13 weeks.</td></tr>';
 }
 
 async function refreshCustomer() {
   if (!state.id) return;
-  const id = encodeURIComponent(state.id);
+  const chosen = state.id;
+  const id = encodeURIComponent(chosen);
   try {
     const [v, recs, alerts, timeline] = await Promise.all([
       api(`/api/v1/customers/${id}`), api(`/api/v1/customers/${id}/recommendations`),
       api(`/api/v1/customers/${id}/alerts`), api(`/api/v1/customers/${id}/timeline`)]);
+    if (chosen !== state.id) return;  // another customer was picked meanwhile
     renderCustomer(v, recs, alerts, timeline);
     // Keep the left-hand lists in step with what the page shows.
     for (const row of [...state.atRisk, ...state.found]) {

@@ -52,7 +52,8 @@ std::optional<std::set<int>> EnumSet(const std::string& text, bool (*parse)(cons
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string name = text.substr(start, comma - start);
+    std::string name = text.substr(start, comma - start);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
     Enum value;
     if (name.empty() || name.find("UNSPECIFIED") != std::string::npos || !parse(name, &value)) {
       *bad = name;
@@ -91,7 +92,8 @@ struct Sort {
 using SortKey = std::variant<int64_t, std::string>;
 
 SortKey KeyOf(const CustomerRow& r, const Sort& sort) {
-  if (sort.name == "health") return r.scored ? int64_t{r.health} : int64_t{1000};  // unscored last
+  // Unscored customers sort after every score (last ascending, first descending).
+  if (sort.name == "health") return r.scored ? int64_t{r.health} : int64_t{1000};
   if (sort.name == "risk") return r.scored ? int64_t{r.risk} : int64_t{-1};
   if (sort.name == "revenue") return r.annual_revenue_cents;
   if (sort.name == "name") return r.name.empty() ? r.customer_id : r.name;
@@ -130,28 +132,47 @@ std::optional<std::string> Unhex(const std::string& hex) {
   return out;
 }
 
+// Fields are length-prefixed ("<n>:<bytes>"), so any byte may appear in them.
+void AppendField(std::string* out, std::string_view field) {
+  out->append(std::to_string(field.size())).push_back(':');
+  out->append(field);
+}
+
+std::optional<std::string> TakeField(std::string_view* in) {
+  const size_t colon = in->find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  size_t n = 0;
+  const auto [ptr, ec] = std::from_chars(in->data(), in->data() + colon, n);
+  if (ec != std::errc() || ptr != in->data() + colon || in->size() - colon - 1 < n) return std::nullopt;
+  std::string field(in->substr(colon + 1, n));
+  in->remove_prefix(colon + 1 + n);
+  return field;
+}
+
 std::string EncodeCursor(const Sort& sort, const SortKey& key, const std::string& id) {
-  const std::string value = std::holds_alternative<int64_t>(key) ? "i" + std::to_string(std::get<int64_t>(key))
-                                                                 : "s" + std::get<std::string>(key);
-  return Hex((sort.descending ? "-" : "") + sort.name + '\0' + value + '\0' + id);
+  std::string raw;
+  AppendField(&raw, (sort.descending ? "-" : "") + sort.name);
+  AppendField(&raw, std::holds_alternative<int64_t>(key) ? "i" + std::to_string(std::get<int64_t>(key))
+                                                         : "s" + std::get<std::string>(key));
+  AppendField(&raw, id);
+  return Hex(raw);
 }
 
 std::optional<std::pair<SortKey, std::string>> DecodeCursor(const std::string& cursor, const Sort& sort) {
   const auto raw = Unhex(cursor);
   if (!raw) return std::nullopt;
-  const size_t a = raw->find('\0');
-  const size_t b = a == std::string::npos ? a : raw->find('\0', a + 1);
-  if (b == std::string::npos) return std::nullopt;
-  if (raw->substr(0, a) != (sort.descending ? "-" : "") + sort.name) return std::nullopt;
-  const std::string value = raw->substr(a + 1, b - a - 1);
-  const std::string id = raw->substr(b + 1);
-  if (value.empty()) return std::nullopt;
-  if (value[0] == 's') return std::make_pair(SortKey(value.substr(1)), id);
-  if (value[0] != 'i') return std::nullopt;
+  std::string_view in = *raw;
+  const auto order = TakeField(&in);
+  const auto value = TakeField(&in);
+  const auto id = TakeField(&in);
+  if (!order || !value || !id || !in.empty() || value->empty()) return std::nullopt;
+  if (*order != (sort.descending ? "-" : "") + sort.name) return std::nullopt;
+  if ((*value)[0] == 's') return std::make_pair(SortKey(value->substr(1)), *id);
+  if ((*value)[0] != 'i') return std::nullopt;
   int64_t n = 0;
-  const auto [ptr, ec] = std::from_chars(value.data() + 1, value.data() + value.size(), n);
-  if (ec != std::errc() || ptr != value.data() + value.size()) return std::nullopt;
-  return std::make_pair(SortKey(n), id);
+  const auto [ptr, ec] = std::from_chars(value->data() + 1, value->data() + value->size(), n);
+  if (ec != std::errc() || ptr != value->data() + value->size()) return std::nullopt;
+  return std::make_pair(SortKey(n), *id);
 }
 
 }  // namespace
@@ -206,7 +227,12 @@ HttpResponse CustomerApi::Customer(const std::string& id, const std::string& par
   return JsonError(404, "customer_not_found", detail);
 }
 
-HttpResponse CustomerApi::List(const HttpRequest& request) const {
+HttpResponse CustomerApi::List(const HttpRequest& raw) const {
+  // An empty parameter (`?status=&sort=`, as SPEC writes the URL, or a form) is absent.
+  HttpRequest request = raw;
+  request.has_param = [&raw](const std::string& name) {
+    return raw.has_param(name) && !raw.param(name).empty();
+  };
   std::optional<std::set<int>> statuses, segments, risks;
   std::string bad;
   if (request.has_param("status")) {

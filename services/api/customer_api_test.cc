@@ -193,6 +193,66 @@ TEST_F(CustomerApiTest, UnknownCustomerIs404AndNamesTheTasks) {
   Commit();
   EXPECT_EQ(Get("/api/v1/customers/ghost").status, 404);
   EXPECT_EQ(GetJson("/api/v1/customers")["total"], 4);  // its list row went with it
+  // A customer with events outlives its profile's tombstone.
+  FeedRaw(InputTopic::kCustomers, "late", std::nullopt, At(0));
+  Commit();
+  const json late = GetJson("/api/v1/customers/late");
+  EXPECT_TRUE(late["profile"].is_null());
+  EXPECT_EQ(late["kpis"]["days_overdue"], 8);
+}
+
+TEST_F(CustomerApiTest, TiesPageByCustomerIdAndEmptyParametersAreAbsent) {
+  // Three customers known only by identical profiles: the same scores (usage 50, support
+  // and financial 100, engagement 70: 78), so every sort key ties.
+  for (const char* id : {"p3", "p1", "p2"}) Profile(id, "Same", v1::CustomerProfile::SMB, 1000);
+  Feed(InputTopic::kUsage, Usage(), "clock", At(1));  // the task's first record scores them
+  Commit();
+  std::vector<std::string> paged;
+  std::map<std::string, std::string> params = {{"limit", "1"}, {"sort", "-health"}, {"q", "p"}};
+  for (int i = 0; i < 10; ++i) {
+    const json page = GetJson("/api/v1/customers", params);
+    for (const json& c : page["customers"]) {
+      EXPECT_EQ(c["health"], 78);
+      paged.push_back(c["customer_id"]);
+    }
+    if (page["next_cursor"].is_null()) break;
+    params["cursor"] = page["next_cursor"];
+  }
+  EXPECT_EQ(paged, (std::vector<std::string>{"p1", "p2", "p3"}));
+  // SPEC writes the URL with empty parameters: they mean "not given".
+  const json all = GetJson("/api/v1/customers", {{"status", ""}, {"segment", ""}, {"risk", ""},
+                                                 {"sort", ""}, {"limit", ""}, {"cursor", ""}});
+  EXPECT_EQ(all["total"], 4);
+}
+
+TEST_F(CustomerApiTest, JournalKeepsTheLast200Entries) {
+  // INV-1 40 days overdue: 68 WATCH. Each credit hold drops it to 58 AT_RISK (a status
+  // change and HEALTH_LOW FIRING), each release back to 68 WATCH (a status change and
+  // HEALTH_LOW RESOLVED): 4 journal entries per cycle, 2 of them alerts.
+  clock_.Set(At(41));  // day 40 is not in the future
+  v1::InvoiceEvent issued = Invoice("i1", "INV-1", v1::InvoiceEvent::ISSUED);
+  issued.set_amount_cents(1000);
+  *issued.mutable_due_date() = ToTimestamp(At(0, 0));
+  Feed(InputTopic::kInvoices, issued, "flip", At(0, 1));
+  constexpr int kCycles = 60;
+  for (int i = 0; i < kCycles; ++i) {
+    Feed(InputTopic::kInvoices, Invoice("s" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_SET),
+         "flip", At(40, 0) + 2 * i * 60'000);
+    Feed(InputTopic::kInvoices, Invoice("r" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_RELEASED),
+         "flip", At(40, 0) + (2 * i + 1) * 60'000);
+  }
+  Commit();
+  const json t = GetJson("/api/v1/customers/flip/timeline");
+  // 1 + 2 first scores and the overdue alert, + 4 x 60: the journal holds the last 200.
+  ASSERT_EQ(t["events"].size(), Task::kJournalKept);
+  EXPECT_EQ(t["events"].back()["type"], "status_change");
+  EXPECT_EQ(t["events"].back()["to"], "WATCH");
+  EXPECT_EQ(t["events"].back()["cause"]["text"], "CREDIT_HOLD_RELEASED on the account");
+  const json alerts = GetJson("/api/v1/customers/flip/alerts");
+  EXPECT_EQ(alerts["history"].size(), 100u);  // the last 50 cycles' FIRING and RESOLVED
+  EXPECT_EQ(alerts["history"][0]["state"], "RESOLVED");
+  EXPECT_EQ(alerts["history"][0]["episode"], kCycles);
+  EXPECT_EQ(GetJson("/api/v1/customers/flip")["status"], "WATCH");
 }
 
 TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
@@ -203,6 +263,7 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
   EXPECT_EQ(v["kpis"]["open_p1"], 1);
   EXPECT_EQ(v["kpis"]["sla_breach_rate_pct_r30d"], 100.0);
   ASSERT_EQ(v["recent_tickets"].size(), 1u);
+  EXPECT_EQ(v["recent_tickets"][0]["id"], "T-9");
   EXPECT_EQ(v["recent_tickets"][0]["ticket_id"], "T-9");
   EXPECT_EQ(v["recent_tickets"][0]["priority"], "P1");
   EXPECT_EQ(v["recent_tickets"][0]["status"], "OPEN");
@@ -277,6 +338,7 @@ TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"sort", "-health"}})),
             (std::vector<std::string>{"healthy", "late", "worked", "support"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "WATCH"}})), (std::vector<std::string>{"worked", "late"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "watch"}})), (std::vector<std::string>{"worked", "late"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"segment", "ENTERPRISE"}, {"sort", "-revenue"}})),
             (std::vector<std::string>{"healthy", "support"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "AT_RISK,CRITICAL"}})), (std::vector<std::string>{"support"}));

@@ -118,7 +118,8 @@ json TicketJson(const TicketState& t) {
   const bool breached = t.response_breached || t.resolution_breached;
   const bool done = t.first_resolved != kNoTime;
   return {
-      {"ticket_id", t.id},
+      {"id", t.id},
+      {"ticket_id", t.id},  // the event field's name, for joins with c360.tickets
       {"priority", t.priority > 0 ? json(PriorityName(t.priority)) : json(nullptr)},
       {"status", TicketStatus(t)},
       {"category", t.category},

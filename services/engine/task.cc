@@ -67,7 +67,7 @@ void Task::Restore(const StateStore& store) {
       status_counts_[i] = meta->status_counts(i);
     }
     for (const state::v1::AlertHour& h : meta->alert_hours()) {
-      AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(h.hour() % 24)];
+      AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(((h.hour() % 24) + 24) % 24)];
       bucket.hour = h.hour();
       for (int r = 0; r < kRuleCount && r < h.by_rule_size(); ++r) bucket.by_rule[r] = h.by_rule(r);
     }
@@ -140,6 +140,9 @@ void Task::DayRescore(Entry& entry) {
   if (entry.state.rescored_day() >= sweep_day_) return;
   entry.state.set_rescored_day(sweep_day_);
   MarkDirty(entry);
+  // Once a day every customer's list row is written again: rows of state written before
+  // rows existed appear within a day, and a row can never stay behind for long.
+  entry.row_dirty = true;
   if (!entry.state.exists()) return;
   // Its outputs are caused by the record that moved the day, not the one being applied.
   const TimeMs record_kafka_ts = cause_kafka_ts_;
@@ -294,6 +297,7 @@ void Task::ApplyProfile(const TaskRecord& record) {
         --status_counts_[published.status];
         published = {};
         task_dirty_ = true;
+        entry->state.ClearDailyScores();  // a customer created again starts a new timeline
       }
     } else {
       entry = &Touch(p.decoder.profile().customer_id());

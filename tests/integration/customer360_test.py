@@ -145,7 +145,7 @@ class Customer360Test(unittest.TestCase):
         self.assertEqual(v["kpis"]["tickets_by_priority_r30d"], {"P1": 1, "P2": 0, "P3": 0, "P4": 0})
         self.assertEqual(v["kpis"]["sla_breach_rate_pct_r30d"], 100.0)
         ticket = v["recent_tickets"][0]
-        self.assertEqual((ticket["ticket_id"], ticket["priority"], ticket["status"], ticket["sla"]),
+        self.assertEqual((ticket["id"], ticket["priority"], ticket["status"], ticket["sla"]),
                          ("T-9", "P1", "OPEN", "BREACHED"))
         self.assertEqual(v["weekly_tickets"]["weeks"][-1]["created"], 1)
         self.assertEqual(v["weekly_tickets"]["weeks"][-1]["breached"], 1)
@@ -252,6 +252,20 @@ class Customer360Test(unittest.TestCase):
         v = self.get("/api/v1/customers/late")
         self.assertEqual((v["health"], v["status"]), (58, "AT_RISK"))
         self.assertIn("HEALTH_LOW", [a["rule"] for a in v["firing_alerts"]])
+
+    def test_zzz_history_survives_a_restart(self):
+        """The timeline and alert history live in the state: a restart keeps them."""
+        before = [self.get(f"/api/v1/customers/{c}/{part}") for c in ("support", "late")
+                  for part in ("timeline", "alerts")]
+        self.assertEqual(self.engine.stop(), 0)
+        cls = type(self)
+        cls.engine = t.Engine(self.bootstrap, self.tmp.name + "/state", "g-" + uuid.uuid4().hex).start()
+        cls.base = f"http://127.0.0.1:{cls.engine.http_port()}"
+        t.wait_for(lambda: t.http_get(self.base + "/readyz")[0] == 200, 60, "the restarted engine")
+        after = [self.get(f"/api/v1/customers/{c}/{part}") for c in ("support", "late")
+                 for part in ("timeline", "alerts")]
+        self.assertEqual(after, before)
+        self.assertEqual(after[2]["days"][-1]["status"], "AT_RISK")  # late, after the live hold
 
 
 if __name__ == "__main__":

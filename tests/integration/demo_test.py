@@ -33,6 +33,17 @@ class DemoTest(unittest.TestCase):
             self.assertEqual(metrics['c360_events_consumed_total{topic="c360.customers"}'], 30)
             self.assertGreater(sum(v for k, v in metrics.items()
                                    if k.startswith("c360_alerts_emitted_total{")), 0)
+            # ... and the Customer 360 page and API over its 30 customers, all scored.
+            self.assertEqual(t.http_get(f"http://127.0.0.1:{port}/")[0], 200)
+            summary = t.wait_for(lambda: (lambda s: s if s["scored"] == 30 else None)(
+                t.http_json(f"http://127.0.0.1:{port}/api/v1/summary")[1]), 30, "30 scored customers")
+            self.assertEqual(sum(summary["by_status"].values()), 30)
+            first = t.http_json(f"http://127.0.0.1:{port}/api/v1/customers?sort=id&limit=1")[1]
+            self.assertEqual(first["total"], 30)
+            code, view = t.http_json(f"http://127.0.0.1:{port}/api/v1/customers/"
+                                     + first["customers"][0]["customer_id"])
+            self.assertEqual((code, view["customer_id"]), (200, first["customers"][0]["customer_id"]))
+            self.assertIn(view["status"], ["HEALTHY", "WATCH", "AT_RISK", "CRITICAL"])
             proc.send_signal(signal.SIGINT)
             self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
         finally:

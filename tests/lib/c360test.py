@@ -202,6 +202,7 @@ class Engine:
 
     def start(self):
         self.log = open(self.state_dir + ".log", "ab")
+        self.log_start = self.log.tell()  # a restart appends to the same log
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
         return self
 
@@ -216,8 +217,9 @@ class Engine:
         """The port the engine's HTTP server bound (it logs event=http_listening)."""
         def bound():
             assert self.proc.poll() is None, f"engine exited: {open(self.state_dir + '.log').read()}"
-            with open(self.state_dir + ".log") as log:
-                found = re.search(r"event=http_listening address=\S*:(\d+)", log.read())
+            with open(self.state_dir + ".log", "rb") as log:
+                text = log.read()[self.log_start:].decode(errors="replace")
+            found = re.search(r"event=http_listening address=\S*:(\d+)", text)
             return int(found.group(1)) if found else None
         return wait_for(bound, timeout, "the engine's HTTP server")
 
