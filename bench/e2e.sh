@@ -28,7 +28,7 @@ echo "preloading: $("$bin" gen --brokers "$bootstrap" --customers "$customers" -
   --events "$events" --start 2026-06-01 | grep '^total')"
 
 applied() {  # "<sum of stored next offsets> <outbox entries>"
-  "$dump" "$1" 2>/dev/null | python3 -c '
+  "$dump" --tasks-only "$1" 2>/dev/null | python3 -c '
 import json, sys
 tasks = [json.loads(l) for l in sys.stdin if "\"kind\":\"task\"" in l]
 print(sum(sum(t["offsets"].values()) for t in tasks), sum(t["outbox"] for t in tasks))'
@@ -62,7 +62,7 @@ for run in 1 2 3; do
   joins+=("$(echo "$assigned_s - $start" | bc -l)")
   engine_rates+=("$(echo "$events / $seconds" | bc)")
   echo "run $run engine: records=$events seconds=$(printf %.2f "$seconds") rate=${engine_rates[-1]}/s" \
-       "(group join $(printf %.2f "${joins[-1]}") s; $(grep -o 'engine stopped.*' "$work/engine-$run.log"))"
+       "(group join $(printf %.2f "${joins[-1]}") s; $(grep -o 'commits=[0-9]*' "$work/engine-$run.log"))"
 done
 echo "bare consumer records/s: min $(min "${bare_rates[@]}") median $(median "${bare_rates[@]}") max $(max "${bare_rates[@]}")"
 echo "engine records/s:        min $(min "${engine_rates[@]}") median $(median "${engine_rates[@]}") max $(max "${engine_rates[@]}")"

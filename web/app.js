@@ -11,7 +11,9 @@ const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const num = (n, digits = 0) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const money = (cents) => '$' + num(cents / 100, 0);
-const label = (s) => String(s ?? '').replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase());
+const ACRONYMS = new Set(['SLA', 'CSAT', 'NPS', 'SMB', 'P1', 'P2', 'P3', 'P4']);
+const label = (s) => String(s ?? '').split('_').map((w) => (ACRONYMS.has(w) ? w : w.toLowerCase())).join(' ')
+  .replace(/^./, (c) => c.toUpperCase());
 const ago = (s) => (s < 120 ? `${num(s, 0)} s` : s < 7200 ? `${num(s / 60, 0)} min` : s < 172800 ? `${num(s / 3600, 0)} h` : `${num(s / 86400, 0)} days`);
 const when = (t) => (t ? t.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC') : '—');
 
@@ -179,7 +181,7 @@ function renderCustomer(v, recs, alerts, timeline) {
     || '<li class="none">Nothing to do: keep the cadence.</li>';
   const alertLi = (a, cls) => `<li class="${cls}"><span class="badge ${a.severity}">${esc(a.severity)}</span> <span class="badge ${a.state}">${esc(a.state)}</span> <b>${esc(label(a.rule))}</b>${a.entity_id ? ' · ' + esc(a.entity_id) : ''}<br>${esc(a.message || '')}<div class="when">${esc(when(a.stream_time))}${a.cause ? ' · ' + esc(a.cause.text) : ''}</div></li>`;
   $('alerts').innerHTML = alerts.firing.map((a) => alertLi(a, 'firing')).join('')
-    + alerts.history.filter((a) => a.state === 'RESOLVED' || !alerts.firing.some((f) => f.alert_id === a.alert_id)).slice(0, 15).map((a) => alertLi(a, 'history')).join('')
+    + alerts.history.filter((a) => a.state === 'RESOLVED' || !alerts.firing.some((f) => f.alert_id === a.alert_id)).slice(0, 10).map((a) => alertLi(a, 'history')).join('')
     || '<li class="none">No alerts.</li>';
   const changes = timeline.events.filter((e) => e.type === 'status_change' || e.state === 'FIRING').slice(-12).reverse();
   $('changes').innerHTML = changes.map((e) => e.type === 'status_change'

@@ -201,6 +201,30 @@ TEST_F(CustomerApiTest, UnknownCustomerIs404AndNamesTheTasks) {
   EXPECT_EQ(late["kpis"]["days_overdue"], 8);
 }
 
+TEST_F(CustomerApiTest, StateFromBeforeListRowsGetsThemAtTheFirstCommit) {
+  CraftCustomers();
+  // Make the store look like one written before list rows: no R keys, no rows_version.
+  StateBatch old;
+  for (const char* id : {"worked", "healthy", "late", "support"}) old.DeleteRow(0, id);
+  state::v1::Task meta = *store_->LoadTask(0);
+  meta.clear_rows_version();
+  old.PutTask(0, meta);
+  ASSERT_FALSE(store_->Commit(&old).has_value());
+  EXPECT_EQ(GetJson("/api/v1/customers")["total"], 0);
+  // A task restored from it writes every stored customer's row with its next commit.
+  Task restored(0, config_, clock_, OutputFormat::kProtobuf, &owner_);
+  restored.Restore(*store_);
+  StateBatch batch;
+  std::vector<PublishItem> publish;
+  restored.Drain(&batch, &publish);
+  ASSERT_FALSE(store_->Commit(&batch).has_value());
+  const json list = GetJson("/api/v1/customers");
+  EXPECT_EQ(list["total"], 4);
+  EXPECT_EQ(list["customers"][0]["customer_id"], "support");
+  EXPECT_EQ(list["customers"][0]["health"], 52);
+  EXPECT_EQ(store_->LoadTask(0)->rows_version(), 1);
+}
+
 TEST_F(CustomerApiTest, TiesPageByCustomerIdAndEmptyParametersAreAbsent) {
   // Three customers known only by identical profiles: the same scores (usage 50, support
   // and financial 100, engagement 70: 78), so every sort key ties.

@@ -66,6 +66,7 @@ void Task::Restore(const StateStore& store) {
     for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
       status_counts_[i] = meta->status_counts(i);
     }
+    rows_written_ = meta->rows_version() >= 1;
     for (const state::v1::AlertHour& h : meta->alert_hours()) {
       AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(((h.hour() % 24) + 24) % 24)];
       bucket.hour = h.hour();
@@ -140,9 +141,6 @@ void Task::DayRescore(Entry& entry) {
   if (entry.state.rescored_day() >= sweep_day_) return;
   entry.state.set_rescored_day(sweep_day_);
   MarkDirty(entry);
-  // Once a day every customer's list row is written again: rows of state written before
-  // rows existed appear within a day, and a row can never stay behind for long.
-  entry.row_dirty = true;
   if (!entry.state.exists()) return;
   // Its outputs are caused by the record that moved the day, not the one being applied.
   const TimeMs record_kafka_ts = cause_kafka_ts_;
@@ -664,6 +662,19 @@ void Task::Consumed(InputTopic topic, const TaskRecord& record) {
 }
 
 void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
+  if (!rows_written_) {
+    // State from before list rows: a row for every stored customer, once. First in the
+    // batch, so that the rows of customers changed since (below) win.
+    if (store_ != nullptr) {
+      CustomerState stored;
+      store_->ForEachCustomer(id_, [&](const std::string& id, std::string_view value) {
+        if (!CustomerCodec::Decode(value, &stored)) throw StateError("unreadable state for customer " + id);
+        if (stored.exists()) batch->PutRow(id_, stored);
+      });
+    }
+    rows_written_ = true;
+    task_dirty_ = true;
+  }
   for (Entry* entry : dirty_) {
     batch->PutCustomer(id_, entry->state);
     if (entry->row_dirty) {
@@ -715,6 +726,7 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_sweep_cause_partition(sweep_cause_.source_partition);
     meta.set_sweep_cause_offset(sweep_cause_.source_offset);
     for (int64_t count : status_counts_) meta.add_status_counts(count);
+    meta.set_rows_version(1);
     for (const AlertHourCounts& bucket : alert_hours_) {
       if (bucket.hour == std::numeric_limits<int64_t>::min()) continue;
       state::v1::AlertHour* h = meta.add_alert_hours();

@@ -242,6 +242,7 @@ class Task {
   std::array<AlertHourCounts, 24> alert_hours_;
   TimeMs sweep_kafka_ts_ = -1;  // ... of the record that started the sweep
   bool caught_up_once_ = false;
+  bool rows_written_ = true;  // false: stored state from before list rows (Drain writes them)
   int64_t status_counts_[kStatusCount] = {};
   TaskCounters counters_;
   BucketCounts processing_times_;

@@ -128,10 +128,11 @@ def produce(p, topic, key, message=None, timestamp_ms=None, value=None, headers=
     p.produce(topic, key=key, value=value, headers=headers or [], **kwargs)
 
 
-def dump_state(state_dir):
+def dump_state(state_dir, tasks_only=False):
     """The engine's state as JSON objects (tests/tools/state_dump.cc)."""
     import json
-    r = subprocess.run([STATE_DUMP, state_dir], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([STATE_DUMP, *(["--tasks-only"] if tasks_only else []), state_dir],
+                       capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         return None
     return [json.loads(line) for line in r.stdout.splitlines()]
@@ -155,7 +156,7 @@ def end_offsets(bootstrap, topics):
 
 def applied_offsets(state_dir):
     """Sum of the next offsets stored per task and topic, and the outbox backlog."""
-    dump = dump_state(state_dir)
+    dump = dump_state(state_dir, tasks_only=True)
     if dump is None:
         return -1, -1
     tasks = [d for d in dump if d["kind"] == "task"]
