@@ -445,6 +445,7 @@ class Engine::Impl final : public RecordOwner {
     delivered_.clear();
     if (batch.count() == 0) return;
     const auto commit_started = std::chrono::steady_clock::now();
+    CrashPoint("before-commit");
     if (auto error = store_->Commit(&batch)) {
       throw EngineError("state commit failed: " + *error);
     }
@@ -454,7 +455,10 @@ class Engine::Impl final : public RecordOwner {
     for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
     PublishStats();
     if (!publish.empty()) CrashPoint("after-commit");
-    for (PublishItem& item : publish) Publish(std::move(item));
+    for (PublishItem& item : publish) {
+      Publish(std::move(item));
+      CrashPoint("publishing");
+    }
     // Committed customers are clean: trim each task to its share of the cache.
     if (!tasks_.empty()) {
       const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;

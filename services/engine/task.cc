@@ -76,6 +76,7 @@ void Task::Restore(const StateStore& store) {
   for (InputTopic topic : kAllInputTopics) {
     partition(topic).next_offset = store.LoadOffset(id_, static_cast<uint8_t>(topic));
   }
+  CrashPoint("restore");
   // Timers are kept in memory whole; their customers are read when a timer fires.
   store.ForEachTimer(id_, [&](const state::TimerKey& key) {
     timers_.insert(Timer{key.deadline_ms, key.customer_id, key.entity_id, key.kind});
@@ -356,6 +357,7 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     // (SweepStep), so a day boundary does not stall the task. A sweep still running when
     // the next day comes is finished first.
     if (sweep_pending_) FinishSweep();
+    CrashPoint("day-change");
     sweep_pending_ = true;
     sweep_day_ = static_cast<int32_t>(DayOf(t));
     sweep_time_ = t;
