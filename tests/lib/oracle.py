@@ -33,7 +33,9 @@ ENGAGED = (C.OPENED, C.CLICKED, C.RESPONDED, C.CONVERTED)
 
 
 def read_topic(bootstrap, topic):
-    """Every record of `topic`: (partition, offset, key, value, headers as a dict)."""
+    """Every record of `topic`: (partition, offset, key, value, headers as a dict), each
+    partition's in offset order (one customer's records share a partition, so a redelivered
+    event_id comes after its original)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "c360-oracle",
                   "enable.auto.commit": False, "log_level": 3,
                   "queued.min.messages": 1_000_000, "fetch.wait.max.ms": 50})
@@ -59,7 +61,7 @@ def expected_state(bootstrap):
     "has_events"}}, invisible campaigns) — the fields of c360_state_dump's customer lines."""
     usage = defaultdict(int)
     entities = defaultdict(lambda: defaultdict(set))  # customer -> entity -> event_ids
-    ratings = defaultdict(set)                         # customer -> event_ids with a csat
+    ratings = defaultdict(int)                         # customer -> csat values applied
     hold = {}                                          # customer -> (event time, set?)
     profile = {}
     has_events = set()
@@ -84,20 +86,22 @@ def expected_state(bootstrap):
             else:
                 entity = {"c360.tickets": "ticket_id", "c360.invoices": "invoice_id",
                           "c360.campaigns": "campaign_id"}[topic]
-                entities[cid][getattr(e, entity)].add(e.event_id)
+                applied = entities[cid][getattr(e, entity)]
+                first = e.event_id not in applied  # else a redelivery: changes nothing
+                applied.add(e.event_id)
                 if topic == "c360.campaigns":
                     campaign_ids[cid].add(e.campaign_id)
-                if topic == "c360.campaigns" and e.kind in ENGAGED + (campaign_pb2.CampaignEvent.SENT,):
+                if first and topic == "c360.campaigns" and e.kind in ENGAGED + (C.SENT,):
                     visible.add((cid, e.campaign_id))
                 rated = (topic == "c360.tickets" and e.kind in RATED) or topic == "c360.campaigns"
-                if rated and e.HasField("csat"):
-                    ratings[cid].add((topic, e.event_id))
+                if first and rated and e.HasField("csat"):
+                    ratings[cid] += 1
     customers = set(has_events) | {c for c, present in profile.items() if present}
     invisible = {(cid, k) for cid in entities for k in entities[cid]
                  if k in campaign_ids[cid] and (cid, k) not in visible}
     return {cid: {"usage_total": usage[cid],
                   "entities": {k: len(v) for k, v in entities[cid].items() if (cid, k) not in invisible},
-                  "ratings": len(ratings[cid]),
+                  "ratings": ratings[cid],
                   "credit_hold": hold.get(cid, (0, False))[1],
                   "profile": profile.get(cid, False),
                   "has_events": cid in has_events}
