@@ -16,8 +16,8 @@ struct Armed {
   long at = 1;  // the pass that crashes
 };
 
-const Armed* Parse() {
-  const char* text = std::getenv("C360_CRASH_POINT");
+const Armed* Parse(const char* variable) {
+  const char* text = std::getenv(variable);
   if (text == nullptr || *text == '\0') return nullptr;
   auto* armed = new Armed{text, 1};
   if (const char* colon = std::strchr(text, ':')) {
@@ -30,7 +30,7 @@ const Armed* Parse() {
 }  // namespace
 
 void CrashPoint(const char* name) {
-  static const Armed* const armed = Parse();
+  static const Armed* const armed = Parse("C360_CRASH_POINT");
   if (armed == nullptr || armed->name != name) return;
   static std::atomic<long> passes{0};
   if (passes.fetch_add(1) + 1 < armed->at) return;
@@ -39,6 +39,13 @@ void CrashPoint(const char* name) {
   (void)!write(STDERR_FILENO, name, std::strlen(name));
   (void)!write(STDERR_FILENO, "\n", 1);
   ::kill(::getpid(), SIGKILL);
+}
+
+bool FailPoint(const char* name) {
+  static const Armed* const armed = Parse("C360_FAIL_POINT");
+  if (armed == nullptr || armed->name != name) return false;
+  static std::atomic<long> passes{0};
+  return passes.fetch_add(1) + 1 >= armed->at;
 }
 
 }  // namespace c360

@@ -15,4 +15,10 @@ namespace c360 {
 // "restore" (a task's stored state half read at assignment).
 void CrashPoint(const char* name);
 
+// Failure injection for the reliability tests, the same way: when C360_FAIL_POINT is
+// `NAME:N`, FailPoint(NAME) returns true from its N-th pass on (N defaults to 1), and the
+// caller fails as the real operation would. Point: "commit" (the RocksDB write of a batch
+// fails, as on a full or broken disk).
+bool FailPoint(const char* name);
+
 }  // namespace c360

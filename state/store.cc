@@ -3,6 +3,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include "common/crash_point.h"
 #include "state/customer_codec.h"
 
 namespace c360 {
@@ -129,6 +130,7 @@ StateStore::~StateStore() {
 std::optional<std::string> StateStore::Commit(StateBatch* batch) {
   rocksdb::WriteOptions options;
   options.sync = false;  // WAL on; fsync is left to the OS (SPEC: no per-batch sync)
+  if (FailPoint("commit")) return std::string("IO error: injected by C360_FAIL_POINT (disk full)");
   const rocksdb::Status status = db_->Write(options, batch->raw());
   if (status.ok()) return std::nullopt;
   return status.ToString();

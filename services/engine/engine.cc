@@ -165,6 +165,9 @@ class Engine::Impl final : public RecordOwner {
       const ssize_t n = rd_kafka_consume_batch_queue(queue, idle ? 100 : 0, messages.data(),
                                                      messages.size());
       for (ssize_t i = 0; i < n; ++i) Route(messages[i]);
+      // A failure inside a librdkafka callback (restoring a task at assignment, committing
+      // at revocation) is raised here, on the processing thread.
+      if (!fatal_.empty()) throw EngineError(fatal_);
       for (auto& [id, task] : tasks_) {
         batch_records += task->Process(config_.batch_max_records);
         if (settings_.wall_clock && task->CaughtUp() && task->stream_time() != kNoTime) {
@@ -354,13 +357,20 @@ class Engine::Impl final : public RecordOwner {
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      self->Assign(partitions);
-      rd_kafka_assign(rk, partitions);
-    } else {
+    // No exception may cross librdkafka's C frames: a failure is kept for Run to raise.
+    try {
+      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        self->Assign(partitions);
+        rd_kafka_assign(rk, partitions);
+        return;
+      }
       self->Revoke();
-      rd_kafka_assign(rk, nullptr);
+    } catch (const std::exception& e) {
+      if (self->fatal_.empty()) self->fatal_ = e.what();
+      self->state_failed_ = true;
+      self->tasks_.clear();
     }
+    rd_kafka_assign(rk, nullptr);
   }
 
   void Assign(rd_kafka_topic_partition_list_t* partitions) {
@@ -437,6 +447,9 @@ class Engine::Impl final : public RecordOwner {
   }
 
   void Commit() {
+    // After a failed write the state is left as its last good commit: nothing more is
+    // written (or published) by this process; a restart resumes from that commit.
+    if (state_failed_) return;
     StateBatch& batch = batch_;  // reused: its encoder buffers stay allocated
     batch.Clear();
     std::vector<PublishItem> publish;
@@ -447,6 +460,7 @@ class Engine::Impl final : public RecordOwner {
     const auto commit_started = std::chrono::steady_clock::now();
     CrashPoint("before-commit");
     if (auto error = store_->Commit(&batch)) {
+      state_failed_ = true;
       throw EngineError("state commit failed: " + *error);
     }
     metrics_.ObserveCommit(
@@ -586,6 +600,8 @@ class Engine::Impl final : public RecordOwner {
   const Clock& clock_;
   std::unique_ptr<StateStore> store_;
   std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
+  bool state_failed_ = false;  // a state write failed: write and publish nothing more
+  std::string fatal_;    // an error raised in a librdkafka callback, for Run to throw
   StateBatch batch_;
   KafkaHandle consumer_;
   KafkaHandle producer_;
