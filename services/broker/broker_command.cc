@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <iostream>
+#include <string>
+#include <mutex>
+#include <thread>
 
 #include "common/shutdown.h"
 
@@ -18,11 +21,16 @@ CLI::App* AddBrokerCommand(CLI::App& app, BrokerOptions* o) {
   cmd->add_option("--partitions", o->partitions, "Partitions of every c360 topic")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  cmd->add_flag("--faults", o->faults,
+                "Read fault-injection commands from stdin, one per line (tests): down ID, "
+                "up ID, rtt ID MS, errors API_KEY COUNT ERROR_CODE; answers 'ok' or "
+                "'error: ...' on stdout");
   return cmd;
 }
 
 int RunBroker(const BrokerOptions& options) {
-  std::unique_ptr<EmbeddedBroker> broker;
+  // Static: the detached fault reader below may outlive this function.
+  static std::unique_ptr<EmbeddedBroker> broker;
   try {
     broker = EmbeddedBroker::Start(options);
   } catch (const KafkaError& e) {
@@ -32,9 +40,27 @@ int RunBroker(const BrokerOptions& options) {
   std::cout << broker->bootstrap() << std::endl;
   std::cerr << "c360 broker: " << options.partitions << " partitions per topic; Ctrl-C stops"
             << std::endl;
+  // The fault reader stays blocked on stdin at exit, so it is detached; the mutex keeps a
+  // command from running while the broker goes away.
+  static std::mutex mu;
+  if (options.faults) {
+    std::thread([] {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (line.empty()) continue;
+        std::lock_guard lock(mu);
+        if (!broker) return;
+        const std::string error = broker->ApplyFault(line);
+        std::cout << (error.empty() ? "ok " + line : "error: " + error) << std::endl;
+      }
+    }).detach();
+  }
   while (!shutdown::WaitFor(std::chrono::seconds(1))) {
   }
-  broker.reset();
+  {
+    std::lock_guard lock(mu);
+    broker.reset();
+  }
   std::cerr << "c360 broker: stopped" << std::endl;
   return 0;
 }

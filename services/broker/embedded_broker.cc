@@ -1,5 +1,8 @@
 #include "services/broker/embedded_broker.h"
 
+#include <sstream>
+#include <vector>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -137,6 +140,32 @@ std::unique_ptr<EmbeddedBroker> EmbeddedBroker::Start(const BrokerOptions& optio
 EmbeddedBroker::~EmbeddedBroker() {
   forwarder_.reset();
   if (mock_ != nullptr) rd_kafka_mock_cluster_destroy(mock_);
+}
+
+std::string EmbeddedBroker::ApplyFault(const std::string& command) {
+  std::istringstream in(command);
+  std::string verb;
+  in >> verb;
+  long a = 0, b = 0, c = 0;
+  if (verb == "down" || verb == "up") {
+    if (!(in >> a)) return "expected: " + verb + " BROKER_ID";
+    const rd_kafka_resp_err_t err = verb == "down" ? rd_kafka_mock_broker_set_down(mock_, static_cast<int32_t>(a))
+                                                   : rd_kafka_mock_broker_set_up(mock_, static_cast<int32_t>(a));
+    return err ? rd_kafka_err2str(err) : "";
+  }
+  if (verb == "rtt") {
+    if (!(in >> a >> b) || b < 0) return "expected: rtt BROKER_ID MS";
+    const rd_kafka_resp_err_t err =
+        rd_kafka_mock_broker_set_rtt(mock_, static_cast<int32_t>(a), static_cast<int>(b));
+    return err ? rd_kafka_err2str(err) : "";
+  }
+  if (verb == "errors") {
+    if (!(in >> a >> b >> c) || b < 1 || b > 100000) return "expected: errors API_KEY COUNT ERROR_CODE";
+    const std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(b), static_cast<rd_kafka_resp_err_t>(c));
+    rd_kafka_mock_push_request_errors_array(mock_, static_cast<int16_t>(a), errors.size(), errors.data());
+    return "";
+  }
+  return "unknown fault command '" + verb + "' (down, up, rtt, errors)";
 }
 
 }  // namespace c360

@@ -25,6 +25,7 @@ struct BrokerOptions {
   int partitions = 4;   // of every topic, inputs and outputs
   int broker_count = 1;
   TopicNames topics;
+  bool faults = false;  // read fault-injection commands from stdin (ApplyFault)
 };
 
 class EmbeddedBroker {
@@ -39,6 +40,15 @@ class EmbeddedBroker {
   const std::string& bootstrap() const { return bootstrap_; }
   // For fault injection in tests (rd_kafka_mock_broker_set_down, ...).
   rd_kafka_mock_cluster_t* mock() const { return mock_; }
+  // Applies one fault-injection command of the mock cluster, for tests driving
+  // `c360 broker --faults` through its stdin:
+  //   down BROKER_ID | up BROKER_ID      disconnect a broker and refuse connections / allow
+  //   rtt BROKER_ID MS                   delay every response of a broker
+  //   errors API_KEY COUNT ERROR_CODE    fail the next COUNT requests of an API (Kafka's
+  //                                      numbers: 0 Produce, 1 Fetch, ...; codes: 6
+  //                                      NOT_LEADER_OR_FOLLOWER, 7 REQUEST_TIMED_OUT, ...)
+  // Returns "" when applied, else what is wrong with the command.
+  std::string ApplyFault(const std::string& command);
 
  private:
   class Forwarder;
