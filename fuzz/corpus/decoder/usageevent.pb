@@ -1,0 +1,2 @@
+
+u1cÄ ‚–"reports*u2export8
