@@ -1,5 +1,6 @@
-"""`c360 engine` refuses to start, with one line naming the problem, on a bad config, a
-missing broker, a missing topic or input topics that are not co-partitioned."""
+"""`c360 engine` refuses to start, with one line naming the problem, on a bad config (a bad
+key, a file that cannot be read or parsed), a missing broker, a missing topic or input
+topics that are not co-partitioned."""
 
 import sys
 import tempfile
@@ -31,6 +32,17 @@ class EngineStartupTest(unittest.TestCase):
         r = self.run_engine("127.0.0.1:1", "engine:\n  batch_max_ms: soon\n")
         self.assert_one_line(r, 2, "engine.batch_max_ms", "soon")
         self.assertEqual(r.stderr.count("\n"), 1, "nothing starts before the config is valid")
+
+    def test_unreadable_or_missing_config_file_exits_2_naming_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in (tmp, tmp + "/nowhere.yaml"):  # a directory, a missing file
+                r = t.run_c360("engine", "--brokers", "127.0.0.1:1", "--state-dir", tmp + "/state",
+                               "--http", "127.0.0.1:0", "--config", path)
+                self.assert_one_line(r, 2, path)
+                self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        with tempfile.TemporaryDirectory() as tmp:  # not YAML at all
+            r = self.run_engine("127.0.0.1:1", "engine: [unclosed\n")
+            self.assert_one_line(r, 2, "c360.yaml")
 
     def test_missing_broker(self):
         r = self.run_engine(f"127.0.0.1:{t.free_port()}")
