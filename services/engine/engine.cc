@@ -396,9 +396,18 @@ class Engine::Impl final : public RecordOwner {
   }
 
   void Revoke() {
-    Commit();
-    rd_kafka_flush(producer_.get(), 5000);
-    Commit();  // deletes what the flush confirmed
+    if (rd_kafka_assignment_lost(consumer_.get())) {
+      // Expelled (a session timeout: a zombie): the tasks may already be processed by
+      // another member, so what this process did since its last commit is dropped, not
+      // committed or published; its state directory stays at that commit, from which it
+      // resumes if the tasks come back. Outputs already handed to the producer still go
+      // (at least once, same alert_ids).
+      spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted", tasks_.size());
+    } else {
+      Commit();
+      rd_kafka_flush(producer_.get(), 5000);
+      Commit();  // deletes what the flush confirmed
+    }
     std::string names;
     for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
     spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_);

@@ -49,6 +49,7 @@ class GroupMembershipTest(unittest.TestCase):
                 log = f.read()
             # It was expelled and came back: assigned, revoked (lost), assigned again.
             self.assertGreaterEqual(log.count("event=assigned"), 2, log[-3000:])
+            self.assertIn("event=assignment_lost", log)  # its uncommitted work was dropped
             self.assertEqual(log.count("event=engine_started"), 1)
             expected, invisible = oracle.expected_state(bootstrap)
             actual = oracle.actual_state(t.dump_state(tmp + "/state"), invisible)
