@@ -364,7 +364,7 @@ class Engine::Impl final : public RecordOwner {
         rd_kafka_assign(rk, partitions);
         return;
       }
-      self->Revoke();
+      self->Revoke(rk);
     } catch (const std::exception& e) {
       if (self->fatal_.empty()) self->fatal_ = e.what();
       self->state_failed_ = true;
@@ -395,8 +395,9 @@ class Engine::Impl final : public RecordOwner {
     PublishStats();
   }
 
-  void Revoke() {
-    if (rd_kafka_assignment_lost(consumer_.get())) {
+  // `rk` is the consumer: while ~Impl destroys it, consumer_ is already null.
+  void Revoke(rd_kafka_t* rk) {
+    if (rd_kafka_assignment_lost(rk)) {
       // Expelled (a session timeout: a zombie): the tasks may already be processed by
       // another member, so what this process did since its last commit is dropped, not
       // committed or published; its state directory stays at that commit, from which it
