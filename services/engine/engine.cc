@@ -156,7 +156,10 @@ class Engine::Impl final : public RecordOwner {
 
   void Run(const std::function<bool()>& stop) {
     std::vector<rd_kafka_message_t*> messages(kConsumeBatch);
-    rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_.get());
+    // Owned here, also when Run leaves by an exception (a failed commit).
+    const std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue_owner(
+        rd_kafka_queue_get_consumer(consumer_.get()), &rd_kafka_queue_destroy);
+    rd_kafka_queue_t* queue = queue_owner.get();
     auto batch_started = std::chrono::steady_clock::now();
     auto refreshed = batch_started;
     int batch_records = 0;
@@ -210,7 +213,6 @@ class Engine::Impl final : public RecordOwner {
         refreshed = now;
       }
     }
-    rd_kafka_queue_destroy(queue);
     Shutdown();
   }
 
