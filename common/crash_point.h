@@ -2,7 +2,8 @@
 // Named crash points for the crash tests (tests/integration/crash_points_test.py,
 // tests/reliability/): when the environment variable C360_CRASH_POINT names a point, the
 // process kills itself with SIGKILL the first time it passes there, exactly as `kill -9`
-// would; `NAME:N` kills it at the N-th pass. Unset (always, in production) a crash point
+// would; `NAME:N` kills it at the N-th pass, and `NAME:N:stop` freezes it there with
+// SIGSTOP instead, once (a process paused at the worst moment, as a zombie is). Unset (always, in production) a crash point
 // costs one pointer comparison. Thread-safe.
 
 namespace c360 {

@@ -2,6 +2,7 @@
 // starts; a bad one gets one line on stderr naming it and exit code 2.
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,21 @@ namespace {
 
 constexpr int kUsageError = 2;
 
+// libprotobuf's own log lines, in the logfmt log. A failed parse ("... when parsing a
+// protocol buffer", e.g. invalid UTF-8) is already a dead letter with that reason, so it
+// is debug detail; anything else keeps its weight.
+void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line,
+                 const std::string& message) {
+  spdlog::level::level_enum as = spdlog::level::warn;
+  if (level == google::protobuf::LOGLEVEL_INFO) as = spdlog::level::info;
+  if (level == google::protobuf::LOGLEVEL_FATAL) as = spdlog::level::critical;
+  if (level != google::protobuf::LOGLEVEL_FATAL &&
+      message.find("parsing a protocol buffer") != std::string::npos) {
+    as = spdlog::level::debug;
+  }
+  spdlog::log(as, "event=protobuf_log source={}:{} message=\"{}\"", file, line, message);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,6 +44,7 @@ int main(int argc, char** argv) {
   // One line per event of note, logfmt: ts=... level=... event=... key=value ...
   spdlog::set_default_logger(spdlog::stderr_logger_mt("c360"));
   spdlog::set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  google::protobuf::SetLogHandler(&ProtobufLog);
 
   CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
   app.set_version_flag("--version", "c360 0.1.0");

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -28,6 +30,9 @@ constexpr size_t kSweepSlice = 5'000;
 constexpr size_t kMaxInFlight = 500'000;
 // Stats, metrics and readiness are published at every commit and at least this often.
 constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
+// After the group coordinator rejected an output fence, the held outputs are fenced again
+// after this long (or at the next rebalance, which decides their fate).
+constexpr auto kFenceRetry = std::chrono::seconds(1);
 
 // librdkafka's syslog levels as spdlog's.
 spdlog::level::level_enum LogLevelOf(int syslog_level) {
@@ -41,6 +46,15 @@ struct InFlight {
   uint16_t task;
   uint64_t sequence;
   state::v1::OutboxEntry entry;
+};
+
+// Committed outputs waiting for the group coordinator to accept an offset commit in this
+// member's generation (the fence; docs/reliability.md).
+struct Fence {
+  uint64_t id;
+  std::vector<PublishItem> items;
+  bool answered = false;
+  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
 };
 
 }  // namespace
@@ -57,6 +71,7 @@ class Engine::Impl final : public RecordOwner {
 
   ~Impl() override {
     tasks_.clear();  // releases buffered messages before the consumer goes
+    fence_queue_.reset();
     consumer_.reset();
     producer_.reset();
   }
@@ -116,6 +131,7 @@ class Engine::Impl final : public RecordOwner {
       consumer_conf.release();
       consumer_.reset(rk);
       rd_kafka_poll_set_consumer(rk);
+      fence_queue_.reset(rd_kafka_queue_new(rk));
 
       KafkaConf producer_conf = MakeConf(producer_props);
       rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), &Impl::OnDelivery);
@@ -205,6 +221,8 @@ class Engine::Impl final : public RecordOwner {
           }
         }
       }
+      ServeFences();
+      if (!held_.empty() && fences_.empty() && now >= fence_retry_at_) IssueFence();
       rd_kafka_poll(producer_.get(), 0);
       RetryFailed();
       while (in_flight_ > kMaxInFlight && !stop()) rd_kafka_poll(producer_.get(), 10);
@@ -237,7 +255,10 @@ class Engine::Impl final : public RecordOwner {
   EngineStats CurrentStats() const {
     EngineStats s = stats_;
     s.tasks = static_cast<int>(tasks_.size());
-    s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size());
+    size_t fenced = held_.size();
+    for (const Fence& f : fences_) fenced += f.items.size();
+    s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size() + fenced);
+    s.fence_rejections = fence_rejections_;
     s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
     for (const auto& [id, task] : tasks_) {
       AddCounters(task->counters(), &s);
@@ -385,7 +406,8 @@ class Engine::Impl final : public RecordOwner {
         auto task = std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_,
                                            settings_.format, this);
         task->Restore(*store_);
-        for (PublishItem& item : task->TakeRestoredOutbox()) Publish(std::move(item));
+        // Fenced like any batch's outputs, by the next loop of Run.
+        for (PublishItem& item : task->TakeRestoredOutbox()) held_.push_back(std::move(item));
         it = tasks_.emplace(p, std::move(task)).first;
       }
       const auto offset = it->second->resume_offset(*topic);
@@ -402,12 +424,22 @@ class Engine::Impl final : public RecordOwner {
     if (rd_kafka_assignment_lost(rk)) {
       // Expelled (a session timeout: a zombie): the tasks may already be processed by
       // another member, so what this process did since its last commit is dropped, not
-      // committed or published; its state directory stays at that commit, from which it
-      // resumes if the tasks come back. Outputs already handed to the producer still go
-      // (at least once, same alert_ids).
-      spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted", tasks_.size());
+      // committed, and committed outputs that no fence has passed yet are not published:
+      // they stay in the RocksDB outbox, with the state at that commit, from which this
+      // process resumes if the tasks come back.
+      // Outputs the producer has not sent yet are purged too (their delivery reports say
+      // so; they stay in the outbox): after a network partition, the consumer knows it
+      // was expelled (its session timed out locally) before the producer can send them.
+      const size_t unfenced = DropUnfenced();
+      const size_t queued = rd_kafka_outq_len(producer_.get());
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
+      spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted "
+                   "unfenced_outputs={} producer_queue={}", tasks_.size(), unfenced, queued);
     } else {
+      // Still a member of the current generation: commit, fence what waits, publish it,
+      // and wait for the broker so that the outbox is clean for the next owner.
       Commit();
+      FenceNow(rk);
       rd_kafka_flush(producer_.get(), 5000);
       Commit();  // deletes what the flush confirmed
     }
@@ -481,10 +513,8 @@ class Engine::Impl final : public RecordOwner {
     for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
     PublishStats();
     if (!publish.empty()) CrashPoint("after-commit");
-    for (PublishItem& item : publish) {
-      Publish(std::move(item));
-      CrashPoint("publishing");
-    }
+    for (PublishItem& item : publish) held_.push_back(std::move(item));
+    if (!held_.empty() && std::chrono::steady_clock::now() >= fence_retry_at_) IssueFence();
     // Committed customers are clean: trim each task to its share of the cache.
     if (!tasks_.empty()) {
       const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;
@@ -503,6 +533,134 @@ class Engine::Impl final : public RecordOwner {
     }
     published_stats_ = std::move(s);
     readiness_ = std::move(r);
+  }
+
+  // The fence (docs/reliability.md): a batch's outputs are published only after the group
+  // coordinator has accepted an offset commit from this member in its current generation,
+  // made after the batch was written. A member that was expelled while it was frozen or
+  // cut off (a zombie) is refused (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) and publishes
+  // nothing stale over the newer outputs of the task's new owner. The commit carries the
+  // offsets stored in RocksDB with the state (which stay the ones c360 resumes from), so
+  // the group's committed offsets also show its progress to Kafka's tools.
+  PartitionList FenceOffsets() const {
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * 5));
+    for (const auto& [id, task] : tasks_) {
+      for (InputTopic topic : kAllInputTopics) {
+        if (const auto next = task->resume_offset(topic)) {
+          rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id)
+              ->offset = *next;
+        }
+      }
+    }
+    return offsets;
+  }
+
+  // Asks the coordinator, asynchronously, to accept a commit; its answer (ServeFences)
+  // publishes or holds everything held now.
+  void IssueFence() {
+    PartitionList offsets = FenceOffsets();
+    if (offsets->cnt == 0) {
+      // Nothing consumed yet in any task, so no output either; never held in practice.
+      PublishAll(&held_);
+      return;
+    }
+    const uint64_t id = next_fence_id_++;
+    const rd_kafka_resp_err_t err = rd_kafka_commit_queue(
+        consumer_.get(), offsets.get(), fence_queue_.get(), nullptr,
+        reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      RejectFences(err);
+      return;
+    }
+    fences_.push_back(Fence{id, std::move(held_)});
+    held_.clear();
+  }
+
+  // The coordinator's answers: publishes the fences that passed, in order.
+  void ServeFences() {
+    while (rd_kafka_event_t* event = rd_kafka_queue_poll(fence_queue_.get(), 0)) {
+      if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+        const auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event)));
+        rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+        if (const auto* offsets = rd_kafka_event_topic_partition_list(event)) {
+          for (int i = 0; i < offsets->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+            err = offsets->elems[i].err;
+          }
+        }
+        // A fence not found was dropped by a rebalance; its answer no longer matters.
+        for (Fence& fence : fences_) {
+          if (fence.id == id) {
+            fence.answered = true;
+            fence.error = err;
+          }
+        }
+      }
+      rd_kafka_event_destroy(event);
+    }
+    while (!fences_.empty() && fences_.front().answered) {
+      if (fences_.front().error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        RejectFences(fences_.front().error);
+        return;
+      }
+      PublishAll(&fences_.front().items);
+      fences_.pop_front();
+    }
+  }
+
+  // A refused (or failed) fence: its outputs and every later one's wait, in order, for a
+  // retry or for the rebalance that is likely under way.
+  void RejectFences(rd_kafka_resp_err_t err) {
+    std::vector<PublishItem> waiting;
+    for (Fence& fence : fences_) {
+      for (PublishItem& item : fence.items) waiting.push_back(std::move(item));
+    }
+    for (PublishItem& item : held_) waiting.push_back(std::move(item));
+    fences_.clear();
+    held_ = std::move(waiting);
+    ++fence_rejections_;
+    fence_retry_at_ = std::chrono::steady_clock::now() + kFenceRetry;
+    spdlog::warn("event=output_fence_rejected error={} held_outputs={} action=hold",
+                 rd_kafka_err2name(err), held_.size());
+  }
+
+  // At a revocation, inside the rebalance callback (still in the old generation): one
+  // synchronous fence for everything waiting; refused, it all stays in the outbox.
+  void FenceNow(rd_kafka_t* rk) {
+    std::vector<PublishItem> waiting;
+    for (Fence& fence : fences_) {
+      for (PublishItem& item : fence.items) waiting.push_back(std::move(item));
+    }
+    for (PublishItem& item : held_) waiting.push_back(std::move(item));
+    fences_.clear();
+    held_.clear();
+    if (waiting.empty()) return;
+    PartitionList offsets = FenceOffsets();
+    const rd_kafka_resp_err_t err =
+        offsets->cnt == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(rk, offsets.get(), 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++fence_rejections_;
+      spdlog::warn("event=output_fence_rejected error={} held_outputs={} action=keep_in_outbox",
+                   rd_kafka_err2name(err), waiting.size());
+      return;
+    }
+    PublishAll(&waiting);
+  }
+
+  // Forgets the outputs no fence has passed (they stay in the RocksDB outbox).
+  size_t DropUnfenced() {
+    size_t dropped = held_.size();
+    for (const Fence& fence : fences_) dropped += fence.items.size();
+    fences_.clear();
+    held_.clear();
+    return dropped;
+  }
+
+  void PublishAll(std::vector<PublishItem>* items) {
+    for (PublishItem& item : *items) {
+      Publish(std::move(item));
+      CrashPoint("publishing");
+    }
+    items->clear();
   }
 
   void Publish(PublishItem item) {
@@ -542,6 +700,10 @@ class Engine::Impl final : public RecordOwner {
     auto* self = static_cast<Impl*>(opaque);
     auto* flight = static_cast<InFlight*>(msg->_private);
     --self->in_flight_;
+    if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
+      delete flight;  // never sent (assignment lost): it stays in the outbox
+      return;
+    }
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++self->kafka_errors_;
       spdlog::warn("event=publish_failed topic={} error=\"{}\" action=retry",
@@ -591,7 +753,10 @@ class Engine::Impl final : public RecordOwner {
 
   void Shutdown() {
     Commit();
-    for (int i = 0; i < 100 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 100);
+    for (int i = 0; i < 100 && (in_flight_ > 0 || !fences_.empty()); ++i) {
+      rd_kafka_poll(producer_.get(), 100);
+      ServeFences();
+    }
     Commit();
     rd_kafka_consumer_close(consumer_.get());  // revokes, which commits and drops the tasks
     for (const auto& [id, task] : tasks_) Retire(task->counters());
@@ -621,6 +786,14 @@ class Engine::Impl final : public RecordOwner {
   std::vector<std::pair<uint16_t, uint64_t>> delivered_;
   std::vector<InFlight*> failed_;
   size_t in_flight_ = 0;
+  // Committed outputs not yet published: waiting for a fence, or in one (IssueFence).
+  std::vector<PublishItem> held_;
+  std::deque<Fence> fences_;
+  uint64_t next_fence_id_ = 1;
+  int64_t fence_rejections_ = 0;
+  std::chrono::steady_clock::time_point fence_retry_at_;
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> fence_queue_{
+      nullptr, &rd_kafka_queue_destroy};
   std::function<void(const state::v1::OutboxEntry&)> on_delivered_;
   EngineStats stats_;
   EngineMetrics metrics_;

@@ -68,8 +68,13 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
       kafka_errors_(Define(BuildCounter(), "kafka_errors_total",
                            "Errors librdkafka reported (it retries them itself)", *registry_)
                         .Add({})),
+      fence_rejections_(Define(BuildCounter(), "output_fence_rejections_total",
+                               "Output fences (offset commits in this member's group "
+                               "generation) the coordinator refused: outputs held back",
+                               *registry_)
+                            .Add({})),
       outbox_pending_(Define(BuildGauge(), "outbox_pending",
-                             "Outbox entries published and not yet confirmed by the broker",
+                             "Outbox entries not yet confirmed by the broker (awaiting their fence, published, or to be retried)",
                              *registry_)
                           .Add({})),
       timers_pending_(Define(BuildGauge(), "timers_pending",
@@ -162,6 +167,7 @@ void EngineMetrics::Update(const EngineStats& stats) {
   Advance(cache_hits_, static_cast<double>(stats.cache_hits));
   Advance(cache_misses_, static_cast<double>(stats.cache_misses));
   Advance(kafka_errors_, static_cast<double>(stats.kafka_errors));
+  Advance(fence_rejections_, static_cast<double>(stats.fence_rejections));
 
   for (int s = 1; s < kStatusCount; ++s) {
     customers_[s]->Set(static_cast<double>(stats.customers_by_status[s]));

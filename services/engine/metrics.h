@@ -77,6 +77,7 @@ class EngineMetrics {
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Counter& kafka_errors_;
+  prometheus::Counter& fence_rejections_;
   prometheus::Gauge& outbox_pending_;
   prometheus::Gauge& timers_pending_;
   prometheus::Gauge& cached_customers_;

@@ -32,11 +32,12 @@ struct EngineStats {
   int64_t commits = 0;
   int64_t timers_fired_by_kind[kTimerKindCount] = {};
   int64_t kafka_errors = 0;
+  int64_t fence_rejections = 0;  // output fences the group coordinator refused
 
   // Current values, for the assigned tasks.
   int tasks = 0;
   int partitions = 0;  // of each input topic: the number of tasks in the group
-  int64_t outbox_pending = 0;  // published, not yet confirmed (or waiting to retry)
+  int64_t outbox_pending = 0;  // not yet confirmed: awaiting a fence, published, or to retry
   int64_t timers_pending = 0;
   int64_t cached_customers = 0;
   int64_t customers_by_status[kStatusCount] = {};

@@ -57,8 +57,13 @@ def poison(rng):
         "oversize")
     # malformed: random bytes (an invalid wire type first), truncated protobuf, broken JSON,
     # deeply nested JSON, JSON of the wrong types.
-    add(150, lambda: (rng.choice(list(oracle.TOPICS)[:4]), cid(),
+    add(100, lambda: (rng.choice(list(oracle.TOPICS)[:4]), cid(),
                       b"\xff" + rng.randbytes(rng.randrange(1, 200)), PROTO), "malformed")
+
+    def bad_utf8():  # a string field that is not UTF-8 (proto3 rejects it when parsing)
+        c = cid()
+        return "c360.usage", c, usage(c).SerializeToString().replace(b"reports", b"rep\xffrts"), PROTO
+    add(50, bad_utf8, "malformed")
 
     def truncated():
         c = cid()
@@ -162,6 +167,8 @@ class PoisonTest(unittest.TestCase):
                 log = f.read()
             self.assertEqual(log.count("event=engine_started"), 1)
             self.assertNotIn("engine_failed", log)
+            # libprotobuf's own complaints (invalid UTF-8) go through the logfmt log.
+            self.assertNotIn("[libprotobuf", log)
 
             letters = t.read_all(bootstrap, "c360.deadletter")
             got = {}

@@ -1,0 +1,173 @@
+"""A zombie must not publish stale state (SPEC sections 2 and 6; docs/reliability.md).
+
+Two engines share a group. Engine A freezes itself (SIGSTOP, crash point
+`after-commit:N:stop`) right after writing a batch to RocksDB and before handing that
+batch's outputs to the producer: the worst moment. Engine B joins; A's session times out
+and B takes every task, processes the history and then fifteen more days of events for
+the same customers, publishing newer health snapshots. Then A resumes. If it published
+the batch it was holding, those older snapshots would land on the compacted
+`c360.health` after B's and stay the latest for their customers. The engine fences its
+outputs with an offset commit in its group generation before it publishes; A's is
+rejected, A drops that batch (it stays in A's RocksDB outbox), rejoins and shares the
+tasks with B. At the end, the last snapshot of every customer on `c360.health` equals
+what its current owner's API reports."""
+
+import re
+import signal
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+from confluent_kafka import Consumer, TopicPartition
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
+import c360test as t  # noqa: E402
+from c360.v1 import health_pb2  # noqa: E402
+
+CUSTOMERS = 300
+PARTITIONS = 8
+SESSION_MS = 6000
+STATUS = {v.number: v.name for v in health_pb2.HealthSnapshot.Status.DESCRIPTOR.values}
+
+
+def process_state(pid):
+    """The one-letter state in /proc (T: stopped)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def log_of(engine):
+    with open(engine.state_dir + ".log", errors="replace") as f:
+        return f.read()
+
+
+def owned_tasks(engine):
+    """The tasks of the engine's last assignment (its log's last event=assigned line)."""
+    lines = [line for line in log_of(engine).splitlines() if "event=assigned" in line]
+    if not lines:
+        return set()
+    field = lines[-1].split("tasks=", 1)[1].split()[0]
+    return {int(x) for x in field.split(",") if x}
+
+
+def partition_ends(bootstrap):
+    """{partition: sum of the input topics' high watermarks}."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "c360-test-watermarks",
+                  "log_level": 3})
+    try:
+        ends = {}
+        for topic in t.INPUT_TOPICS:
+            for p in range(PARTITIONS):
+                ends[p] = ends.get(p, 0) + c.get_watermark_offsets(TopicPartition(topic, p),
+                                                                   timeout=10)[1]
+        return ends
+    finally:
+        c.close()
+
+
+def caught_up(engines, bootstrap):
+    """True when the tasks are split among `engines`, every task has applied and committed
+    all of its records on its owner and the owners' outboxes are empty."""
+    ends = partition_ends(bootstrap)
+    owned = [owned_tasks(e) for e in engines]
+    if sorted(p for tasks in owned for p in tasks) != list(range(PARTITIONS)):
+        return False
+    for engine, tasks in zip(engines, owned):
+        dump = t.dump_state(engine.state_dir, tasks_only=True)
+        if dump is None:
+            return False
+        by_task = {d["task"]: d for d in dump if d["kind"] == "task"}
+        for p in tasks:
+            d = by_task.get(p)
+            if d is None or sum(d["offsets"].values()) != ends[p] or d["outbox"] != 0:
+                return False
+    return True
+
+
+def with_logs(engines, wait, *args):
+    """`wait(*args)`, its failure carrying the tail of each engine's log."""
+    try:
+        return wait(*args)
+    except AssertionError as e:
+        tails = "".join(f"\n--- {e_.state_dir}.log\n" + log_of(e_)[-4000:] for e_ in engines
+                        if e_.proc is not None)
+        raise AssertionError(str(e) + tails) from None
+
+
+class ZombieTest(unittest.TestCase):
+    def test_frozen_member_does_not_publish_stale_snapshots_after_its_tasks_moved(self):
+        with tempfile.TemporaryDirectory() as tmp, \
+                t.broker(partitions=PARTITIONS) as (bootstrap, _):
+            config = tmp + "/c360.yaml"
+            with open(config, "w") as f:
+                f.write(f"kafka:\n  session.timeout.ms: {SESSION_MS}\n"
+                        "  heartbeat.interval.ms: 1000\nengine:\n  batch_max_records: 500\n")
+            first = t.run_c360("gen", "--brokers", bootstrap, "--customers", str(CUSTOMERS),
+                               "--events", "30000", "--days", "15", "--seed", "5",
+                               "--start", "2026-06-01")
+            self.assertEqual(first.returncode, 0, first.stderr)
+            group = "g-" + uuid.uuid4().hex
+            a = t.Engine(bootstrap, tmp + "/a", group, config=config,
+                         env={"C360_CRASH_POINT": "after-commit:1:stop"}).start()
+            b = t.Engine(bootstrap, tmp + "/b", group, config=config)
+            try:
+                t.wait_for(lambda: process_state(a.proc.pid) == "T", 60,
+                           "engine A to freeze after its 4th commit")
+                self.assertIn("c360: stop point after-commit", log_of(a))
+                b.start()
+                # A's session expires; B takes every task, then more events arrive.
+                t.wait_for(lambda: caught_up([b], bootstrap), 120, "B to own and apply all")
+                second = t.run_c360("gen", "--brokers", bootstrap, "--customers",
+                                    str(CUSTOMERS), "--events", "30000", "--days", "15",
+                                    "--seed", "6", "--start", "2026-06-16")
+                self.assertEqual(second.returncode, 0, second.stderr)
+                t.wait_for(lambda: caught_up([b], bootstrap), 120, "B to apply the new events")
+                a.proc.send_signal(signal.SIGCONT)
+                with_logs([a, b], t.wait_for,
+                          lambda: owned_tasks(a) and caught_up([a, b], bootstrap), 120,
+                          "A to rejoin and both to catch up")
+                time.sleep(1)  # nothing more may arrive; a late zombie output would now
+                t.wait_for(lambda: caught_up([a, b], bootstrap), 30, "a settled group")
+                status_a, _ = a.get("/readyz")
+                status_b, _ = b.get("/readyz")
+                self.assertEqual((status_a, status_b), (200, 200))
+
+                last = {}
+                for m in t.read_all(bootstrap, "c360.health"):
+                    s = health_pb2.HealthSnapshot.FromString(m.value())
+                    last[m.key().decode()] = (m.partition(), s.health, s.risk,
+                                              STATUS[s.status])
+                self.assertEqual(len(last), CUSTOMERS)
+                owner = {}
+                for engine in (a, b):
+                    for p in owned_tasks(engine):
+                        owner[p] = engine
+                stale = []
+                for customer, (partition, health, risk, status) in sorted(last.items()):
+                    code, view = t.http_json(f"http://127.0.0.1:{owner[partition].http_port()}"
+                                             f"/api/v1/customers/{customer}")
+                    self.assertEqual(code, 200, view)
+                    if (health, risk, status) != (view["health"], view["risk"], view["status"]):
+                        stale.append((customer, (health, risk, status),
+                                      (view["health"], view["risk"], view["status"])))
+                self.assertEqual(stale, [], f"{len(stale)} customers' last snapshot is stale: "
+                                            f"{stale[:3]}\n--- engine A's log\n{log_of(a)[-5000:]}")
+                # A held its frozen batch's outputs: refused by the coordinator, or still
+                # waiting for its answer when librdkafka reported the assignment lost.
+                log = log_of(a)
+                lost = re.search(r"event=assignment_lost .*unfenced_outputs=(\d+)", log)
+                self.assertIsNotNone(lost, log[-3000:])
+                self.assertTrue(int(lost.group(1)) > 0 or "event=output_fence_rejected" in log,
+                                log[-3000:])
+            finally:
+                for engine in (a, b):
+                    if engine.proc and engine.proc.poll() is None:
+                        engine.proc.send_signal(signal.SIGCONT)
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
