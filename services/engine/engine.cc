@@ -181,7 +181,10 @@ class Engine::Impl final : public RecordOwner {
     int batch_records = 0;
     while (!stop()) {
       const bool idle = batch_records == 0;
-      const ssize_t n = rd_kafka_consume_batch_queue(queue, idle ? 100 : 0, messages.data(),
+      // Idle, it waits for records; while a fence's answer is due (well under 1 ms on
+      // loopback), only briefly, so that outputs do not wait for the next record.
+      const int wait_ms = !idle ? 0 : fences_.empty() ? 100 : 1;
+      const ssize_t n = rd_kafka_consume_batch_queue(queue, wait_ms, messages.data(),
                                                      messages.size());
       for (ssize_t i = 0; i < n; ++i) Route(messages[i]);
       // A failure inside a librdkafka callback (restoring a task at assignment, committing
