@@ -10,6 +10,7 @@
 #include <random>
 
 #include "scoring/kpis.h"
+#include "scoring/rules.h"
 #include "scoring/scores.h"
 #include "scoring/test_events.h"
 #include "services/engine/decode/decoder.h"
@@ -151,23 +152,65 @@ void BM_ProcessTicketEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_ProcessTicketEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void BM_DecodeUsage(benchmark::State& state) {
-  v1::UsageEvent u = Usage("reports", 3);
-  u.set_customer_id("cust-100001");
-  u.set_user_id("cust-100001-u3");
-  u.set_action("export");
-  *u.mutable_event_time() = ToTimestamp(At(3));
-  const std::string value = u.SerializeAsString();
+// Invoice disputes opened and resolved on the customers' 5 invoices.
+void BM_ProcessInvoiceEvent(benchmark::State& state) {
+  int64_t n_total = 0;
+  ProcessBatches(state, 3, At(kHistoryDays - 1, 13),
+                 [&n_total](Fixture& f, int n, const std::string& id, TimeMs t) {
+                   v1::InvoiceEvent e = Invoice(
+                       "d" + std::to_string(++n_total), "INV-" + std::to_string(n % 5),
+                       n % 2 == 0 ? v1::InvoiceEvent::DISPUTED : v1::InvoiceEvent::DISPUTE_RESOLVED);
+                   e.set_customer_id(id);
+                   *e.mutable_event_time() = ToTimestamp(t);
+                   f.Feed(InputTopic::kInvoices, id, e, t);
+                 });
+}
+BENCHMARK(BM_ProcessInvoiceEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Campaign responses (opened, clicked) on three campaigns.
+void BM_ProcessCampaignEvent(benchmark::State& state) {
+  int64_t n_total = 0;
+  ProcessBatches(state, 4, At(kHistoryDays - 1, 14),
+                 [&n_total](Fixture& f, int n, const std::string& id, TimeMs t) {
+                   v1::CampaignEvent e = Campaign(
+                       "c" + std::to_string(++n_total), "C-" + std::to_string(n % 3),
+                       n % 2 == 0 ? v1::CampaignEvent::OPENED : v1::CampaignEvent::CLICKED);
+                   e.set_customer_id(id);
+                   *e.mutable_event_time() = ToTimestamp(t);
+                   f.Feed(InputTopic::kCampaigns, id, e, t);
+                 });
+}
+BENCHMARK(BM_ProcessCampaignEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Decoding one record of each input type (protobuf; checks included).
+template <typename Message>
+void BM_Decode(benchmark::State& state, InputTopic topic, Message m) {
+  m.set_customer_id("cust-100001");
+  *m.mutable_event_time() = ToTimestamp(At(3));
+  const std::string value = m.SerializeAsString();
   InputRecord r;
-  r.topic = InputTopic::kUsage;
+  r.topic = topic;
   r.key = "cust-100001";
   r.value = value;
   r.kafka_timestamp_ms = At(3);
   Decoder decoder;
+  if (!decoder.Decode(r, At(4)).ok()) state.SkipWithError("the record does not decode");
   for (auto _ : state) benchmark::DoNotOptimize(decoder.Decode(r, At(4)));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DecodeUsage);
+v1::UsageEvent UsageForDecode() {
+  v1::UsageEvent u = Usage("reports", 3);
+  u.set_user_id("cust-100001-u3");
+  u.set_action("export");
+  return u;
+}
+BENCHMARK_CAPTURE(BM_Decode, usage, InputTopic::kUsage, UsageForDecode());
+BENCHMARK_CAPTURE(BM_Decode, ticket, InputTopic::kTickets,
+                  Ticket("e1", "T-1", v1::TicketEvent::CREATED, v1::TicketEvent::P2));
+BENCHMARK_CAPTURE(BM_Decode, invoice, InputTopic::kInvoices,
+                  Invoice("e1", "INV-1", v1::InvoiceEvent::PAID));
+BENCHMARK_CAPTURE(BM_Decode, campaign, InputTopic::kCampaigns,
+                  Campaign("e1", "C-1", v1::CampaignEvent::OPENED));
 
 void BM_KpisAndScores(benchmark::State& state) {
   Fixture& f = SharedFixture();
@@ -181,6 +224,27 @@ void BM_KpisAndScores(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_KpisAndScores);
+
+// Alert evaluation alone (every rule of SPEC section 5, entities included) for a customer
+// with 10 open tickets and 5 invoices, nothing firing or resolving.
+void BM_EvaluateRules(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  CustomerState customer = *f.task.customer(f.ids[7]);
+  const TimeMs t = At(kHistoryDays - 1, 20);
+  Config config;
+  const CoreKpis k = ComputeKpis(customer, t, t - 1);
+  const Scores scores = ComputeScores(k, config);
+  const RuleContext ctx{config, t, t - 1, t, AlertCause{t, "c360.usage", 0, 1}, true};
+  std::vector<v1::AlertEvent> alerts;
+  EvaluateRules(customer, k, scores, ctx, &alerts);  // opens what fires; timed: steady state
+  for (auto _ : state) {
+    alerts.clear();
+    EvaluateRules(customer, k, scores, ctx, &alerts);
+    benchmark::DoNotOptimize(alerts.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EvaluateRules);
 
 void BM_StateBatchPutCustomer(benchmark::State& state) {
   Fixture& f = SharedFixture();

@@ -5,12 +5,23 @@
 #       committed and the outbox is drained (polled with c360_state_dump every 0.2 s).
 # The engine's time is counted from its partition assignment (the group join, ~3 s with
 # the mock broker, is reported apart). 3 runs each; min / median / max and the ratio.
-# Usage: bench/e2e.sh [events] [customers] [days]     (defaults 1000000 20000 30)
+# Usage: bench/e2e.sh [events] [customers] [days] [partitions] [--json FILE]
+#        (defaults 1000000 20000 30 64; enough partitions that the embedded broker's
+#        retention, 5 MiB per partition, keeps every record: checked)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-events="${1:-1000000}"
-customers="${2:-20000}"
-days="${3:-30}"
+json=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --json) json="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+events="${args[0]:-1000000}"
+customers="${args[1]:-20000}"
+days="${args[2]:-30}"
+partitions="${args[3]:-64}"
 bin=build/c360
 dump=build/tests/c360_state_dump
 bare=build/bench/bare_consumer
@@ -21,7 +32,7 @@ work=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$bin" broker --port 0 --partitions 64 >"$work/broker.out" 2>/dev/null &
+"$bin" broker --port 0 --partitions "$partitions" >"$work/broker.out" 2>/dev/null &
 for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.05; done
 bootstrap=$(head -1 "$work/broker.out")
 echo "preloading: $("$bin" gen --brokers "$bootstrap" --customers "$customers" --days "$days" \
@@ -40,6 +51,11 @@ max() { printf '%s\n' "$@" | sort -g | tail -1; }
 bare_rates=(); engine_rates=(); joins=()
 for run in 1 2 3; do
   line=$("$bare" "$bootstrap")
+  read_records=$(sed -E 's/.*records=([0-9]+).*/\1/' <<<"$line")
+  if [ "$read_records" != "$events" ]; then
+    echo "bench/e2e.sh: the broker kept $read_records of $events records: use more partitions" >&2
+    exit 1
+  fi
   bare_rates+=("$(sed -E 's/.* rate=([0-9]+)\/s/\1/' <<<"$line")")
   echo "run $run bare:   $line"
 
@@ -66,4 +82,10 @@ for run in 1 2 3; do
 done
 echo "bare consumer records/s: min $(min "${bare_rates[@]}") median $(median "${bare_rates[@]}") max $(max "${bare_rates[@]}")"
 echo "engine records/s:        min $(min "${engine_rates[@]}") median $(median "${engine_rates[@]}") max $(max "${engine_rates[@]}")"
-echo "ratio engine / bare (medians): $(echo "scale=3; $(median "${engine_rates[@]}") / $(median "${bare_rates[@]}")" | bc)"
+ratio=$(echo "scale=3; $(median "${engine_rates[@]}") / $(median "${bare_rates[@]}")" | bc)
+echo "ratio engine / bare (medians): $ratio"
+if [ -n "$json" ]; then
+  printf '{"events": %d, "customers": %d, "days": %d, "partitions": %d, "bare": [%s], "engine": [%s], "ratio": %s}\n' \
+    "$events" "$customers" "$days" "$partitions" "$(IFS=,; echo "${bare_rates[*]}")" \
+    "$(IFS=,; echo "${engine_rates[*]}")" "$ratio" >"$json"
+fi
