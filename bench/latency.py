@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Event-to-alert latency at a sustained rate (docs/performance.md).
 
 Starts the embedded broker and `c360 engine --clock wall`, then produces live events (event
@@ -90,11 +90,19 @@ def main():
     engine = None
     try:
         bootstrap = broker.stdout.readline().strip()
+        # The embedded broker holds a fetch that finds no data for fetch.wait.max.ms even
+        # when data arrives meanwhile (Kafka answers at once): c360's 100 ms default would
+        # be measured as latency here, so the bench lowers it. Against real Kafka the
+        # default costs nothing.
+        config = os.path.join(work, "c360.yaml")
+        with open(config, "w") as f:
+            f.write("kafka:\n  fetch.wait.max.ms: 5\n")
         log_path = os.path.join(work, "engine.log")
         log = open(log_path, "wb")
         engine = subprocess.Popen([C360, "engine", "--brokers", bootstrap, "--clock", "wall",
                                    "--state-dir", os.path.join(work, "state"),
-                                   "--group", "latency-bench", "--http", "127.0.0.1:0"],
+                                   "--group", "latency-bench", "--http", "127.0.0.1:0",
+                                   "--config", config],
                                   stdout=log, stderr=log)
         port, deadline = None, time.monotonic() + 30
         while port is None and time.monotonic() < deadline:
@@ -111,7 +119,7 @@ def main():
             time.sleep(0.1)
 
         p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                      "linger.ms": 2, "log_level": 3, "queue.buffering.max.messages": 1000000})
+                      "linger.ms": 10, "log_level": 3, "queue.buffering.max.messages": 1000000})
         rng = random.Random(1)
         ids = [f"cust-{i:06d}" for i in range(args.customers)]
         open_invoices = []

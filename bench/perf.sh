@@ -21,7 +21,7 @@ quick=0
 for f in build/c360 build/bench/core_bench build/bench/bare_consumer; do
   [ -x "$f" ] || { echo "bench/perf.sh: build first (scripts/build): $f" >&2; exit 2; }
 done
-if [ -n "$(pgrep -x c360 || true)" ]; then
+if ps -C c360 -o stat= | grep -qv '^Z'; then  # live ones (exited children may linger)
   echo "bench/perf.sh: other c360 processes are running; they would skew the figures" >&2
   exit 2
 fi
@@ -43,9 +43,9 @@ echo "== end to end: bench/e2e.sh ${e2e[*]}"
 bench/e2e.sh "${e2e[@]}" --json "$out/e2e.json"
 
 echo "== latency: bench/latency.py --rate 20000 ${latency[*]}"
-python3 bench/latency.py --rate 20000 "${latency[@]}" --json "$out/latency.json"
+/usr/bin/python3 bench/latency.py --rate 20000 "${latency[@]}" --json "$out/latency.json"
 
 echo "== scale: bench/scale.sh $scale"
 bench/scale.sh "$scale" --json "$out/scale.json"
 
-python3 bench/report.py "$out" "bench/perf.sh${1:+ $1}"
+/usr/bin/python3 bench/report.py "$out" "bench/perf.sh${1:+ $1}"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes bench/perf.sh's results into docs/performance.md (the part between the
 "perf.sh results" markers), appends them to docs/perf/history.tsv and draws
 docs/images/performance.svg with gnuplot.

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -179,13 +180,38 @@ class Engine::Impl final : public RecordOwner {
     auto batch_started = std::chrono::steady_clock::now();
     auto refreshed = batch_started;
     int batch_records = 0;
+    bool full = false;  // the last call handed over a whole array: more is waiting
     while (!stop()) {
-      const bool idle = batch_records == 0;
-      // Idle, it waits for records; while a fence's answer is due (well under 1 ms on
-      // loopback), only briefly, so that outputs do not wait for the next record.
-      const int wait_ms = !idle ? 0 : fences_.empty() ? 100 : 1;
-      const ssize_t n = rd_kafka_consume_batch_queue(queue, wait_ms, messages.data(),
-                                                     messages.size());
+      // How long to wait for records, and for how many (rd_kafka_consume_batch_queue
+      // returns when it has them all or the time is up):
+      // - nothing applied or buffered: up to 100 ms for the first record, which opens the
+      //   batch's window;
+      // - a backlog (the last call filled the array): no wait;
+      // - live traffic: until the batch is due, batch_max_ms after it opened, collecting
+      //   what arrives meanwhile (no spinning between records).
+      // While a fence's answer is due (well under 1 ms on loopback), at most 1 ms, so that
+      // outputs do not wait for the next record.
+      bool buffered = false;
+      for (const auto& [id, task] : tasks_) buffered = buffered || task->HasBuffered();
+      const bool idle = batch_records == 0 && !buffered;
+      size_t want = messages.size();
+      int wait_ms = 0;
+      if (idle) {
+        want = 1;
+        wait_ms = 100;
+      } else if (!full) {
+        const auto due = batch_started + std::chrono::milliseconds(config_.batch_max_ms);
+        wait_ms = static_cast<int>(std::clamp<int64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(
+                due - std::chrono::steady_clock::now()).count(), 0, 100));
+      }
+      if (!fences_.empty()) wait_ms = std::min(wait_ms, 1);
+      // Delivery reports are served between two waits: in slices of 5 ms while outputs
+      // are in flight, so that their outbox entries and metrics follow within 5 ms.
+      if (in_flight_ > 0) wait_ms = std::min(wait_ms, 5);
+      const ssize_t n = rd_kafka_consume_batch_queue(queue, wait_ms, messages.data(), want);
+      full = n == static_cast<ssize_t>(messages.size());
+      if (idle && n > 0) batch_started = std::chrono::steady_clock::now();
       for (ssize_t i = 0; i < n; ++i) Route(messages[i]);
       // A failure inside a librdkafka callback (restoring a task at assignment, committing
       // at revocation) is raised here, on the processing thread.
@@ -208,7 +234,7 @@ class Engine::Impl final : public RecordOwner {
       const auto now = std::chrono::steady_clock::now();
       const auto age = now - batch_started;
       const auto max_age = std::chrono::milliseconds(config_.batch_max_ms);
-      const bool drained = n < static_cast<ssize_t>(messages.size());
+      const bool drained = !full;
       if (batch_records >= config_.batch_max_records ||
           age >= std::chrono::milliseconds(config_.batch_catchup_ms) ||
           (age >= max_age && drained && (batch_records > 0 || !delivered_.empty()))) {

@@ -104,6 +104,13 @@ class Task {
   bool sweep_pending() const { return sweep_pending_; }
   // True when every partition's buffer is empty and at its end.
   bool CaughtUp() const;
+  // True when some partition holds records not applied yet.
+  bool HasBuffered() const {
+    for (const Partition& p : partitions_) {
+      if (!p.records.empty()) return true;
+    }
+    return false;
+  }
   // True once CaughtUp() has been seen since the task was created (readiness).
   bool CaughtUpOnce() {
     if (!caught_up_once_ && CaughtUp()) caught_up_once_ = true;

@@ -162,11 +162,13 @@ class ZombieTest(unittest.TestCase):
                 self.assertTrue(int(lost.group(1)) > 0 or "event=output_fence_rejected" in log,
                                 log[-3000:])
             finally:
+                codes = []
                 for engine in (a, b):
-                    if engine.proc and engine.proc.poll() is None:
-                        engine.proc.send_signal(signal.SIGCONT)
-            self.assertEqual(a.stop(), 0)
-            self.assertEqual(b.stop(), 0)
+                    if engine.proc is not None:
+                        if engine.proc.poll() is None:
+                            engine.proc.send_signal(signal.SIGCONT)
+                        codes.append(engine.stop())
+            self.assertEqual(codes, [0, 0])
 
 
 if __name__ == "__main__":
