@@ -61,7 +61,7 @@ for run in 1 2 3; do
 
   state="$work/state-$run"
   start=$(date +%s.%N)
-  "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" \
+  LD_PRELOAD="${C360_ENGINE_PRELOAD:-}" "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" \
     --group "bench-$run-$$" --http 127.0.0.1:0 2>"$work/engine-$run.log" &
   engine=$!
   while true; do
