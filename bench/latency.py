@@ -25,8 +25,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "build", "python"))
-from confluent_kafka import Producer  # noqa: E402
-from c360.v1 import invoice_pb2, usage_pb2  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from c360.v1 import alert_pb2, invoice_pb2, usage_pb2  # noqa: E402
 
 C360 = os.path.join(ROOT, "build", "c360")
 HEADERS = [("content-type", b"application/x-protobuf")]
@@ -70,6 +70,34 @@ def quantile(before, after, q):
     return low
 
 
+def percentiles(values):
+    """{"p50", "p99"} of a list of milliseconds, exact."""
+    if not values:
+        return {}
+    values = sorted(values)
+    return {q: values[min(len(values) - 1, int(f * len(values)))]
+            for q, f in (("p50", 0.5), ("p99", 0.99))}
+
+
+def read_alerts(bootstrap):
+    """Every message of c360.alerts, with python3-confluent-kafka."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "latency-bench-reader",
+                  "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3})
+    try:
+        parts = list(c.list_topics("c360.alerts", timeout=10).topics["c360.alerts"].partitions)
+        c.assign([TopicPartition("c360.alerts", p, 0) for p in parts])
+        at_end, out = set(), []
+        while len(at_end) < len(parts):
+            for m in c.consume(num_messages=10000, timeout=1):
+                if m.error():
+                    at_end.add(m.partition())
+                else:
+                    out.append(m)
+        return out
+    finally:
+        c.close()
+
+
 def stamp(message_field, ms):
     message_field.seconds, message_field.nanos = ms // 1000, (ms % 1000) * 1_000_000
 
@@ -82,6 +110,11 @@ def main():
     ap.add_argument("--customers", type=int, default=20000)
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--config", default="", help="more engine config (YAML text) to try")
+    ap.add_argument("--linger-ms", type=int, default=5,
+                    help="the load producer's linger.ms (the embedded broker answers a fetch "
+                         "with one batch per partition: below 5 ms it cannot keep up with "
+                         "20,000/s here)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="c360-latency-")
@@ -96,7 +129,7 @@ def main():
         # default costs nothing.
         config = os.path.join(work, "c360.yaml")
         with open(config, "w") as f:
-            f.write("kafka:\n  fetch.wait.max.ms: 5\n")
+            f.write("kafka:\n  fetch.wait.max.ms: 5\n" + args.config)
         log_path = os.path.join(work, "engine.log")
         log = open(log_path, "wb")
         engine = subprocess.Popen([C360, "engine", "--brokers", bootstrap, "--clock", "wall",
@@ -119,7 +152,7 @@ def main():
             time.sleep(0.1)
 
         p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                      "linger.ms": 10, "log_level": 3, "queue.buffering.max.messages": 1000000})
+                      "linger.ms": args.linger_ms, "log_level": 3, "queue.buffering.max.messages": 1000000})
         rng = random.Random(1)
         ids = [f"cust-{i:06d}" for i in range(args.customers)]
         open_invoices = []
@@ -189,6 +222,21 @@ def main():
         consumed = total(after, "c360_events_consumed_total") - total(before, "c360_events_consumed_total")
         e2a_b, e2a_a = buckets(before, "c360_event_to_alert_seconds"), buckets(after, "c360_event_to_alert_seconds")
         com_b, com_a = buckets(before, "c360_state_commit_seconds"), buckets(after, "c360_state_commit_seconds")
+        # Where the time goes, from the alerts themselves: event_time (= the record's
+        # production time here) -> emitted_at (the engine's rule evaluation: the load
+        # generator's linger, the broker, the fetch, the batch window, processing) -> the
+        # alert message's Kafka timestamp (its hand-over to the producer: the commit and the
+        # fence).
+        window_start_ms = (time.time() - elapsed - 1) * 1000
+        to_eval, to_publish = [], []
+        for m in read_alerts(bootstrap):
+            a = alert_pb2.AlertEvent.FromString(m.value())
+            event_ms = a.event_time.seconds * 1000 + a.event_time.nanos // 1_000_000
+            emitted_ms = a.emitted_at.seconds * 1000 + a.emitted_at.nanos // 1_000_000
+            if event_ms < window_start_ms:
+                continue
+            to_eval.append(emitted_ms - event_ms)
+            to_publish.append(m.timestamp()[1] - emitted_ms)
         result = {
             "rate_target": args.rate,
             "produced_per_s": round(sent / elapsed),
@@ -201,6 +249,8 @@ def main():
                           for q, v in (("p50", 0.5), ("p99", 0.99))},
             "commits": int(com_a[-1][1] - com_b[-1][1]),
             "max_lag": int(max(lags) if lags else -1),
+            "to_evaluation_ms": percentiles(to_eval),
+            "evaluation_to_producer_ms": percentiles(to_publish),
         }
         print(f"latency: target {args.rate}/s for {args.seconds} s: produced "
               f"{result['produced_per_s']}/s, consumed {result['consumed_per_s']}/s, "
@@ -208,7 +258,8 @@ def main():
               f"event-to-alert p50 {result['event_to_alert_ms']['p50']} ms p99 "
               f"{result['event_to_alert_ms']['p99']} ms p999 {result['event_to_alert_ms']['p999']} ms; "
               f"{result['commits']} commits, commit p50 {result['commit_ms']['p50']} ms p99 "
-              f"{result['commit_ms']['p99']} ms")
+              f"{result['commit_ms']['p99']} ms; record to rule evaluation "
+              f"{result['to_evaluation_ms']}, evaluation to producer {result['evaluation_to_producer_ms']}")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f)

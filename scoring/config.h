@@ -45,7 +45,7 @@ struct Config {
 
   // Engine.
   int batch_max_records = 100'000;
-  int batch_max_ms = 20;
+  int batch_max_ms = 10;  // the live batch window: alerts leave within it (docs/performance.md)
   int batch_catchup_ms = 1000;
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;

@@ -107,7 +107,7 @@ class Engine::Impl final : public RecordOwner {
     KafkaProperties producer_props = {
         {"bootstrap.servers", settings_.brokers},
         {"enable.idempotence", "true"},
-        {"linger.ms", "5"},
+        {"linger.ms", "1"},
         {"partitioner", "murmur2_random"},
         {"compression.codec", "lz4"},
         {"message.max.bytes", "104857600"},
@@ -206,9 +206,9 @@ class Engine::Impl final : public RecordOwner {
                 due - std::chrono::steady_clock::now()).count(), 0, 100));
       }
       if (!fences_.empty()) wait_ms = std::min(wait_ms, 1);
-      // Delivery reports are served between two waits: in slices of 5 ms while outputs
-      // are in flight, so that their outbox entries and metrics follow within 5 ms.
-      if (in_flight_ > 0) wait_ms = std::min(wait_ms, 5);
+      // Delivery reports are served between two waits: in slices of 2 ms while outputs
+      // are in flight, so that their outbox entries and metrics follow within 2 ms.
+      if (in_flight_ > 0) wait_ms = std::min(wait_ms, 2);
       const ssize_t n = rd_kafka_consume_batch_queue(queue, wait_ms, messages.data(), want);
       full = n == static_cast<ssize_t>(messages.size());
       if (idle && n > 0) batch_started = std::chrono::steady_clock::now();
