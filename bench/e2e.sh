@@ -61,8 +61,10 @@ for run in 1 2 3; do
 
   state="$work/state-$run"
   start=$(date +%s.%N)
-  LD_PRELOAD="${C360_ENGINE_PRELOAD:-}" "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" \
-    --group "bench-$run-$$" --http 127.0.0.1:0 2>"$work/engine-$run.log" &
+  config=()  # C360_E2E_CONFIG: a config file to try (experiments)
+  [ -n "${C360_E2E_CONFIG:-}" ] && config=(--config "$C360_E2E_CONFIG")
+  "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" \
+    --group "bench-$run-$$" --http 127.0.0.1:0 "${config[@]}" 2>"$work/engine-$run.log" &
   engine=$!
   while true; do
     sleep 0.2
@@ -87,5 +89,5 @@ echo "ratio engine / bare (medians): $ratio"
 if [ -n "$json" ]; then
   printf '{"events": %d, "customers": %d, "days": %d, "partitions": %d, "bare": [%s], "engine": [%s], "ratio": %s}\n' \
     "$events" "$customers" "$days" "$partitions" "$(IFS=,; echo "${bare_rates[*]}")" \
-    "$(IFS=,; echo "${engine_rates[*]}")" "$ratio" >"$json"
+    "$(IFS=,; echo "${engine_rates[*]}")" "$(printf %.3f "$ratio")" >"$json"
 fi

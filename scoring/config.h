@@ -44,9 +44,9 @@ struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
 
   // Engine.
-  int batch_max_records = 100'000;
+  int batch_max_records = 1'000'000;
   int batch_max_ms = 10;  // the live batch window: alerts leave within it (docs/performance.md)
-  int batch_catchup_ms = 1000;
+  int batch_catchup_ms = 3000;  // each customer written once per 3 s of backlog (docs/performance.md)
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;
   int retention_days = 90;
