@@ -60,7 +60,8 @@ def main():
         per_s = b.get("items_per_second", 0)
         core_rows.append(f"| {name} | {fmt(per_s)} /s | {1e9 / per_s:,.0f} ns |" if per_s else
                          f"| {name} | | |")
-    usage = medians.get("BM_ProcessUsageEvent", {}).get("items_per_second", 0)
+    usage = next((b.get("items_per_second", 0) for name, b in medians.items()
+                  if name.startswith("BM_ProcessUsageEvent")), 0)
 
     bare, engine = e2e["bare"], e2e["engine"]
     ratio = statistics.median(engine) / statistics.median(bare)
@@ -128,9 +129,9 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "records/s"
-set yrange [0:*]
-set format y "%.0s%c"
-set key top right
+set format y "%.1s%c"
+set key top right horizontal box opaque
+set yrange [0:{1.3 * max(bare + engine)}]
 set title "throughput: bare consumer vs engine (3 runs)"
 set xlabel "run"
 plot "{data}" using 2:xtic(1) title "bare librdkafka consumer" lc rgb "#999999", \\
@@ -141,6 +142,7 @@ set ylabel "ms"
 set format y "%g"
 set style data boxes
 set boxwidth 0.6
+set yrange [0:{1.3 * max(60, e2a['p999'])}]
 set xrange [-0.5:2.5]
 plot "{lat_data}" using 1:3:xtic(2) with boxes title "c360 (histogram quantiles)" lc rgb "#2a7ab0", \\
      50 with lines dt 2 lc rgb "#c0392b" title "target p99: 50 ms"
