@@ -25,6 +25,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "build", "python"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import c360test  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from c360.v1 import alert_pb2, invoice_pb2, usage_pb2  # noqa: E402
 
@@ -34,13 +36,7 @@ HEADERS = [("content-type", b"application/x-protobuf")]
 
 def metrics(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            samples[series] = float(value)
-    return samples
+        return c360test.metric_samples(r.read().decode())
 
 
 def buckets(samples, name):
