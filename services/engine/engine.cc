@@ -639,13 +639,7 @@ class Engine::Impl final : public RecordOwner {
   // A refused (or failed) fence: its outputs and every later one's wait, in order, for a
   // retry or for the rebalance that is likely under way.
   void RejectFences(rd_kafka_resp_err_t err) {
-    std::vector<PublishItem> waiting;
-    for (Fence& fence : fences_) {
-      for (PublishItem& item : fence.items) waiting.push_back(std::move(item));
-    }
-    for (PublishItem& item : held_) waiting.push_back(std::move(item));
-    fences_.clear();
-    held_ = std::move(waiting);
+    held_ = TakeUnpublished();
     ++fence_rejections_;
     fence_retry_at_ = std::chrono::steady_clock::now() + kFenceRetry;
     spdlog::warn("event=output_fence_rejected error={} held_outputs={} action=hold",
@@ -655,13 +649,7 @@ class Engine::Impl final : public RecordOwner {
   // At a revocation, inside the rebalance callback (still in the old generation): one
   // synchronous fence for everything waiting; refused, it all stays in the outbox.
   void FenceNow(rd_kafka_t* rk) {
-    std::vector<PublishItem> waiting;
-    for (Fence& fence : fences_) {
-      for (PublishItem& item : fence.items) waiting.push_back(std::move(item));
-    }
-    for (PublishItem& item : held_) waiting.push_back(std::move(item));
-    fences_.clear();
-    held_.clear();
+    std::vector<PublishItem> waiting = TakeUnpublished();
     if (waiting.empty()) return;
     PartitionList offsets = FenceOffsets();
     const rd_kafka_resp_err_t err =
@@ -676,12 +664,19 @@ class Engine::Impl final : public RecordOwner {
   }
 
   // Forgets the outputs no fence has passed (they stay in the RocksDB outbox).
-  size_t DropUnfenced() {
-    size_t dropped = held_.size();
-    for (const Fence& fence : fences_) dropped += fence.items.size();
+  size_t DropUnfenced() { return TakeUnpublished().size(); }
+
+  // Every committed output not yet handed to the producer, oldest first: those in fences
+  // (in order), then the held ones.
+  std::vector<PublishItem> TakeUnpublished() {
+    std::vector<PublishItem> items;
+    for (Fence& fence : fences_) {
+      for (PublishItem& item : fence.items) items.push_back(std::move(item));
+    }
+    for (PublishItem& item : held_) items.push_back(std::move(item));
     fences_.clear();
     held_.clear();
-    return dropped;
+    return items;
   }
 
   void PublishAll(std::vector<PublishItem>* items) {
