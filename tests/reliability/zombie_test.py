@@ -128,7 +128,7 @@ class ZombieTest(unittest.TestCase):
                 with_logs([a, b], t.wait_for,
                           lambda: owned_tasks(a) and caught_up([a, b], bootstrap), 120,
                           "A to rejoin and both to catch up")
-                time.sleep(1)  # nothing more may arrive; a late zombie output would now
+                time.sleep(1)  # room for a late zombie output to land (an absence cannot be polled for)
                 t.wait_for(lambda: caught_up([a, b], bootstrap), 30, "a settled group")
                 status_a, _ = a.get("/readyz")
                 status_b, _ = b.get("/readyz")
