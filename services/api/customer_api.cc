@@ -22,7 +22,9 @@ constexpr int kMaxLimit = 1000;
 constexpr size_t kTopCustomers = 10;
 
 HttpResponse Json(const json& body, int status = 200) {
-  return HttpResponse{status, "application/json", body.dump() + "\n"};
+  // Ids and names come from validated (UTF-8) events; replace keeps a reply whole anyway.
+  return HttpResponse{status, "application/json",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
 }
 
 HttpResponse BadParameter(const std::string& name, const std::string& detail) {
@@ -182,12 +184,14 @@ CustomerApi::CustomerApi(const Config& config, const Clock& clock,
                          std::function<Ownership()> ownership)
     : config_(config), clock_(clock), store_(std::move(store)), ownership_(std::move(ownership)) {}
 
-void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, HttpServer& server) {
-  server.Get("/api/v1/customers/([^/]+)(/alerts|/timeline|/recommendations)?",
-             [api](const HttpRequest& r) {
-               return api->Customer(r.matches[1], r.matches.size() > 2 ? r.matches[2] : "");
-             });
-  server.Get("/api/v1/customers/?", [api](const HttpRequest& r) { return api->List(r); });
+void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& server) {
+  server.Get("/api/v1/customers/{id}", [api](const HttpRequest& r) { return api->Customer(r.matches[1], ""); });
+  for (const char* part : {"/alerts", "/timeline", "/recommendations"}) {
+    server.Get(std::string("/api/v1/customers/{id}") + part, [api, part](const HttpRequest& r) {
+      return api->Customer(r.matches[1], part);
+    });
+  }
+  server.Get("/api/v1/customers", [api](const HttpRequest& r) { return api->List(r); });
   server.Get("/api/v1/summary", [api](const HttpRequest&) { return api->Summary(); });
   for (const WebAsset& asset : WebAssets()) {
     const std::string path = std::string(asset.path);
@@ -230,9 +234,7 @@ HttpResponse CustomerApi::Customer(const std::string& id, const std::string& par
 HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   // An empty parameter (`?status=&sort=`, as SPEC writes the URL, or a form) is absent.
   HttpRequest request = raw;
-  request.has_param = [&raw](const std::string& name) {
-    return raw.has_param(name) && !raw.param(name).empty();
-  };
+  std::erase_if(request.query, [](const auto& kv) { return kv.second.empty(); });
   std::optional<std::set<int>> statuses, segments, risks;
   std::string bad;
   if (request.has_param("status")) {

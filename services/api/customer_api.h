@@ -35,8 +35,9 @@ class CustomerApi {
   CustomerApi(const Config& config, const Clock& clock, std::function<const StateStore*()> store,
               std::function<Ownership()> ownership);
 
-  // Adds the routes; the server's handlers share ownership of the API.
-  static void Register(std::shared_ptr<const CustomerApi> api, HttpServer& server);
+  // Adds the routes (to an HttpServer's router, or a bare Router in the fuzzer); the
+  // handlers share ownership of the API.
+  static void Register(std::shared_ptr<const CustomerApi> api, Router& router);
 
   HttpResponse Customer(const std::string& id, const std::string& part) const;
   HttpResponse List(const HttpRequest& request) const;

@@ -31,11 +31,12 @@ class CustomerApiTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     store_ = StateStore::Open(dir_.string());
     task_.Restore(*store_);
-    api_ = std::make_unique<CustomerApi>(
+    api_ = std::make_shared<CustomerApi>(
         config_, clock_, [this] { return store_.get(); },
         [] { return Ownership{{0}, 2, "c360-test"}; });
   }
   ~CustomerApiTest() override {
+    router_.reset();
     api_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
@@ -81,22 +82,34 @@ class CustomerApiTest : public ::testing::Test {
     }
   }
 
+  // Through the routes the server registers: path and parameters as a client sends them.
   HttpResponse Get(const std::string& path, std::map<std::string, std::string> params = {}) {
-    if (path == "/api/v1/summary") return api_->Summary();
-    if (path == "/api/v1/customers") {
-      HttpRequest r;
-      r.path = path;
-      r.param = [params](const std::string& n) {
-        auto it = params.find(n);
-        return it == params.end() ? std::string() : it->second;
-      };
-      r.has_param = [params](const std::string& n) { return params.count(n) > 0; };
-      return api_->List(r);
+    if (router_ == nullptr) {
+      router_ = std::make_unique<Router>();
+      CustomerApi::Register(api_, *router_);
     }
-    const std::string prefix = "/api/v1/customers/";
-    std::string rest = path.substr(prefix.size());
-    const size_t slash = rest.find('/');
-    return api_->Customer(rest.substr(0, slash), slash == std::string::npos ? "" : rest.substr(slash));
+    auto escape = [](const std::string& text) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      std::string out;
+      for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',') {
+          out.push_back(static_cast<char>(c));
+        } else {
+          out += {'%', kHex[c >> 4], kHex[c & 15]};
+        }
+      }
+      return out;
+    };
+    std::string target = path;
+    char separator = '?';
+    for (const auto& [name, value] : params) {
+      target += separator + escape(name) + "=" + escape(value);
+      separator = '&';
+    }
+    RawRequest raw;
+    raw.method = "GET";
+    raw.target = target;
+    return router_->Handle(raw);
   }
   json GetJson(const std::string& path, std::map<std::string, std::string> params = {}) {
     const HttpResponse r = Get(path, std::move(params));
@@ -138,7 +151,8 @@ class CustomerApiTest : public ::testing::Test {
   FakeOwner owner_;
   Task task_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<CustomerApi> api_;
+  std::shared_ptr<CustomerApi> api_;
+  std::unique_ptr<Router> router_;
   int64_t offset_ = 0;
 };
 

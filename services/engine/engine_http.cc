@@ -6,6 +6,37 @@
 
 namespace c360 {
 
+HttpServerOptions EngineHttpOptions(const Engine& engine) {
+  HttpServerOptions options;
+  const Config::Http& http = engine.config().http;
+  options.allowed_hosts = http.allowed_hosts;
+  options.auth_token = http.auth_token;
+  options.tls_cert_file = http.tls_cert_file;
+  options.tls_key_file = http.tls_key_file;
+  options.on_response = [&engine](const std::string& route, int status) {
+    engine.CountHttpRequest(route, status);
+  };
+  return options;
+}
+
+void AddProbeRoutes(HttpServer& server, const Engine& engine) {
+  constexpr auto kCheap = Router::Cost::kCheap;
+  server.Get("/metrics", [&engine](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", engine.RenderMetrics()};
+  }, kCheap);
+  server.Get("/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "application/json", R"({"status":"ok"})" "\n"};
+  }, kCheap);
+  server.Get("/readyz", [&engine](const HttpRequest&) {
+    const Readiness r = engine.readiness();
+    const EngineStats s = engine.stats();
+    nlohmann::json tasks = nlohmann::json::array();
+    for (const auto& [task, time] : s.stream_time_by_task) tasks.push_back(task);
+    const nlohmann::json body = {{"ready", r.ready}, {"reason", r.reason}, {"tasks", tasks}};
+    return HttpResponse{r.ready ? 200 : 503, "application/json", body.dump() + "\n"};
+  }, kCheap);
+}
+
 void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& clock,
                      const std::string& group) {
   auto ownership = [&engine, group] {
@@ -19,21 +50,8 @@ void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& cloc
   api::CustomerApi::Register(
       std::make_shared<const api::CustomerApi>(engine.config(), clock,
                                                [&engine] { return engine.state(); }, ownership),
-      server);
-  server.Get("/metrics", [&engine](const HttpRequest&) {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", engine.RenderMetrics()};
-  });
-  server.Get("/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "application/json", R"({"status":"ok"})" "\n"};
-  });
-  server.Get("/readyz", [&engine](const HttpRequest&) {
-    const Readiness r = engine.readiness();
-    const EngineStats s = engine.stats();
-    nlohmann::json tasks = nlohmann::json::array();
-    for (const auto& [task, time] : s.stream_time_by_task) tasks.push_back(task);
-    const nlohmann::json body = {{"ready", r.ready}, {"reason", r.reason}, {"tasks", tasks}};
-    return HttpResponse{r.ready ? 200 : 503, "application/json", body.dump() + "\n"};
-  });
+      server.router());
+  AddProbeRoutes(server, engine);
 }
 
 }  // namespace c360

@@ -1,22 +1,26 @@
 #pragma once
-// The HTTP server of c360 (SPEC section 8), on cpp-httplib and its thread pool.
+// The HTTP server of c360 (SPEC section 8), on Boost.Beast: one I/O thread serves every
+// connection asynchronously, so a slow or hostile client costs a socket and a timer, never
+// a thread. Each request's head and body must arrive within `request_timeout` (a client
+// sending one byte every few seconds is cut off), heads are capped at `max_header_bytes`
+// (431), bodies at `max_body_bytes` (413, read no further), connections at
+// `max_connections`. Routing and every check on the request's bytes are the Router's
+// (router.h). Cheap routes (probes, metrics) are answered on the I/O thread itself; the
+// others run on a small worker pool with a bounded queue (503 when it is full), so a burst
+// of expensive API requests never delays /healthz, /readyz or /metrics.
 //
-// Routes are registered before Start(); handlers then run on the server's threads, so a
-// handler may only touch what is safe to read while the engine processes (the engine's
-// thread-safe accessors). Unknown paths and methods get a JSON error. Stop() (or the
-// destructor) waits for requests in progress.
+// Routes are added before Start(); handlers run on the server's threads, so a handler may
+// only touch what is safe to read while the engine processes. Stop() (or the destructor)
+// closes every connection and joins the threads.
 
-#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-namespace httplib {
-class Server;
-}
+#include "services/http/router.h"
 
 namespace c360 {
 
@@ -25,48 +29,50 @@ class HttpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct HttpRequest {
-  std::string path;
-  // Path parameters matched by the route ("/api/v1/customers/(.+)" -> matches[1]).
-  std::vector<std::string> matches;
-  std::function<std::string(const std::string& name)> param;  // "" when absent
-  std::function<bool(const std::string& name)> has_param;
+struct HttpServerOptions {
+  size_t max_header_bytes = 16 << 10;  // request line and headers
+  size_t max_body_bytes = 64 << 10;
+  // For a request's head and body to arrive, counted from the connection or the previous
+  // response; also how long an idle keep-alive connection stays open.
+  std::chrono::milliseconds request_timeout{10'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  size_t max_connections = 1024;  // more are closed at once (the probes' own stay possible
+                                  // on an --admin-http listener)
+  int workers = 4;                // threads for kWork routes; 0: everything on the I/O thread
+  size_t max_queued = 256;        // kWork requests waiting for a worker, beyond which 503
+  // On a loopback address, requests must name it (or localhost, or one of these) in Host.
+  std::vector<std::string> allowed_hosts;
+  std::string auth_token;  // non-empty: /api/ needs "Authorization: Bearer <token>"
+  std::string tls_cert_file;  // both set: HTTPS (PEM certificate chain and private key)
+  std::string tls_key_file;
+  // Called on the I/O thread once per answered request: the route's pattern ("other" when
+  // none matched) and the status.
+  std::function<void(const std::string& route, int status)> on_response;
 };
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-};
-
-// {"error": error, "detail": detail} with `status`.
-HttpResponse JsonError(int status, const std::string& error, const std::string& detail);
 
 class HttpServer {
  public:
-  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  using Handler = Router::Handler;
 
-  HttpServer();
+  explicit HttpServer(HttpServerOptions options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // `pattern` is a regular expression over the whole path.
-  void Get(const std::string& pattern, Handler handler);
-  // Binds HOST:PORT (port 0: any free port) and serves on a background thread. Throws
-  // HttpError naming the address when it cannot bind.
+  // `pattern`: see Router::Get.
+  void Get(const std::string& pattern, Handler handler, Router::Cost cost = Router::Cost::kWork);
+  // The routes, to add to before Start().
+  Router& router();
+  // Binds HOST:PORT (port 0: any free port), loads the TLS files if set, and serves on a
+  // background thread. Throws HttpError naming the address or file when it cannot.
   void Start(const std::string& address);
   void Stop();
-  // The bound port (after Start).
-  int port() const { return port_; }
-  const std::string& host() const { return host_; }
+  int port() const;
+  const std::string& host() const;
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> listen_returned_{false};
-  std::string host_;
-  int port_ = 0;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace c360
