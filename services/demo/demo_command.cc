@@ -88,7 +88,7 @@ int RunDemo(const DemoOptions& options) {
   settings.wall_clock = true;
   auto engine_owner = std::make_unique<Engine>(settings, SystemClock::Instance());
   Engine& engine = *engine_owner;
-  HttpServer http;
+  HttpServer http(EngineHttpOptions(engine));
   AddEngineRoutes(http, engine, SystemClock::Instance(), settings.group);
   try {
     http.Start(options.http);
@@ -96,7 +96,7 @@ int RunDemo(const DemoOptions& options) {
     std::cerr << "c360 demo: " << e.what() << std::endl;
     return 1;
   }
-  say("demo: http://" + options.http + "/metrics, /healthz, /readyz");
+  say("demo: the Customer 360 page is http://" + options.http + "/ (also /metrics, /healthz, /readyz)");
   engine.OnDelivered([&](const state::v1::OutboxEntry& entry) {
     if (entry.topic() != settings.config.topics.alerts) return;
     v1::AlertEvent alert;

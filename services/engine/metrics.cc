@@ -49,6 +49,10 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                                  "Stream time T of an assigned task, Unix seconds (0 before its "
                                  "first event)",
                                  *registry_)),
+      http_family_(Define(BuildCounter(), "http_requests_total",
+                          "HTTP requests answered, by route pattern (other: none matched) and "
+                          "status code",
+                          *registry_)),
       applied_(Define(BuildCounter(), "events_applied_total",
                       "Valid records applied to customer state", *registry_)
                    .Add({})),
@@ -221,6 +225,13 @@ void EngineMetrics::AddProcessingTimes(BucketCounts& times) {
 }
 
 void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
+
+void EngineMetrics::CountHttpRequest(const std::string& route, int status) {
+  std::lock_guard lock(http_mu_);
+  auto [it, added] = http_.try_emplace({route, status}, nullptr);
+  if (added) it->second = &http_family_.Add({{"route", route}, {"code", std::to_string(status)}});
+  it->second->Increment();
+}
 
 void EngineMetrics::Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms) {
   auto [it, added] = delivered_.try_emplace(entry.topic(), nullptr);

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,10 @@ class EngineMetrics {
   // severity and state, and their latency from the causing record's Kafka timestamp.
   void Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms);
 
+  // One answered HTTP request: route pattern ("other" when none matched) and status.
+  // Thread-safe (the HTTP server's threads).
+  void CountHttpRequest(const std::string& route, int status);
+
   // The Prometheus text exposition of every metric. Thread-safe.
   std::string Render() const;
 
@@ -60,6 +65,7 @@ class EngineMetrics {
   prometheus::Family<prometheus::Gauge>& lag_family_;
   prometheus::Family<prometheus::Gauge>& customers_family_;
   prometheus::Family<prometheus::Gauge>& stream_time_family_;
+  prometheus::Family<prometheus::Counter>& http_family_;
   // Series.
   prometheus::Counter* consumed_[kInputTopicCount];
   prometheus::Counter* deadlettered_[kInputTopicCount][kDeadLetterReasonCount];
@@ -71,6 +77,8 @@ class EngineMetrics {
   std::map<std::string, prometheus::Counter*> delivered_;  // by topic
   std::map<int, prometheus::Gauge*> stream_time_;          // by task
   std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_;
+  std::mutex http_mu_;  // guards http_ (HTTP threads)
+  std::map<std::pair<std::string, int>, prometheus::Counter*> http_;
   prometheus::Counter& applied_;
   prometheus::Counter& snapshots_;
   prometheus::Counter& day_rescores_;
