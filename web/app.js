@@ -17,8 +17,13 @@ const label = (s) => String(s ?? '').split('_').map((w) => (ACRONYMS.has(w) ? w 
 const ago = (s) => (s < 120 ? `${num(s, 0)} s` : s < 7200 ? `${num(s / 60, 0)} min` : s < 172800 ? `${num(s / 3600, 0)} h` : `${num(s / 86400, 0)} days`);
 const when = (t) => (t ? t.replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC') : '—');
 
+// An engine with http.auth_token answers the API 401 until the page sends the token: asked
+// for once, kept for this tab only (sessionStorage), never in the URL.
+const TOKEN_KEY = 'c360-api-token';
 async function api(path) {
-  const res = await fetch(path, { cache: 'no-store' });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const res = await fetch(path, { cache: 'no-store', headers: token ? { Authorization: 'Bearer ' + token } : {} });
+  if (res.status === 401) $('token-form').hidden = false;
   const body = await res.json();
   if (!res.ok) throw Object.assign(new Error(body.detail || res.statusText), { status: res.status, body });
   return body;
@@ -243,3 +248,9 @@ setInterval(refreshList, LIST_REFRESH_MS);
 setInterval(refreshCustomer, REFRESH_MS);
 if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)));
 else live(true, 'live');
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  $('token-form').hidden = true;
+  refreshList();
+});

@@ -281,10 +281,28 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
       Lowest().expires_after(std::chrono::seconds(1));
       stream_.async_shutdown([self = this->shared_from_this()](ErrorCode) {});
     } else {
+      // A lingering close: what the client still sends (the rest of a refused body) is
+      // read and dropped for a moment, so that closing with unread data (a reset) does not
+      // destroy the answer before the client reads it.
       ErrorCode ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      linger_buffer_ = std::make_unique<char[]>(kLingerChunk);
+      Lowest().expires_after(kLingerTime);
+      Linger();
     }
   }
+
+  void Linger() {
+    stream_.async_read_some(asio::buffer(linger_buffer_.get(), kLingerChunk),
+                            [self = this->shared_from_this()](ErrorCode ec, size_t n) {
+                              self->lingered_ += n;
+                              if (!ec && self->lingered_ < kLingerBytes) self->Linger();
+                            });
+  }
+
+  static constexpr size_t kLingerChunk = 16 << 10;
+  static constexpr size_t kLingerBytes = 1 << 20;
+  static constexpr auto kLingerTime = std::chrono::seconds(2);
 
   Impl& server_;
   Stream stream_;
@@ -292,6 +310,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
   bool keep_alive_ = false;
+  std::unique_ptr<char[]> linger_buffer_;
+  size_t lingered_ = 0;
 };
 
 void HttpServer::Impl::Start(const std::string& address) {

@@ -176,6 +176,7 @@ bool Router::Authorized(std::optional<std::string_view> authorization) const {
 
 Router::Routed Router::Route(const RawRequest& raw) const {
   Routed routed;
+  routed.head = raw.method == "HEAD";
   auto fail = [&](HttpResponse response) {
     routed.response = std::move(response);
     return routed;
@@ -190,7 +191,6 @@ Router::Routed Router::Route(const RawRequest& raw) const {
     response.headers.emplace_back("Allow", "GET, HEAD");
     return fail(std::move(response));
   }
-  routed.head = raw.method == "HEAD";
   if (raw.target.empty() || raw.target.front() != '/') {
     return fail(JsonError(400, "bad_request", "the request target must be a path starting with /"));
   }
@@ -230,14 +230,7 @@ Router::Routed Router::Route(const RawRequest& raw) const {
     }
   }
 
-  if (!segments.empty() && segments.front() == "api" && !Authorized(raw.authorization)) {
-    HttpResponse response =
-        JsonError(401, "unauthorized", "this API needs the header Authorization: Bearer <token> "
-                                       "with the engine's http.auth_token");
-    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"c360\"");
-    return fail(std::move(response));
-  }
-
+  const Entry* found = nullptr;
   for (const Entry& entry : routes_) {
     if (entry.segments.size() != segments.size()) continue;
     bool match = true;
@@ -246,14 +239,28 @@ Router::Routed Router::Route(const RawRequest& raw) const {
       const bool placeholder = want.size() > 2 && want.front() == '{' && want.back() == '}';
       match = placeholder ? !segments[i].empty() : want == segments[i];
     }
-    if (!match) continue;
+    if (match) {
+      found = &entry;
+      break;
+    }
+  }
+  if (found != nullptr) routed.route = found->pattern;
+
+  // Unknown paths under /api/ need the token too: nothing to probe without it.
+  if (!segments.empty() && segments.front() == "api" && !Authorized(raw.authorization)) {
+    HttpResponse response =
+        JsonError(401, "unauthorized", "this API needs the header Authorization: Bearer <token> "
+                                       "with the engine's http.auth_token");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"c360\"");
+    return fail(std::move(response));
+  }
+  if (found != nullptr) {
     request.matches.push_back(request.path);
     for (size_t i = 0; i < segments.size(); ++i) {
-      if (entry.segments[i].front() == '{') request.matches.push_back(segments[i]);
+      if (found->segments[i].front() == '{') request.matches.push_back(segments[i]);
     }
-    routed.route = entry.pattern;
-    routed.handler = &entry.handler;
-    routed.cost = entry.cost;
+    routed.handler = &found->handler;
+    routed.cost = found->cost;
     return routed;
   }
   return fail(JsonError(404, "not found", "no endpoint " + request.method + " " + Quoted(request.path)));

@@ -132,6 +132,13 @@ TEST_F(RouterTest, OnLoopbackTheHostMustBeOurs) {
   EXPECT_EQ(with_host(""), 421);
   EXPECT_EQ(with_host(std::nullopt), 421) << "HTTP/1.1 without Host";
   EXPECT_EQ(with_host(std::nullopt, true), 200) << "HTTP/1.0 may omit Host";
+  RawRequest head;
+  head.method = "HEAD";
+  head.target = "/";
+  head.host = "evil.example";
+  const HttpResponse refused = router_.Handle(head);
+  EXPECT_EQ(refused.status, 421);
+  EXPECT_EQ(refused.body, "") << "a HEAD's answer has no body, refusals included";
 }
 
 TEST_F(RouterTest, TheTokenGuardsTheApiOnly) {
