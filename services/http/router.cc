@@ -263,7 +263,7 @@ Router::Routed Router::Route(const RawRequest& raw) const {
     routed.cost = found->cost;
     return routed;
   }
-  return fail(JsonError(404, "not found", "no endpoint " + request.method + " " + Quoted(request.path)));
+  return fail(JsonError(404, "not_found", "no endpoint " + request.method + " " + Quoted(request.path)));
 }
 
 HttpResponse Router::Run(const Routed& routed) {

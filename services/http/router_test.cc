@@ -80,7 +80,7 @@ TEST_F(RouterTest, UnknownPathsAre404sThatQuoteAtMostAFewHundredBytes) {
   const HttpResponse r = Get("/nope/" + std::string(5000, 'a'));
   EXPECT_EQ(r.status, 404);
   const auto body = Body(r);
-  EXPECT_EQ(body["error"], "not found");
+  EXPECT_EQ(body["error"], "not_found");
   EXPECT_LT(body["detail"].get<std::string>().size(), 300u);
   EXPECT_EQ(Body(Get("/nope"))["detail"], "no endpoint GET /nope");
   EXPECT_EQ(Get("/customers//alerts").status, 404) << "an empty segment fills no placeholder";
