@@ -1,13 +1,37 @@
 #include "services/engine/engine_http.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 #include "services/api/customer_api.h"
 
 namespace c360 {
+namespace {
+
+// Raises the soft limit on open files towards the hard one (RocksDB keeps its files open,
+// and every HTTP connection is a descriptor) and returns it: HTTP connections are then
+// capped at a quarter of it, so that a flood of connections can never take the
+// descriptors the state needs.
+rlim_t OpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(limit.rlim_max, 65536);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur;
+}
+
+}  // namespace
 
 HttpServerOptions EngineHttpOptions(const Engine& engine) {
   HttpServerOptions options;
+  static const rlim_t open_files = OpenFileLimit();
+  options.max_connections = std::min<size_t>(options.max_connections, open_files / 4);
   const Config::Http& http = engine.config().http;
   options.allowed_hosts = http.allowed_hosts;
   options.auth_token = http.auth_token;
