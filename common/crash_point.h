@@ -18,8 +18,9 @@ void CrashPoint(const char* name);
 
 // Failure injection for the reliability tests, the same way: when C360_FAIL_POINT is
 // `NAME:N`, FailPoint(NAME) returns true from its N-th pass on (N defaults to 1), and the
-// caller fails as the real operation would. Point: "commit" (the RocksDB write of a batch
-// fails, as on a full or broken disk).
+// caller fails as the real operation would. Points: "commit" (the RocksDB write of a batch
+// fails, as on a full or broken disk), "read" (reading a customer from RocksDB on the
+// processing thread fails, as an I/O error would make it).
 bool FailPoint(const char* name);
 
 }  // namespace c360

@@ -99,4 +99,21 @@ std::optional<TimerKey> DecodeTimerKey(std::string_view key) {
   return t;
 }
 
+std::string Printable(std::string_view id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : id.substr(0, 256)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && c != '"' && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xf]);
+    }
+  }
+  if (id.size() > 256) out += "...";
+  return out;
+}
+
 }  // namespace c360::state

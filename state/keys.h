@@ -53,4 +53,9 @@ struct TimerKey {
 std::string EncodeTimerKey(const TimerKey& key);
 std::optional<TimerKey> DecodeTimerKey(std::string_view key);
 
+// An id (a customer_id, a file name) as it may appear inside a one-line, quoted log or
+// error message: printable ASCII as is, other bytes, quotes and backslashes as \xNN; at
+// most 256 bytes of it.
+std::string Printable(std::string_view id);
+
 }  // namespace c360::state

@@ -164,6 +164,10 @@ std::optional<state::v1::Task> StateStore::LoadTaskAt(uint16_t task,
 
 bool StateStore::LoadCustomer(uint16_t task, std::string_view customer_id,
                               CustomerState* out) const {
+  if (FailPoint("read")) {
+    throw StateError("cannot read customer " + state::Printable(customer_id) + " of task " +
+                     std::to_string(task) + ": IO error: injected by C360_FAIL_POINT (read)");
+  }
   return LoadCustomerAt(task, customer_id, out, nullptr);
 }
 
@@ -174,9 +178,14 @@ bool StateStore::LoadCustomerAt(uint16_t task, std::string_view customer_id, Cus
   options.snapshot = snapshot;
   const rocksdb::Status s = db_->Get(options, state::CustomerKey(task, customer_id), &value);
   if (s.IsNotFound()) return false;
-  if (!s.ok()) throw StateError("cannot read customer: " + s.ToString());
+  if (!s.ok()) {
+    throw StateError("cannot read customer " + state::Printable(customer_id) + " of task " +
+                     std::to_string(task) + ": " + s.ToString());
+  }
   if (!CustomerCodec::Decode(value, out)) {
-    throw StateError("unreadable state for customer " + std::string(customer_id));
+    throw StateError("unreadable state for customer " + state::Printable(customer_id) +
+                     " of task " + std::to_string(task) + ": its stored value (" +
+                     std::to_string(value.size()) + " bytes) does not decode");
   }
   return true;
 }

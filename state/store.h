@@ -106,7 +106,9 @@ class StateStore {
 
   std::optional<int64_t> LoadOffset(uint16_t task, uint8_t topic_id) const;
   std::optional<state::v1::Task> LoadTask(uint16_t task) const;
-  // False if the customer has no stored state. Throws StateError on unreadable state.
+  // False if the customer has no stored state. Throws StateError on a failed read or a
+  // stored value that does not decode, naming the customer (C360_FAIL_POINT=read:N makes
+  // the N-th and later reads fail as an I/O error would).
   bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
   void ForEachCustomer(uint16_t task,
                        const std::function<void(const std::string& id, std::string_view value)>& fn) const;

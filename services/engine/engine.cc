@@ -172,6 +172,26 @@ class Engine::Impl final : public RecordOwner {
   }
 
   void Run(const std::function<bool()>& stop) {
+    try {
+      Consume(stop);
+      Shutdown();
+    } catch (const EngineError&) {
+      state_failed_ = true;
+      throw;
+    } catch (const std::exception& e) {
+      // A failed or corrupt read (StateError) or anything unforeseen, in the middle of a
+      // batch: what the batch changed in memory is dropped, neither committed nor
+      // published, and the state on disk stays the last good commit for a restart.
+      state_failed_ = true;
+      throw EngineError(e.what());
+    } catch (...) {
+      state_failed_ = true;
+      throw EngineError("an exception of unknown type on the processing thread");
+    }
+  }
+
+  // The processing loop: consume, apply, commit, fence and publish until stop().
+  void Consume(const std::function<bool()>& stop) {
     std::vector<rd_kafka_message_t*> messages(kConsumeBatch);
     // Owned here, also when Run leaves by an exception (a failed commit).
     const std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue_owner(
@@ -212,7 +232,17 @@ class Engine::Impl final : public RecordOwner {
       const ssize_t n = rd_kafka_consume_batch_queue(queue, wait_ms, messages.data(), want);
       full = n == static_cast<ssize_t>(messages.size());
       if (idle && n > 0) batch_started = std::chrono::steady_clock::now();
-      for (ssize_t i = 0; i < n; ++i) Route(messages[i]);
+      for (ssize_t i = 0; i < n; ++i) {
+        try {
+          Route(messages[i]);
+        } catch (...) {
+          // A profile is applied as it is routed, and may fail to read its customer: the
+          // messages not routed yet are released here (the consumer waits for every
+          // message at its destruction) before the failure goes up.
+          for (ssize_t j = i + 1; j < n; ++j) rd_kafka_message_destroy(messages[j]);
+          throw;
+        }
+      }
       // A failure inside a librdkafka callback (restoring a task at assignment, committing
       // at revocation) is raised here, on the processing thread.
       if (!fatal_.empty()) throw EngineError(fatal_);
@@ -260,7 +290,6 @@ class Engine::Impl final : public RecordOwner {
         refreshed = now;
       }
     }
-    Shutdown();
   }
 
   void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {
@@ -464,9 +493,10 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
       spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted "
                    "unfenced_outputs={} producer_queue={}", tasks_.size(), unfenced, queued);
-    } else {
+    } else if (!state_failed_) {
       // Still a member of the current generation: commit, fence what waits, publish it,
-      // and wait for the broker so that the outbox is clean for the next owner.
+      // and wait for the broker so that the outbox is clean for the next owner. (After a
+      // state failure this process writes and publishes nothing more: a restart does.)
       Commit();
       FenceNow(rk);
       rd_kafka_flush(producer_.get(), 5000);

@@ -24,6 +24,8 @@
 
 namespace c360 {
 
+// A failure: the engine stops (`c360 engine` exits 1); the state on disk is its last good
+// commit, from which a restart resumes.
 class EngineError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -54,7 +56,9 @@ class Engine {
   // co-partitioned. Throws EngineError with one line naming what is wrong.
   void Start();
   // Consumes until stop() returns true, then commits, flushes the outbox and leaves the
-  // group. Throws EngineError on a fatal state error (the last commit stays consistent).
+  // group. Every exception on the processing thread (a failed state write or read, a
+  // stored value that does not decode, anything unforeseen) leaves as one EngineError,
+  // after which nothing more is written or published: the last commit stays consistent.
   void Run(const std::function<bool()>& stop);
 
   // Called on the processing thread for every delivered output message.

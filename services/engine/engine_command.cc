@@ -78,7 +78,7 @@ int RunEngine(const EngineOptions& options) {
   try {
     engine.Start();
     engine.Run([] { return shutdown::Requested(); });
-  } catch (const EngineError& e) {
+  } catch (const std::exception& e) {  // EngineError; anything else is one too
     spdlog::error("event=engine_failed error=\"{}\"", e.what());
     std::cerr << "c360 engine: " << e.what() << std::endl;
     return 1;

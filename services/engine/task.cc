@@ -161,8 +161,14 @@ const CustomerState* Task::customer(const std::string& id) const {
 
 void Task::Buffer(const TaskRecord& record) {
   if (record.input.topic == InputTopic::kCustomers) {
-    // The customers topic is a table: each profile is applied as soon as it is read.
-    ApplyProfile(record);
+    // The customers topic is a table: each profile is applied as soon as it is read. Its
+    // record is released when applied (Consumed), or here when applying it fails.
+    try {
+      ApplyProfile(record);
+    } catch (...) {
+      owner_->Release(record.handle);
+      throw;
+    }
     return;
   }
   Partition& p = partition(record.input.topic);
@@ -670,7 +676,10 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     if (store_ != nullptr) {
       CustomerState stored;
       store_->ForEachCustomer(id_, [&](const std::string& id, std::string_view value) {
-        if (!CustomerCodec::Decode(value, &stored)) throw StateError("unreadable state for customer " + id);
+        if (!CustomerCodec::Decode(value, &stored)) {
+          throw StateError("unreadable state for customer " + state::Printable(id) + " of task " +
+                           std::to_string(id_) + ": its stored value does not decode");
+        }
         if (stored.exists()) batch->PutRow(id_, stored);
       });
     }

@@ -4,6 +4,9 @@
 //   {"kind":"customer","task":0,"customer_id":"c-1","usage_total":40,"profile":true,
 //    "entities":{"T-1":3,...},"ratings":2}      (entities: applied event_ids per entity)
 // --tasks-only prints the task lines alone (what polling for progress needs: cheap).
+//
+// c360_state_dump --corrupt-customer TASK CUSTOMER_ID STATE_DIR writes bytes that do not
+// decode as the customer's stored value (reliability tests; the engine must be stopped).
 
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,10 +15,37 @@
 #include "state/state.pb.h"
 #include "state/store.h"
 
+namespace {
+
+int CorruptCustomer(const std::string& task, const std::string& customer_id,
+                    const std::string& dir) {
+  try {
+    auto store = c360::StateStore::Open(dir);
+    c360::StateBatch batch;
+    batch.raw()->Put(c360::state::CustomerKey(static_cast<uint16_t>(std::stoi(task)), customer_id),
+                     "\xff\xff\xff\xff not a c360 customer");
+    if (auto error = store->Commit(&batch)) {
+      std::cerr << "c360_state_dump: " << *error << std::endl;
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "c360_state_dump: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--corrupt-customer") {
+    return CorruptCustomer(argv[2], argv[3], argv[4]);
+  }
   const bool tasks_only = argc == 3 && std::string(argv[1]) == "--tasks-only";
   if (argc != 2 && !tasks_only) {
-    std::cerr << "usage: c360_state_dump [--tasks-only] STATE_DIR" << std::endl;
+    std::cerr << "usage: c360_state_dump [--tasks-only] STATE_DIR | --corrupt-customer TASK "
+                 "CUSTOMER_ID STATE_DIR"
+              << std::endl;
     return 2;
   }
   try {
