@@ -49,6 +49,10 @@ std::string OffsetKey(uint16_t task, uint8_t topic_id) {
 
 std::string StreamTimeKey(uint16_t task) { return TaskPrefix(Family::kStreamTime, task); }
 
+std::string InputPartitionsKey() {
+  return std::string(1, static_cast<char>(Family::kMeta)) + "input_partitions";
+}
+
 std::string OutboxKey(uint16_t task, uint64_t sequence) {
   std::string key = TaskPrefix(Family::kOutbox, task);
   AppendU64(&key, sequence);

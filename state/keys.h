@@ -17,7 +17,7 @@ enum class Family : char {
   kStreamTime = 'S',   // task                                 -> stream time, last day
   kTimer = 'T',        // task . deadline(u64) . customer_id . 0 . entity . kind(u8)
   kOutbox = 'X',       // task . sequence(u64)                 -> outbox entry
-  kMeta = 'M',         // name                                 -> schema version, topics
+  kMeta = 'M',         // name                                 -> store-wide values
   kJournal = 'J',      // task . customer_id . 0 . sequence(u64) -> JournalEntry
   kRow = 'R',          // task . customer_id                   -> CustomerRow
 };
@@ -36,6 +36,9 @@ std::string CustomerKey(uint16_t task, std::string_view customer_id);
 std::string RowKey(uint16_t task, std::string_view customer_id);
 std::string OffsetKey(uint16_t task, uint8_t topic_id);
 std::string StreamTimeKey(uint16_t task);
+// Meta data of the whole store (family M, then a name): the input topics' partition count
+// the tasks were made for, u64 big-endian.
+std::string InputPartitionsKey();
 std::string OutboxKey(uint16_t task, uint64_t sequence);
 // A customer's journal entries sort by sequence under JournalPrefix.
 std::string JournalPrefix(uint16_t task, std::string_view customer_id);

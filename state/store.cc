@@ -87,6 +87,7 @@ void StateBatch::DeleteRow(uint16_t task, std::string_view customer_id) {
 }
 
 std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
+  const StateDirOrigin origin = PrepareStateDirectory(dir);
   rocksdb::Options options;
   options.create_if_missing = true;
   // Writes come in large batches from one thread; a bigger memtable means fewer flushes.
@@ -101,7 +102,7 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
   if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
-  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw), origin));
 }
 
 std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
@@ -109,7 +110,8 @@ std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
   if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
-  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<StateStore>(
+      new StateStore(std::unique_ptr<rocksdb::DB>(raw), StateDirOrigin::kMarked));
 }
 
 std::vector<uint16_t> StateStore::Tasks() const {
@@ -132,6 +134,25 @@ std::optional<std::string> StateStore::Commit(StateBatch* batch) {
   options.sync = false;  // WAL on; fsync is left to the OS (SPEC: no per-batch sync)
   if (FailPoint("commit")) return std::string("IO error: injected by C360_FAIL_POINT (disk full)");
   const rocksdb::Status status = db_->Write(options, batch->raw());
+  if (status.ok()) return std::nullopt;
+  return status.ToString();
+}
+
+std::optional<int> StateStore::LoadInputPartitions() const {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::InputPartitionsKey(), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok() || value.size() != 8) {
+    throw StateError("cannot read the stored partition count: " +
+                     (s.ok() ? std::string("not 8 bytes") : s.ToString()));
+  }
+  return static_cast<int>(state::ReadU64(value));
+}
+
+std::optional<std::string> StateStore::SaveInputPartitions(int count) {
+  std::string value;
+  state::AppendU64(&value, static_cast<uint64_t>(count));
+  const rocksdb::Status status = db_->Put(rocksdb::WriteOptions(), state::InputPartitionsKey(), value);
   if (status.ok()) return std::nullopt;
   return status.ToString();
 }

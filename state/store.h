@@ -22,6 +22,7 @@
 
 #include "scoring/customer_state.h"
 #include "state/keys.h"
+#include "state/state_dir.h"
 #include "state/state.pb.h"
 
 namespace c360 {
@@ -29,6 +30,14 @@ namespace c360 {
 class StateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// The state directory is not one this c360 may use as it is (another format, a directory
+// that is not c360's, topics that no longer fit the stored tasks): a refusal at start-up,
+// with what to do in the message, not a failure of the state. Nothing was written.
+class StateDirectoryError : public StateError {
+ public:
+  using StateError::StateError;
 };
 
 class StateBatch {
@@ -93,13 +102,23 @@ class StateView {
 
 class StateStore {
  public:
-  // Opens (creating if needed) the state directory. Throws StateError.
+  // Opens the state directory, creating it if missing or empty; refuses (throws
+  // StateDirectoryError, before RocksDB opens it) a directory that is not c360's or has
+  // another format (state/state_dir.h). Throws StateError when it cannot be opened.
   static std::unique_ptr<StateStore> Open(const std::string& dir);
   // Opens for reading only, beside a running engine (tools, tests). Throws StateError.
   static std::unique_ptr<StateStore> OpenReadOnly(const std::string& dir);
   // Every task with stored state.
   std::vector<uint16_t> Tasks() const;
   ~StateStore();
+  // How Open() found the directory: created, marked already, or adopted.
+  StateDirOrigin origin() const { return origin_; }
+
+  // The input topics' partition count the state was built for (task p is partition p of
+  // every input topic, SPEC section 2), if stored. Throws StateError on unreadable state.
+  std::optional<int> LoadInputPartitions() const;
+  // Stores it (written at once, outside any batch); the RocksDB status text on failure.
+  [[nodiscard]] std::optional<std::string> SaveInputPartitions(int count);
 
   // Applies the batch atomically; returns the RocksDB status text on failure.
   [[nodiscard]] std::optional<std::string> Commit(StateBatch* batch);
@@ -131,7 +150,8 @@ class StateStore {
 
  private:
   friend class StateView;
-  explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  StateStore(std::unique_ptr<rocksdb::DB> db, StateDirOrigin origin)
+      : db_(std::move(db)), origin_(origin) {}
   void ScanPrefix(const std::string& prefix,
                   const std::function<void(std::string_view key, std::string_view value)>& fn,
                   const rocksdb::Snapshot* snapshot = nullptr) const;
@@ -140,6 +160,7 @@ class StateStore {
                       const rocksdb::Snapshot* snapshot) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  StateDirOrigin origin_;
 };
 
 }  // namespace c360

@@ -80,8 +80,17 @@ class Engine::Impl final : public RecordOwner {
   void Start() {
     try {
       store_ = StateStore::Open(settings_.state_dir);
+    } catch (const StateDirectoryError& e) {
+      throw EngineRefused(e.what());
     } catch (const StateError& e) {
       throw EngineError(e.what());
+    }
+    if (store_->origin() == StateDirOrigin::kCreated) {
+      spdlog::info("event=state_created state_dir={} format={}", settings_.state_dir, kStateFormat);
+    } else if (store_->origin() == StateDirOrigin::kAdopted) {
+      spdlog::warn("event=state_adopted state_dir={} format={} reason=\"c360 state without a "
+                   "format marker (written before it existed): marked now\"",
+                   settings_.state_dir, kStateFormat);
     }
     KafkaProperties consumer_props = {
         {"bootstrap.servers", settings_.brokers},
@@ -433,6 +442,44 @@ class Engine::Impl final : public RecordOwner {
     }
     if (!mismatch.empty()) throw EngineError(mismatch + " partitions");
     stats_.partitions = counts[0];
+    CheckStoredPartitions(counts[0]);
+  }
+
+  // Task p is partition p of every input topic, so the state holds each customer under
+  // the task its partition number gave; with another partition count customers hash to
+  // other partitions and their state would sit in the wrong tasks. The count is stored on
+  // the first start and checked on every later one.
+  void CheckStoredPartitions(int partitions) {
+    const std::string how =
+        "; c360 keeps a customer's state in the task of its partition, so the stored state "
+        "does not fit: recreate the input topics with the stored count, or point --state-dir "
+        "at a new directory and replay the topics";
+    std::optional<int> stored;
+    try {
+      stored = store_->LoadInputPartitions();
+      if (!stored) {
+        // State from before the count was stored: its tasks tell a lower bound.
+        const std::vector<uint16_t> tasks = store_->Tasks();
+        const auto highest = std::max_element(tasks.begin(), tasks.end());
+        if (highest != tasks.end() && *highest >= partitions) {
+          throw EngineRefused("state directory " + settings_.state_dir + " holds task " +
+                              std::to_string(*highest) + ", but the input topics have " +
+                              std::to_string(partitions) + " partitions" + how);
+        }
+      }
+    } catch (const StateError& e) {
+      throw EngineError(e.what());
+    }
+    if (stored && *stored != partitions) {
+      throw EngineRefused("state directory " + settings_.state_dir + " was built for input topics with " +
+                          std::to_string(*stored) + " partitions, but they now have " +
+                          std::to_string(partitions) + how);
+    }
+    if (!stored) {
+      if (auto error = store_->SaveInputPartitions(partitions)) {
+        throw EngineError("cannot store the partition count: " + *error);
+      }
+    }
   }
 
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,

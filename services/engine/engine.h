@@ -31,10 +31,19 @@ class EngineError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A refusal at start-up: the state directory or the topics are not ones this engine may
+// run on as they are (a directory that is not c360's, another state format, input topics
+// whose partition count differs from the one the state was built for). Nothing was
+// written; the message says what to do. `c360 engine` exits 2, as for a bad flag.
+class EngineRefused : public EngineError {
+ public:
+  using EngineError::EngineError;
+};
+
 struct EngineSettings {
   std::string brokers;
   std::string group = "c360";
-  std::string state_dir = "c360-state";
+  std::string state_dir;  // required (c360 engine's default: docs/config.md)
   OutputFormat format = OutputFormat::kProtobuf;
   bool wall_clock = true;  // --clock wall: T follows the wall clock once caught up
   Config config;
@@ -53,7 +62,8 @@ class Engine {
   ~Engine();
 
   // Opens the state and checks the cluster: every topic exists and the input topics are
-  // co-partitioned. Throws EngineError with one line naming what is wrong.
+  // co-partitioned. Throws EngineError with one line naming what is wrong (EngineRefused
+  // for a state directory or topics it may not run on).
   void Start();
   // Consumes until stop() returns true, then commits, flushes the outbox and leaves the
   // group. Every exception on the processing thread (a failed state write or read, a

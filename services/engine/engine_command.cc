@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "common/shutdown.h"
@@ -28,7 +29,10 @@ CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* o) {
   cmd->add_option("--brokers", o->brokers, "Kafka bootstrap servers")->required();
   cmd->add_option("--config", o->config_path, "YAML config file (docs/config.md)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--state-dir", o->state_dir, "RocksDB state directory")->capture_default_str();
+  cmd->add_option("--state-dir", o->state_dir,
+                  "State directory, c360's alone: created with mode 0700 if missing; a "
+                  "non-empty directory c360 did not create is refused (default: "
+                  "$XDG_STATE_HOME/c360/GROUP, else $HOME/.local/state/c360/GROUP)");
   cmd->add_option("--http", o->http, "HTTP listen address (binding beyond loopback is explicit)")
       ->check(CheckListenAddress)
       ->capture_default_str();
@@ -43,11 +47,34 @@ CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* o) {
   return cmd;
 }
 
+std::string DefaultStateDir(const std::string& group, std::string* why_not) {
+  if (group.empty() || group == "." || group == ".." || group.find('/') != std::string::npos) {
+    *why_not = "the group \"" + group + "\" cannot name a directory: give --state-dir";
+    return "";
+  }
+  // The XDG base directory specification: relative values are to be ignored.
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/c360/" + group;
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.local/state/c360/" + group;
+  *why_not = "neither XDG_STATE_HOME nor HOME is an absolute path: give --state-dir";
+  return "";
+}
+
 std::optional<EngineSettings> EngineSettingsFrom(const EngineOptions& options, int* exit_code) {
   EngineSettings settings;
   settings.brokers = options.brokers;
   settings.group = options.group;
   settings.state_dir = options.state_dir;
+  if (settings.state_dir.empty()) {
+    std::string why_not;
+    settings.state_dir = DefaultStateDir(options.group, &why_not);
+    if (settings.state_dir.empty()) {
+      std::cerr << "c360 engine: no --state-dir given, and " << why_not << std::endl;
+      *exit_code = 2;
+      return std::nullopt;
+    }
+  }
   settings.wall_clock = options.clock == "wall";
   settings.format = options.output_format == "json" ? OutputFormat::kJson : OutputFormat::kProtobuf;
   try {
@@ -78,6 +105,10 @@ int RunEngine(const EngineOptions& options) {
   try {
     engine.Start();
     engine.Run([] { return shutdown::Requested(); });
+  } catch (const EngineRefused& e) {
+    spdlog::error("event=engine_refused error=\"{}\"", e.what());
+    std::cerr << "c360 engine: " << e.what() << std::endl;
+    return 2;
   } catch (const std::exception& e) {  // EngineError; anything else is one too
     spdlog::error("event=engine_failed error=\"{}\"", e.what());
     std::cerr << "c360 engine: " << e.what() << std::endl;

@@ -15,7 +15,7 @@ namespace c360 {
 struct EngineOptions {
   std::string brokers;
   std::string config_path;
-  std::string state_dir = "c360-state";
+  std::string state_dir;  // empty: DefaultStateDir(group)
   std::string http = "127.0.0.1:8080";
   std::string clock = "wall";
   std::string group = "c360";
@@ -28,6 +28,12 @@ int RunEngine(const EngineOptions& options);
 // Settings from validated flags and the config file; on a config error prints one line,
 // sets *exit_code to 2 and returns nullopt.
 std::optional<EngineSettings> EngineSettingsFrom(const EngineOptions& options, int* exit_code);
+
+// Where the engine keeps its state when --state-dir is not given: $XDG_STATE_HOME/c360/GROUP,
+// else $HOME/.local/state/c360/GROUP (the XDG base directory specification's place for
+// state), never the working directory, which may be a source tree. "" and *why_not when
+// neither variable is an absolute path or the group cannot name a directory.
+std::string DefaultStateDir(const std::string& group, std::string* why_not);
 
 // "HOST:PORT" with a port in 0..65535: empty string if valid, else why not (CLI11 style).
 std::string CheckListenAddress(const std::string& address);

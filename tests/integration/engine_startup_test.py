@@ -2,6 +2,8 @@
 key, a file that cannot be read or parsed), a missing broker, a missing topic or input
 topics that are not co-partitioned."""
 
+import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -47,6 +49,90 @@ class EngineStartupTest(unittest.TestCase):
     def test_missing_broker(self):
         r = self.run_engine(f"127.0.0.1:{t.free_port()}")
         self.assert_one_line(r, 1, "metadata")
+
+    # The state directory (docs/state.md): one that is not c360's, has another format or
+    # was built for another partition count is refused with exit code 2 and left as it
+    # was; a new one is created owner-only, by default outside the working directory.
+    def run_on_state_dir(self, state_dir, bootstrap="127.0.0.1:1", env=None):
+        return subprocess.run([t.C360, "engine", "--brokers", bootstrap, "--state-dir", state_dir,
+                               "--http", "127.0.0.1:0"], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, **(env or {})))
+
+    def test_a_foreign_directory_is_refused_and_left_untouched(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = tmp + "/src"
+            os.makedirs(src + "/lib")
+            with open(src + "/main.cc", "w") as f:
+                f.write("int main() {}\n")
+            before = sorted(os.walk(src))
+            r = self.run_on_state_dir(src)
+            self.assert_one_line(r, 2, src, "is not a c360 state directory",
+                                 "point --state-dir at a new or empty directory")
+            self.assertEqual(sorted(os.walk(src)), before)  # nothing written, not even a marker
+
+    def test_a_state_directory_of_another_format_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(tmp + "/C360-STATE", "w") as f:
+                f.write("c360 state format 2\n")
+            r = self.run_on_state_dir(tmp)
+            self.assert_one_line(r, 2, tmp, "has format 2; this c360 reads format 1")
+
+    def wait_started(self, engine):
+        def started():
+            with open(engine.state_dir + ".log") as f:
+                return "event=engine_started" in f.read()
+        t.wait_for(started, 60, "the engine to start")
+
+    def run_until_marked(self, args, marker, env, cwd):
+        """Runs the engine until `marker` (its state dir's C360-STATE) exists, then stops it."""
+        proc = subprocess.Popen([t.C360, "engine", *args, "--http", "127.0.0.1:0"], cwd=cwd,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            t.wait_for(lambda: os.path.exists(marker) or proc.poll() is not None, 60, marker)
+            self.assertTrue(os.path.exists(marker), proc.stderr.read() if proc.poll() else "")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            proc.stderr.close()
+        self.assertEqual(proc.returncode, 0)
+
+    def test_a_new_state_directory_is_created_owner_only_and_by_default_outside_the_tree(self):
+        with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=1) as (bootstrap, _):
+            # Missing parents are created too, owner-only like the state directory.
+            state = tmp + "/deep/er/state"
+            self.run_until_marked(["--brokers", bootstrap, "--state-dir", state],
+                                  state + "/C360-STATE", dict(os.environ), tmp)
+            for d in (tmp + "/deep", tmp + "/deep/er", state):
+                self.assertEqual(os.stat(d).st_mode & 0o777, 0o700, d)
+            with open(state + "/C360-STATE") as f:
+                self.assertEqual(f.read(), "c360 state format 1\n")
+            # No --state-dir: $HOME/.local/state/c360/GROUP (a relative XDG_STATE_HOME is
+            # ignored, as the XDG specification says), never the working directory.
+            default = tmp + "/home/.local/state/c360/g-home"
+            self.run_until_marked(["--brokers", bootstrap, "--group", "g-home"],
+                                  default + "/C360-STATE",
+                                  dict(os.environ, HOME=tmp + "/home", XDG_STATE_HOME="relative"),
+                                  tmp)
+            self.assertEqual(os.stat(default).st_mode & 0o777, 0o700)
+            self.assertEqual(sorted(os.listdir(tmp)), ["deep", "home"])
+            # $XDG_STATE_HOME/c360/GROUP when it is an absolute path.
+            self.run_until_marked(["--brokers", bootstrap, "--group", "g-xdg"],
+                                  tmp + "/xdg/c360/g-xdg/C360-STATE",
+                                  dict(os.environ, HOME=tmp + "/home", XDG_STATE_HOME=tmp + "/xdg"),
+                                  tmp)
+
+    def test_a_changed_partition_count_is_refused_naming_both(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            state = tmp + "/state"
+            with t.broker(partitions=4) as (bootstrap, _):
+                engine = t.Engine(bootstrap, state, "g-parts").start()
+                self.wait_started(engine)
+                self.assertEqual(engine.stop(), 0)
+            with t.broker(partitions=8) as (bootstrap, _):
+                r = self.run_on_state_dir(state, bootstrap)
+                self.assert_one_line(r, 2, state, "built for input topics with 4 partitions",
+                                     "now have 8")
 
     def test_missing_topic_and_co_partitioning(self):
         with t.broker(partitions=2) as (bootstrap, _):
