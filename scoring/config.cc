@@ -83,6 +83,7 @@ std::vector<Key> Keys() {
       Int("engine.retention_days", &Config::retention_days, 60, 3650),
       Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
+      Int("limits.open_entities_per_customer", &Config::open_entities_per_customer, 1, 1'000'000),
       {"log.level",
        [](Config& c, const std::string& p, const std::string& v) {
          if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&

@@ -52,6 +52,9 @@ struct Config {
   int retention_days = 90;
   int64_t cache_max_customers = 1'000'000;  // per engine, over all its tasks
   int64_t vip_revenue_cents = 100'000'000;
+  // Input bounds (SPEC 6.1): an event that would give a customer more open (unresolved)
+  // tickets than this, or as many unsettled invoices, is an invalid_value dead letter.
+  int open_entities_per_customer = 10'000;
   // Log level: trace, debug, info, warn, error or off.
   std::string log_level = "info";
 

@@ -31,6 +31,13 @@ TEST(ConfigTest, DefaultsAreTheSpec) {
   EXPECT_EQ(c.topics.alerts, "c360.alerts");
 }
 
+TEST(ConfigTest, LimitsOpenEntitiesPerCustomer) {
+  EXPECT_EQ(ParseConfig("").open_entities_per_customer, 10'000);
+  EXPECT_EQ(ParseConfig("limits: {open_entities_per_customer: 20}").open_entities_per_customer, 20);
+  EXPECT_EQ(ErrorOf("limits: {open_entities_per_customer: 0}"),
+            "config key limits.open_entities_per_customer: 0 is outside 1..1000000");
+}
+
 TEST(ConfigTest, ReadsNestedKeysRulesAndKafkaProperties) {
   const Config c = ParseConfig(R"(
 topics: {alerts: cs.alerts}

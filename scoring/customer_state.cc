@@ -39,6 +39,38 @@ bool AddSorted(std::vector<Entry>* entries, int32_t k, int64_t quantity, KeyOf k
   return true;
 }
 
+template <typename Entity>
+const Entity* Find(const std::vector<Entity>& entities, const std::string& id) {
+  for (auto it = entities.rbegin(); it != entities.rend(); ++it) {
+    if (it->id == id) return &*it;
+  }
+  return nullptr;
+}
+
+bool Contains(const std::vector<std::string>& applied, const std::string& event_id) {
+  return std::find(applied.begin(), applied.end(), event_id) != applied.end();
+}
+
+// What an invoice event does to its invoice (credit holds are the customer's).
+void ApplyToInvoice(InvoiceState* invoice, const v1::InvoiceEvent& e, TimeMs t) {
+  if (e.has_due_date() && (invoice->due == kNoTime || e.kind() == v1::InvoiceEvent::ISSUED)) {
+    invoice->due = ToMs(e.due_date());
+  }
+  switch (e.kind()) {
+    case v1::InvoiceEvent::ISSUED:
+      invoice->amount_cents = e.amount_cents();
+      invoice->issued = t;
+      break;
+    case v1::InvoiceEvent::PAID:
+      invoice->paid_cents += e.has_paid_cents() ? e.paid_cents() : invoice->balance();
+      break;
+    case v1::InvoiceEvent::DISPUTED: invoice->disputed = true; break;
+    case v1::InvoiceEvent::DISPUTE_RESOLVED: invoice->disputed = false; break;
+    case v1::InvoiceEvent::VOIDED: invoice->voided = true; break;
+    default: break;
+  }
+}
+
 bool IsEngagement(v1::CampaignEvent::Kind kind) {
   return kind == v1::CampaignEvent::OPENED || kind == v1::CampaignEvent::CLICKED ||
          kind == v1::CampaignEvent::RESPONDED || kind == v1::CampaignEvent::CONVERTED;
@@ -247,24 +279,42 @@ bool CustomerState::ApplyInvoice(const v1::InvoiceEvent& e, TimeMs t) {
   if (Seen(&invoice->applied, e.event_id())) return false;
   has_events_ = true;
   EntitiesChanged();
-  if (e.has_due_date() && (invoice->due == kNoTime || e.kind() == v1::InvoiceEvent::ISSUED)) {
-    invoice->due = ToMs(e.due_date());
-  }
-  switch (e.kind()) {
-    case v1::InvoiceEvent::ISSUED:
-      invoice->amount_cents = e.amount_cents();
-      invoice->issued = t;
-      break;
-    case v1::InvoiceEvent::PAID:
-      invoice->paid_cents += e.has_paid_cents() ? e.paid_cents() : invoice->balance();
-      Touch(t);
-      break;
-    case v1::InvoiceEvent::DISPUTED: invoice->disputed = true; break;
-    case v1::InvoiceEvent::DISPUTE_RESOLVED: invoice->disputed = false; break;
-    case v1::InvoiceEvent::VOIDED: invoice->voided = true; break;
-    default: break;
-  }
+  ApplyToInvoice(invoice, e, t);
+  if (e.kind() == v1::InvoiceEvent::PAID) Touch(t);
   return true;
+}
+
+size_t CustomerState::unresolved_tickets() const {
+  return static_cast<size_t>(std::count_if(tickets_.begin(), tickets_.end(),
+                                           [](const TicketState& t) { return t.unresolved(); }));
+}
+
+size_t CustomerState::unsettled_invoices() const {
+  return static_cast<size_t>(std::count_if(invoices_.begin(), invoices_.end(),
+                                           [](const InvoiceState& i) { return i.unsettled(); }));
+}
+
+bool CustomerState::OpensTicket(const v1::TicketEvent& e) const {
+  const TicketState* ticket = Find(tickets_, e.ticket_id());
+  // A first event leaves its ticket unresolved unless it resolves it.
+  if (ticket == nullptr) {
+    return e.kind() != v1::TicketEvent::RESOLVED && e.kind() != v1::TicketEvent::CLOSED;
+  }
+  if (Contains(ticket->applied, e.event_id())) return false;
+  return !ticket->unresolved() && e.kind() == v1::TicketEvent::REOPENED;
+}
+
+bool CustomerState::OpensInvoice(const v1::InvoiceEvent& e) const {
+  if (e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET ||
+      e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
+    return false;
+  }
+  const InvoiceState* invoice = Find(invoices_, e.invoice_id());
+  if (invoice == nullptr) return true;  // not settled before it is issued
+  if (Contains(invoice->applied, e.event_id()) || invoice->unsettled()) return false;
+  InvoiceState after = *invoice;  // rare: an event on a settled invoice
+  ApplyToInvoice(&after, e, 0);
+  return after.unsettled();
 }
 
 bool CustomerState::ApplyCampaign(const v1::CampaignEvent& e, TimeMs t) {
@@ -323,15 +373,11 @@ void CustomerState::Prune(int32_t day) {
   EntitiesChanged();
   const int32_t oldest_kept = day - 89;  // R90D, the longest window
   std::erase_if(tickets_, [&](const TicketState& t) {
-    if (t.open()) return false;
-    const TimeMs last = std::max(t.created, t.resolved);
-    return last != kNoTime && DayOf(last) < day - kTicketDaysKept;
+    return !t.unresolved() && DayOf(std::max(t.created, t.resolved)) < day - kTicketDaysKept;
   });
   std::erase_if(invoices_, [&](const InvoiceState& i) {
-    const bool settled = i.voided || (i.amount_cents > 0 && i.balance() == 0);
     const bool alert_open = i.overdue_alerted && !i.overdue_resolved;
-    return settled && !i.disputed && !alert_open && i.issued != kNoTime &&
-           DayOf(i.issued) < oldest_kept;
+    return !i.unsettled() && !alert_open && DayOf(i.issued) < oldest_kept;
   });
   std::erase_if(campaigns_, [&](const CampaignState& c) {
     return std::max(c.sent_day, c.engaged_day) < oldest_kept;

@@ -50,6 +50,9 @@ struct TicketState {
   std::vector<std::string> applied;  // event_ids
 
   bool open() const { return created != kNoTime && resolved == kNoTime; }
+  // Not resolved, whether its CREATED has arrived or not: what the open-entity limit
+  // counts, and what Prune keeps however old (SPEC 6.1).
+  bool unresolved() const { return resolved == kNoTime; }
 };
 
 struct InvoiceState {
@@ -65,6 +68,11 @@ struct InvoiceState {
   std::vector<std::string> applied;
 
   int64_t balance() const { return amount_cents > paid_cents ? amount_cents - paid_cents : 0; }
+  // Settled: issued, then paid in full or voided, and not in dispute. An unsettled invoice
+  // counts against the open-entity limit and is kept however old (SPEC 6.1).
+  bool unsettled() const {
+    return issued == kNoTime || disputed || !(voided || (amount_cents > 0 && balance() == 0));
+  }
 };
 
 struct CampaignState {
@@ -128,6 +136,15 @@ class CustomerState {
   bool ApplyInvoice(const v1::InvoiceEvent& e, TimeMs event_time);
   bool ApplyCampaign(const v1::CampaignEvent& e, TimeMs event_time);
   void ApplyProfile(const v1::CustomerProfile& p) { profile_ = p; }
+
+  // Input bounds (limits.open_entities_per_customer, SPEC 6.1): how many tickets are
+  // unresolved and invoices unsettled, and whether applying a validated event would add
+  // one (a new entity, a ticket reopened, a settled invoice disputed or issued again).
+  // An event on an entity that is open already adds none, nor does a redelivery.
+  size_t unresolved_tickets() const;
+  size_t unsettled_invoices() const;
+  bool OpensTicket(const v1::TicketEvent& e) const;
+  bool OpensInvoice(const v1::InvoiceEvent& e) const;
   void RemoveProfile() { profile_.reset(); }
 
   // Usage sums for the window ending on `day` (rebuilt when the day moves).

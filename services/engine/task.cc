@@ -238,10 +238,14 @@ void Task::ApplyHead(InputTopic topic) {
   if (head.ok() && stream_time_ != kNoTime) {
     late = CheckTooLate(head.event_time, stream_time_, config_.retention_days);
   }
+  std::optional<struct DeadLetter> over_limit;
+  if (head.ok() && !late) over_limit = CheckOpenEntities(topic, p.decoder);
   if (!head.ok()) {
     DeadLetter(record, *head.dead_letter);
   } else if (late) {
     DeadLetter(record, *late);
+  } else if (over_limit) {
+    DeadLetter(record, *over_limit);
   } else {
     cause_kind_ = CauseKind::kEvent;
     cause_topic_ = topic;
@@ -280,6 +284,37 @@ void Task::ApplyHead(InputTopic topic) {
   p.records.pop_front();
   p.head_decoded = false;
   if (p.records.empty() && p.at_end) p.idle_since = clock_.NowMs();
+}
+
+std::optional<struct DeadLetter> Task::CheckOpenEntities(InputTopic topic, const Decoder& d) {
+  // Before the record moves stream time (a dead letter never does): the customer as
+  // stored, its pending day re-score still pending. Time neither opens a ticket nor
+  // unsettles an invoice, so the counts are those the event would meet.
+  const auto limit = static_cast<size_t>(config_.open_entities_per_customer);
+  if (topic == InputTopic::kTickets) {
+    const CustomerState& s = CustomerEntry(d.ticket().customer_id()).state;
+    if (!s.OpensTicket(d.ticket())) return std::nullopt;
+    const size_t open = s.unresolved_tickets();
+    if (open < limit) return std::nullopt;
+    return c360::DeadLetter{
+        DeadLetterReason::kInvalidValue,
+        "customer " + s.customer_id() + " has " + std::to_string(open) +
+            " open tickets, limits.open_entities_per_customer is " + std::to_string(limit) +
+            ": ticket " + d.ticket().ticket_id() + " would open one more"};
+  }
+  if (topic == InputTopic::kInvoices) {
+    const CustomerState& s = CustomerEntry(d.invoice().customer_id()).state;
+    if (!s.OpensInvoice(d.invoice())) return std::nullopt;
+    const size_t unsettled = s.unsettled_invoices();
+    if (unsettled < limit) return std::nullopt;
+    return c360::DeadLetter{
+        DeadLetterReason::kInvalidValue,
+        "customer " + s.customer_id() + " has " + std::to_string(unsettled) +
+            " unsettled invoices, limits.open_entities_per_customer is " +
+            std::to_string(limit) + ": invoice " + d.invoice().invoice_id() +
+            " would add one more"};
+  }
+  return std::nullopt;
 }
 
 void Task::ApplyProfile(const TaskRecord& record) {

@@ -184,6 +184,9 @@ class Task {
   Partition& partition(InputTopic topic) { return partitions_[static_cast<int>(topic)]; }
   void DecodeHead(Partition& p);
   void ApplyHead(InputTopic topic);
+  // The invalid_value dead letter of a ticket or invoice event that would take its
+  // customer past limits.open_entities_per_customer (SPEC 6.1), if it would.
+  std::optional<struct DeadLetter> CheckOpenEntities(InputTopic topic, const Decoder& decoded);
   void ApplyProfile(const TaskRecord& record);
   void Advance(TimeMs t, const AlertCause& cause);
   Entry& CustomerEntry(const std::string& customer_id);

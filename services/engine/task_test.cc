@@ -117,6 +117,80 @@ TEST_F(TaskTest, DeadLettersKeepKeyValueHeadersAndNeverMoveStreamTime) {
   EXPECT_EQ(usage_letters[static_cast<int>(DeadLetterReason::kTooLate)], 1);
 }
 
+TEST_F(TaskTest, OpenEntitiesBeyondTheLimitAreInvalidValueAndOpenOnesStillTakeEvents) {
+  config_.open_entities_per_customer = 3;
+  using K = v1::TicketEvent;
+  using I = v1::InvoiceEvent;
+  int hour = 0;
+  const auto ticket = [&](const std::string& event_id, const std::string& id, K::Kind kind) {
+    v1::TicketEvent e = Ticket(event_id, id, kind);
+    *e.mutable_event_time() = ToTimestamp(At(1, ++hour));
+    Feed(InputTopic::kTickets, "cust-1", e, At(1, hour));
+  };
+  const auto invoice = [&](const std::string& event_id, const std::string& id, I::Kind kind) {
+    v1::InvoiceEvent e = Invoice(event_id, id, kind);
+    e.set_amount_cents(100);
+    *e.mutable_event_time() = ToTimestamp(At(1, ++hour));
+    Feed(InputTopic::kInvoices, "cust-1", e, At(1, hour));
+  };
+  const auto run = [&] {
+    EndAll();
+    task_.Process(1000);
+  };
+  EndAll();
+  ticket("t1", "T-1", K::CREATED);
+  ticket("t2", "T-2", K::CREATED);
+  ticket("t3", "T-3", K::FIRST_RESPONSE);  // open before its CREATED arrives
+  run();
+  ticket("t4", "T-4", K::CREATED);      // 1st dead letter: a 4th open ticket
+  ticket("t5", "T-4", K::RESOLVED);     // a ticket born resolved opens nothing
+  ticket("t1", "T-1", K::CREATED);      // a redelivery changes nothing
+  ticket("t6", "T-1", K::FIRST_RESPONSE);  // an open ticket still takes its events
+  ticket("t7", "T-1", K::RESOLVED);     // 2 open now
+  run();
+  const TimeMs before = task_.stream_time();
+  ticket("t8", "T-1", K::REOPENED);     // 3 open again
+  ticket("t9", "T-5", K::CREATED);      // 2nd dead letter
+  run();
+  EXPECT_EQ(task_.customer("cust-1")->unresolved_tickets(), 3u);
+  EXPECT_EQ(task_.stream_time(), At(1, hour - 1));  // the dead letter did not move it
+  EXPECT_GT(task_.stream_time(), before);
+
+  invoice("i1", "INV-1", I::ISSUED);
+  invoice("i2", "INV-2", I::ISSUED);
+  invoice("i3", "INV-3", I::VOIDED);    // unsettled until issued
+  invoice("i4", "INV-4", I::ISSUED);    // 3rd dead letter
+  invoice("i5", "INV-1", I::PAID);      // settled: 2 unsettled
+  invoice("i6", "INV-4", I::ISSUED);    // room again
+  invoice("i7", "INV-1", I::DISPUTED);  // 4th dead letter: would unsettle INV-1
+  invoice("i8", "INV-2", I::PAID);      // an unsettled invoice still takes its events
+  invoice("i9", "", I::CREDIT_HOLD_SET);
+  run();
+  const CustomerState& c = *task_.customer("cust-1");
+  EXPECT_EQ(c.unsettled_invoices(), 2u);  // INV-3 (voided, never issued), INV-4
+  EXPECT_TRUE(c.credit_hold());
+  EXPECT_EQ(c.invoices().size(), 4u);
+  EXPECT_EQ(c.tickets().size(), 4u);      // T-1..T-4; T-5 never entered
+
+  std::vector<std::string> details;
+  for (const auto& letter : Outputs(config_.topics.deadletter)) {
+    std::map<std::string, std::string> h;
+    for (const auto& header : letter.headers()) h[header.name()] = header.value();
+    EXPECT_EQ(h["c360-reason"], "invalid_value");
+    details.push_back(h["c360-detail"]);
+  }
+  EXPECT_EQ(details, (std::vector<std::string>{
+      "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
+      "T-4 would open one more",
+      "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
+      "T-5 would open one more",
+      "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
+      "invoice INV-4 would add one more",
+      "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
+      "invoice INV-1 would add one more"}));
+  EXPECT_EQ(owner_.live, 0);
+}
+
 TEST_F(TaskTest, TimersFireInDeadlineOrderAtTheDeadline) {
   EndAll();
   using K = v1::TicketEvent;

@@ -153,6 +153,9 @@ class Validator {
     return Reject(DeadLetterReason::kMissingField, std::string(what));
   }
 
+  // The key equals customer_id (key_mismatch), which is no longer than
+  // kMaxCustomerIdBytes (invalid_value: checked here, first of the invalid values, since
+  // it stands for every type).
   std::optional<DeadLetter> CheckKey(const std::string& customer_id) const {
     if (!record_.key) {
       return Reject(DeadLetterReason::kKeyMismatch,
@@ -163,7 +166,14 @@ class Validator {
                     "key \"" + std::string(*record_.key) + "\" differs from customer_id \"" +
                         customer_id + "\"");
     }
-    return std::nullopt;
+    return CheckCustomerIdLength(customer_id);
+  }
+
+  static std::optional<DeadLetter> CheckCustomerIdLength(std::string_view customer_id) {
+    if (customer_id.size() <= kMaxCustomerIdBytes) return std::nullopt;
+    return Reject(DeadLetterReason::kInvalidValue,
+                  "customer_id is " + std::to_string(customer_id.size()) +
+                      " bytes; the limit is " + std::to_string(kMaxCustomerIdBytes));
   }
 
   // An enum field set to a number its type does not define.
@@ -328,6 +338,8 @@ DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
     // A tombstone removes the profile of its key; it needs a key to name the customer.
     if (!record.key) {
       result.dead_letter = Reject(DeadLetterReason::kKeyMismatch, "tombstone without a key");
+    } else if (auto too_long = Validator::CheckCustomerIdLength(*record.key)) {
+      result.dead_letter = std::move(too_long);
     } else {
       result.tombstone = true;
     }

@@ -68,6 +68,7 @@ struct DecodeResult {
 };
 
 inline constexpr size_t kMaxValueBytes = 1 << 20;       // larger is `oversize`
+inline constexpr size_t kMaxCustomerIdBytes = 256;      // longer is `invalid_value`
 inline constexpr TimeMs kMaxFutureSkewMs = kMsPerHour;  // further ahead is `future_timestamp`
 
 class Decoder {

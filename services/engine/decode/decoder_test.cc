@@ -182,6 +182,29 @@ TEST_P(DecoderFormatTest, InvalidValues) {
   EXPECT_EQ(ReasonOf(Decode(InputTopic::kCustomers, profile)), "invalid_value");
 }
 
+TEST_P(DecoderFormatTest, CustomerIdOfMoreThan256BytesIsInvalidValue) {
+  const std::string longest(256, 'c');
+  const std::string too_long(257, 'c');
+  v1::TicketEvent ticket = GoodTicket();
+  ticket.set_customer_id(longest);
+  EXPECT_EQ(ReasonOf(Decode(InputTopic::kTickets, ticket, longest)), "ok");
+  ticket.set_customer_id(too_long);
+  const DecodeResult r = Decode(InputTopic::kTickets, ticket, too_long);
+  EXPECT_EQ(ReasonOf(r), "invalid_value");
+  EXPECT_EQ(r.dead_letter->detail, "customer_id is 257 bytes; the limit is 256");
+  // After key_mismatch, like every invalid value.
+  EXPECT_EQ(ReasonOf(Decode(InputTopic::kTickets, ticket, "cust-1")), "key_mismatch");
+
+  v1::UsageEvent usage;
+  usage.set_customer_id(too_long);
+  EXPECT_EQ(ReasonOf(Decode(InputTopic::kUsage, usage, too_long)), "invalid_value");
+  v1::CustomerProfile profile;
+  profile.set_customer_id(too_long);
+  EXPECT_EQ(ReasonOf(Decode(InputTopic::kCustomers, profile, too_long)), "invalid_value");
+  profile.set_customer_id(longest);
+  EXPECT_EQ(ReasonOf(Decode(InputTopic::kCustomers, profile, longest)), "ok");
+}
+
 TEST_P(DecoderFormatTest, FutureTimestampIsJudgedAgainstTheWallClock) {
   v1::TicketEvent t = GoodTicket();
   *t.mutable_event_time() = ToTimestamp(kNow + kMsPerHour);  // exactly 1 h ahead: accepted
@@ -310,6 +333,9 @@ TEST(DecoderTest, TombstonesOnlyOnTheCustomersTopic) {
 
   r.key.reset();
   EXPECT_EQ(d.Decode(r, kNow).dead_letter->reason, DeadLetterReason::kKeyMismatch);
+  const std::string too_long(257, 'c');
+  r.key = too_long;  // no customer can have that id, so no profile to remove
+  EXPECT_EQ(d.Decode(r, kNow).dead_letter->reason, DeadLetterReason::kInvalidValue);
 
   r.topic = InputTopic::kUsage;
   r.key = "cust-1";
