@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/kafka_properties.h"
+
 namespace c360 {
 
 KafkaConf MakeConf(const KafkaProperties& properties) {
@@ -10,7 +12,8 @@ KafkaConf MakeConf(const KafkaProperties& properties) {
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=
         RD_KAFKA_CONF_OK) {
-      throw KafkaError("kafka property " + key + "=" + value + ": " + err);
+      // Never the value: it may be a secret (librdkafka's text may quote it too).
+      throw KafkaError("kafka property " + key + ": " + WithoutValue(err, value));
     }
   }
   return conf;

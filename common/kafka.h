@@ -41,7 +41,8 @@ using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, Partition
 
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
-// A conf with every property set; throws KafkaError naming the first rejected property.
+// A conf with every property set; throws KafkaError naming the first rejected property
+// (and never its value).
 KafkaConf MakeConf(const KafkaProperties& properties);
 // Producer or consumer from properties; the handle owns the conf. Throws KafkaError.
 KafkaHandle MakeClient(rd_kafka_type_t type, const KafkaProperties& properties);
