@@ -6,6 +6,8 @@
 #include <functional>
 #include <vector>
 
+#include "common/kafka_properties.h"
+
 namespace c360 {
 namespace {
 
@@ -193,6 +195,18 @@ void Flatten(const YAML::Node& node, const std::string& path,
   }
 }
 
+// A `kafka.*` key's value, checked by librdkafka now rather than when the engine builds its
+// clients; its errors never carry the value, which may be a secret (docs/config.md).
+std::string KafkaProperty(const std::string& path, const YAML::Node& node) {
+  const std::string name = path.substr(6);
+  if (auto why = RefusedKafkaProperty(name)) Bad(path, *why);
+  if (!node.IsScalar()) Bad(path, "a librdkafka property needs a scalar value");
+  std::string value = node.as<std::string>();
+  if (auto why = ResolveKafkaReference(&value)) Bad(path, *why);
+  if (auto why = RejectedKafkaProperty(name, value)) Bad(path, *why);
+  return value;
+}
+
 void Validate(const Config& c) {
   const int weights = c.weight_usage + c.weight_support + c.weight_financial + c.weight_engagement;
   if (weights != 100) {
@@ -216,8 +230,7 @@ Config Parse(const YAML::Node& root) {
   const std::vector<Key> keys = Keys();
   for (const auto& [path, node] : entries) {
     if (path.starts_with("kafka.")) {
-      if (!node.IsScalar()) Bad(path, "a librdkafka property needs a scalar value");
-      config.kafka[path.substr(6)] = node.as<std::string>();
+      config.kafka[path.substr(6)] = KafkaProperty(path, node);
       continue;
     }
     const Key* key = nullptr;

@@ -3,7 +3,9 @@
 // them from YAML (`c360 engine --config FILE`). docs/config.md lists every key.
 //
 // LoadConfig() throws ConfigError naming the key at fault (an unknown key, a value of the
-// wrong type or out of range); it is called once at start-up. A Config is a plain value:
+// wrong type or out of range, a Kafka property librdkafka rejects or c360 sets itself, an
+// unset variable or unreadable file behind a secret reference); it is called once at
+// start-up. A `kafka.*` error never contains the value. A Config is a plain value:
 // copy it, read it from any thread.
 
 #include <array>
@@ -41,7 +43,10 @@ struct SlaPolicy {
 
 struct Config {
   TopicNames topics;
-  std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
+  // librdkafka properties (`kafka.*`): each accepted by librdkafka, none of those c360 sets
+  // itself, ${env:...} and ${file:...} references resolved. May hold secrets: log a value
+  // only through a Redactor (common/kafka_properties.h).
+  std::map<std::string, std::string> kafka;
 
   // Engine.
   int batch_max_records = 1'000'000;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace c360 {
@@ -82,6 +84,75 @@ TEST(ConfigTest, ErrorsNameTheKey) {
             "config key log.level: expected trace, debug, info, warn, error or off, not loud");
   EXPECT_EQ(ErrorOf("- a list"), "config: the top level must be a mapping of keys");
   EXPECT_NE(ErrorOf("engine: [unclosed").find("config:"), std::string::npos);
+}
+
+TEST(ConfigTest, KafkaPropertiesC360SetsItselfAreRefusedByName) {
+  for (const char* name :
+       {"enable.auto.commit", "enable.auto.offset.store", "enable.idempotence", "group.id",
+        "isolation.level", "transactional.id", "partition.assignment.strategy",
+        "enable.partition.eof", "auto.offset.reset", "topic.auto.offset.reset"}) {
+    SCOPED_TRACE(name);
+    const std::string error = ErrorOf(std::string("kafka:\n  ") + name + ": hunter2-secret\n");
+    EXPECT_TRUE(error.starts_with(std::string("config key kafka.") + name +
+                                  ": c360 sets this property itself"))
+        << error;
+    EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  }
+  EXPECT_EQ(ErrorOf("kafka: {group.id: x}"),
+            "config key kafka.group.id: c360 sets this property itself; use --group to name "
+            "the consumer group");
+  EXPECT_EQ(ErrorOf("kafka: {enable.idempotence: false}"),
+            "config key kafka.enable.idempotence: c360 sets this property itself: outputs are "
+            "published by an idempotent producer (SPEC section 6.3)");
+  // Nested spellings reach the same property.
+  EXPECT_NE(ErrorOf("kafka: {enable: {auto: {commit: true}}}").find("kafka.enable.auto.commit"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, KafkaPropertiesAreCheckedByLibrdkafkaWithoutTheirValue) {
+  EXPECT_EQ(ErrorOf("kafka: {sasl.pasword: hunter2-secret}"),
+            "config key kafka.sasl.pasword: No such configuration property: \"sasl.pasword\"");
+  EXPECT_EQ(ErrorOf("kafka: {security.protocol: hunter2-secret}"),
+            "config key kafka.security.protocol: Invalid value \"[redacted]\" for configuration "
+            "property \"security.protocol\"");
+  EXPECT_EQ(ErrorOf("kafka: {session.timeout.ms: hunter2}"),
+            "config key kafka.session.timeout.ms: Invalid value for configuration property "
+            "\"session.timeout.ms\"");
+  EXPECT_EQ(ErrorOf("kafka: {linger.ms: 9999999}"),
+            "config key kafka.linger.ms: Configuration property \"queue.buffering.max.ms\" "
+            "value [redacted] is outside allowed range 0..900000");
+  EXPECT_EQ(ErrorOf("kafka: {sasl.password: [hunter2-secret]}"),
+            "config key kafka.sasl.password: a librdkafka property needs a scalar value");
+  // Accepted as written; what librdkafka checks only when it builds a client (files,
+  // conflicting settings) is Engine::CreateClients' to report.
+  const Config c = ParseConfig(
+      "kafka: {sasl.password: hunter2-secret, group.instance.id: engine-1, linger.ms: 5}");
+  EXPECT_EQ(c.kafka.at("sasl.password"), "hunter2-secret");
+  EXPECT_EQ(c.kafka.at("group.instance.id"), "engine-1");
+}
+
+TEST(ConfigTest, KafkaSecretsComeFromTheEnvironmentOrAFile) {
+  ::setenv("C360_CONFIG_TEST_SECRET", "from-env", 1);
+  const std::string file = ::testing::TempDir() + "/config_test_password";
+  std::ofstream(file) << "from-file\n";
+  const Config c = ParseConfig("kafka:\n  sasl.password: ${env:C360_CONFIG_TEST_SECRET}\n"
+                               "  ssl.key.password: ${file:" + file + "}\n");
+  EXPECT_EQ(c.kafka.at("sasl.password"), "from-env");
+  EXPECT_EQ(c.kafka.at("ssl.key.password"), "from-file");
+  std::remove(file.c_str());
+
+  ::unsetenv("C360_CONFIG_TEST_UNSET");
+  EXPECT_EQ(ErrorOf("kafka: {sasl.password: '${env:C360_CONFIG_TEST_UNSET}'}"),
+            "config key kafka.sasl.password: environment variable C360_CONFIG_TEST_UNSET is not "
+            "set");
+  EXPECT_EQ(ErrorOf("kafka: {sasl.password: '${file:/nonexistent/password}'}"),
+            "config key kafka.sasl.password: cannot read ${file:/nonexistent/password}: No such "
+            "file or directory");
+  // A value read from the environment is checked, and never shown, like one written out.
+  ::setenv("C360_CONFIG_TEST_SECRET", "hunter2-secret", 1);
+  EXPECT_EQ(ErrorOf("kafka: {security.protocol: '${env:C360_CONFIG_TEST_SECRET}'}"),
+            "config key kafka.security.protocol: Invalid value \"[redacted]\" for configuration "
+            "property \"security.protocol\"");
 }
 
 TEST(ConfigTest, MissingFileIsNamed) {
