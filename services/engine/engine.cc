@@ -92,6 +92,38 @@ class Engine::Impl final : public RecordOwner {
                    "format marker (written before it existed): marked now\"",
                    settings_.state_dir, kStateFormat);
     }
+    if (!producer_) CreateClients();
+    CheckTopics();
+    PartitionList subscription(rd_kafka_topic_partition_list_new(5));
+    for (InputTopic input : kAllInputTopics) {
+      const std::string& topic = config_.topics.Input(input);
+      rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), subscription.get());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw EngineError(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
+    }
+    started_ = true;
+    store_view_.store(store_.get(), std::memory_order_release);
+    PublishStats();
+    spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
+                 "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
+                 "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
+                 "cache_max_customers={} kafka_overrides={}",
+                 settings_.brokers, settings_.group, settings_.state_dir,
+                 settings_.wall_clock ? "wall" : "event",
+                 settings_.format == OutputFormat::kJson ? "json" : "protobuf",
+                 config_.batch_max_records, config_.batch_max_ms, config_.batch_catchup_ms,
+                 config_.max_task_idle_ms, config_.timer_grace_ms, config_.retention_days,
+                 config_.cache_max_customers, config_.kafka.size());
+  }
+
+  // The consumer and the producer, from c360's properties with the config's over them. They
+  // touch neither the state nor the group (the consumer joins at Start's subscribe), so
+  // `c360 engine` builds them first: what librdkafka refuses only when it builds a client
+  // (a missing ssl.ca.location file, acks other than all with idempotence) stops it before
+  // its port is bound or its state opened.
+  void CreateClients() {
     KafkaProperties consumer_props = {
         {"bootstrap.servers", settings_.brokers},
         {"group.id", settings_.group},
@@ -137,7 +169,7 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_conf_set_opaque(consumer_conf.get(), this);
       char err[512];
       rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, consumer_conf.get(), err, sizeof err);
-      if (rk == nullptr) throw KafkaError(std::string("cannot create consumer: ") + err);
+      if (rk == nullptr) throw KafkaError(std::string("cannot create the Kafka consumer: ") + err);
       consumer_conf.release();
       consumer_.reset(rk);
       rd_kafka_poll_set_consumer(rk);
@@ -149,35 +181,14 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_conf_set_log_cb(producer_conf.get(), &Impl::OnKafkaLog);
       rd_kafka_conf_set_opaque(producer_conf.get(), this);
       rk = rd_kafka_new(RD_KAFKA_PRODUCER, producer_conf.get(), err, sizeof err);
-      if (rk == nullptr) throw KafkaError(std::string("cannot create producer: ") + err);
+      if (rk == nullptr) throw KafkaError(std::string("cannot create the Kafka producer: ") + err);
       producer_conf.release();
       producer_.reset(rk);
     } catch (const KafkaError& e) {
+      fence_queue_.reset();
+      consumer_.reset();
       throw EngineError(e.what());
     }
-    CheckTopics();
-    PartitionList subscription(rd_kafka_topic_partition_list_new(5));
-    for (InputTopic input : kAllInputTopics) {
-      const std::string& topic = config_.topics.Input(input);
-      rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-    }
-    const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), subscription.get());
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw EngineError(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
-    }
-    started_ = true;
-    store_view_.store(store_.get(), std::memory_order_release);
-    PublishStats();
-    spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
-                 "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
-                 "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
-                 "cache_max_customers={} kafka_overrides={}",
-                 settings_.brokers, settings_.group, settings_.state_dir,
-                 settings_.wall_clock ? "wall" : "event",
-                 settings_.format == OutputFormat::kJson ? "json" : "protobuf",
-                 config_.batch_max_records, config_.batch_max_ms, config_.batch_catchup_ms,
-                 config_.max_task_idle_ms, config_.timer_grace_ms, config_.retention_days,
-                 config_.cache_max_customers, config_.kafka.size());
   }
 
   void Run(const std::function<bool()>& stop) {
@@ -911,6 +922,7 @@ class Engine::Impl final : public RecordOwner {
 Engine::Engine(EngineSettings settings, const Clock& clock)
     : impl_(std::make_unique<Impl>(std::move(settings), clock)) {}
 Engine::~Engine() = default;
+void Engine::CreateClients() { impl_->CreateClients(); }
 void Engine::Start() { impl_->Start(); }
 void Engine::Run(const std::function<bool()>& stop) { impl_->Run(stop); }
 void Engine::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {

@@ -61,9 +61,15 @@ class Engine {
   Engine(EngineSettings settings, const Clock& clock);
   ~Engine();
 
-  // Opens the state and checks the cluster: every topic exists and the input topics are
-  // co-partitioned. Throws EngineError with one line naming what is wrong (EngineRefused
-  // for a state directory or topics it may not run on).
+  // Builds the Kafka consumer and producer from c360's properties and the config's,
+  // touching neither the state nor the group. Throws EngineError with librdkafka's reason
+  // when it refuses the set (a missing ssl.ca.location file, conflicting settings): a
+  // config error, which `c360 engine` reports before it binds its port or opens its state.
+  void CreateClients();
+  // Opens the state (building the clients first if CreateClients was not called) and checks
+  // the cluster: every topic exists and the input topics are co-partitioned. Throws
+  // EngineError with one line naming what is wrong (EngineRefused for a state directory or
+  // topics it may not run on).
   void Start();
   // Consumes until stop() returns true, then commits, flushes the outbox and leaves the
   // group. Every exception on the processing thread (a failed state write or read, a

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/kafka_properties.h"
+#include "common/log_redaction.h"
 #include "common/shutdown.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_http.h"
@@ -91,9 +93,20 @@ int RunEngine(const EngineOptions& options) {
   int exit_code = 0;
   std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
   if (!settings) return exit_code;
+  // The config's Kafka secrets never reach a log line (librdkafka's included) or an error.
+  const Redactor redactor(settings->config.kafka);
+  RedactLogs(redactor);
   spdlog::set_level(spdlog::level::from_str(settings->config.log_level));
   Engine engine(std::move(*settings), SystemClock::Instance());
-  // HTTP first: /healthz answers and /readyz says why not ready while the engine starts.
+  // The Kafka clients before anything binds or opens: a property set librdkafka refuses
+  // only when it builds a client is a config error too (exit 2).
+  try {
+    engine.CreateClients();
+  } catch (const EngineError& e) {
+    std::cerr << "c360 engine: " << redactor.Redact(e.what()) << std::endl;
+    return 2;
+  }
+  // HTTP next: /healthz answers and /readyz says why not ready while the engine starts.
   HttpServer http;
   AddEngineRoutes(http, engine, SystemClock::Instance(), options.group);
   try {

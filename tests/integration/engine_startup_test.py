@@ -1,8 +1,10 @@
 """`c360 engine` refuses to start, with one line naming the problem, on a bad config (a bad
-key, a file that cannot be read or parsed), a missing broker, a missing topic or input
-topics that are not co-partitioned."""
+key, a file that cannot be read or parsed, a Kafka property librdkafka or c360 refuses, an
+unset secret reference), a missing broker, a missing topic or input topics that are not
+co-partitioned. A Kafka property's value never appears in what it prints."""
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -144,6 +146,74 @@ class EngineStartupTest(unittest.TestCase):
             p.flush(10)
             r = self.run_engine(bootstrap, "topics:\n  tickets: other.tickets\n")
             self.assert_one_line(r, 1, "not co-partitioned", "other.tickets")
+
+    def run_refused(self, config_text, env=None):
+        """Runs the engine on `config_text` while this test holds its --http port (binding
+        it would fail with a line of its own, so a line about the config shows the engine
+        stopped before): the result, and whether the state dir exists afterwards."""
+        with tempfile.TemporaryDirectory() as tmp, socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            with open(tmp + "/c360.yaml", "w") as f:
+                f.write(config_text)
+            clean = {k: v for k, v in os.environ.items() if k != "C360_TEST_SECRET"}
+            r = subprocess.run(
+                [t.C360, "engine", "--brokers", "127.0.0.1:1", "--state-dir", tmp + "/state",
+                 "--http", f"127.0.0.1:{held.getsockname()[1]}", "--config", tmp + "/c360.yaml"],
+                capture_output=True, text=True, timeout=60, env=dict(clean, **(env or {})))
+            return r, os.path.exists(tmp + "/state")
+
+    def assert_refused_before_start(self, r, state_created, *needles):
+        self.assert_one_line(r, 2, *needles)
+        self.assertFalse(state_created, "the state dir is created only after the config passed")
+        self.assertNotIn("event=http_listening", r.stderr)
+
+    def test_mistyped_kafka_property_exits_2_without_its_value(self):
+        r, state_created = self.run_refused("kafka:\n  sasl.pasword: hunter2-secret\n")
+        self.assert_refused_before_start(r, state_created, "kafka.sasl.pasword")
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertNotIn("hunter2", r.stdout + r.stderr)
+
+    def test_kafka_properties_c360_sets_itself_are_refused_by_name(self):
+        r, state_created = self.run_refused("kafka:\n  enable.idempotence: false\n")
+        self.assert_refused_before_start(r, state_created, "kafka.enable.idempotence",
+                                         "idempotent producer")
+        r, state_created = self.run_refused("kafka:\n  group.id: x\n")
+        self.assert_refused_before_start(r, state_created, "kafka.group.id", "--group")
+
+    def test_unset_secret_variable_is_named(self):
+        r, state_created = self.run_refused(
+            "kafka:\n  sasl.password: ${env:C360_TEST_SECRET}\n")
+        self.assert_refused_before_start(r, state_created, "kafka.sasl.password",
+                                         "C360_TEST_SECRET")
+
+    def test_properties_librdkafka_refuses_when_building_a_client_exit_2(self):
+        # Each property alone is valid; the consumer cannot be built without its CA file.
+        # The secret set beside them stays out of what the engine prints.
+        r, state_created = self.run_refused(
+            "kafka:\n  security.protocol: ssl\n  ssl.ca.location: /nonexistent/ca.pem\n"
+            "  ssl.key.password: ${env:C360_TEST_SECRET}\n",
+            env={"C360_TEST_SECRET": "hunter2-secret"})
+        self.assert_refused_before_start(r, state_created, "ssl.ca.location")
+        self.assertNotIn("hunter2", r.stdout + r.stderr)
+
+    def test_secret_from_a_file_starts_the_engine_and_stays_out_of_its_log(self):
+        with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=1) as (bootstrap, _):
+            with open(tmp + "/password", "w") as f:
+                f.write("hunter2-secret\n")  # as a mounted secret: one trailing newline
+            with open(tmp + "/c360.yaml", "w") as f:
+                f.write(f"kafka:\n  sasl.password: ${{file:{tmp}/password}}\n")
+            engine = t.Engine(bootstrap, tmp + "/state", "g-secret", config=tmp + "/c360.yaml")
+            engine.start()
+
+            def log():
+                with open(tmp + "/state.log") as f:
+                    return f.read()
+            try:
+                t.wait_for(lambda: "event=engine_started" in log(), 30, "the engine to start")
+            finally:
+                self.assertEqual(engine.stop(), 0, log())
+            self.assertNotIn("hunter2", log())
 
 
 if __name__ == "__main__":
