@@ -200,9 +200,14 @@ bool IsSecretKafkaProperty(std::string_view name) {
          name == "ssl.key.pem" || name == "ssl_key";
 }
 
-Redactor::Redactor(const std::map<std::string, std::string>& kafka_properties) {
+Redactor::Redactor(const std::map<std::string, std::string>& kafka_properties,
+                   const std::vector<std::string>& other_secrets) {
+  std::vector<std::string> values = other_secrets;
   for (const auto& [name, value] : kafka_properties) {
-    if (!IsSecretKafkaProperty(name) || value.empty()) continue;
+    if (IsSecretKafkaProperty(name)) values.push_back(value);
+  }
+  for (const std::string& value : values) {
+    if (value.empty()) continue;
     secrets_.push_back(value);
     if (value.find('\n') == std::string::npos) continue;
     size_t start = 0;

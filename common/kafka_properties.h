@@ -49,7 +49,9 @@ class Redactor {
   static constexpr std::string_view kMark = "[redacted]";
 
   Redactor() = default;
-  explicit Redactor(const std::map<std::string, std::string>& kafka_properties);
+  // The secrets among `kafka_properties`, and `other_secrets` (http.auth_token).
+  explicit Redactor(const std::map<std::string, std::string>& kafka_properties,
+                    const std::vector<std::string>& other_secrets = {});
 
   std::string Redact(std::string_view text) const;
   bool empty() const { return secrets_.empty(); }

@@ -134,6 +134,10 @@ TEST(KafkaPropertiesTest, RedactorReplacesEverySecretValue) {
   EXPECT_EQ(redactor.Redact("bad key line AbCdEf0123"), "bad key line [redacted]");
   EXPECT_EQ(redactor.Redact("nothing here"), "nothing here");
   EXPECT_TRUE(Redactor(std::map<std::string, std::string>{{"sasl.username", "c360"}}).empty());
+  // Secrets beyond Kafka's (the API token).
+  EXPECT_EQ(Redactor(std::map<std::string, std::string>{}, {"api-token-0123456789"})
+                .Redact("Authorization: Bearer api-token-0123456789"),
+            "Authorization: Bearer [redacted]");
 }
 
 // What the engine's OnKafkaLog writes for a librdkafka line that carries a secret (as SASL
@@ -145,7 +149,8 @@ TEST(KafkaPropertiesTest, LogLinesAreRedactedBeforeTheyAreWritten) {
   logger->set_pattern("level=%l %v");
   const auto previous = spdlog::default_logger();
   spdlog::set_default_logger(logger);
-  RedactLogs(Redactor({{"sasl.password", "hunter2-secret"}, {"sasl.username", "c360"}}));
+  RedactLogs(Redactor(std::map<std::string, std::string>{{"sasl.password", "hunter2-secret"},
+                                                        {"sasl.username", "c360"}}));
   spdlog::set_pattern("%v");  // reaches the sink behind the redaction
   spdlog::log(spdlog::level::err,
               "event=rdkafka client={} facility={} message=\"{}\"", "rdkafka#consumer-1", "SASL",

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <vector>
 
@@ -86,6 +87,18 @@ std::vector<Key> Keys() {
       Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
       Int("limits.open_entities_per_customer", &Config::open_entities_per_customer, 1, 1'000'000),
+      {"http.auth_token",
+       [](Config& c, const std::string& p, const std::string& v) {
+         std::string token = v;  // or ${env:NAME} / ${file:/path}, as Kafka's secrets
+         if (auto why = ResolveKafkaReference(&token)) Bad(p, *why);
+         if (token.size() < 16) Bad(p, "a token needs at least 16 characters");
+         if (token.find_first_of(" \t\r\n") != std::string::npos) Bad(p, "a token cannot hold spaces");
+         c.http.auth_token = token;
+       }},
+      {"http.tls_cert_file",
+       [](Config& c, const std::string&, const std::string& v) { c.http.tls_cert_file = v; }},
+      {"http.tls_key_file",
+       [](Config& c, const std::string&, const std::string& v) { c.http.tls_key_file = v; }},
       {"log.level",
        [](Config& c, const std::string& p, const std::string& v) {
          if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&
@@ -208,6 +221,18 @@ std::string KafkaProperty(const std::string& path, const YAML::Node& node) {
 }
 
 void Validate(const Config& c) {
+  const Config::Http& http = c.http;
+  if (http.tls_cert_file.empty() != http.tls_key_file.empty()) {
+    throw ConfigError(http.tls_key_file.empty()
+                          ? "config key http.tls_key_file: HTTPS needs it beside http.tls_cert_file"
+                          : "config key http.tls_cert_file: HTTPS needs it beside http.tls_key_file");
+  }
+  for (const auto& [key, path] : {std::pair{"http.tls_cert_file", http.tls_cert_file},
+                                  std::pair{"http.tls_key_file", http.tls_key_file}}) {
+    if (!path.empty() && std::ifstream(path).fail()) {
+      throw ConfigError(std::string("config key ") + key + ": cannot read " + path);
+    }
+  }
   const int weights = c.weight_usage + c.weight_support + c.weight_financial + c.weight_engagement;
   if (weights != 100) {
     throw ConfigError("config key scores.weights: the four weights must sum to 100, not " +
@@ -231,6 +256,23 @@ Config Parse(const YAML::Node& root) {
   for (const auto& [path, node] : entries) {
     if (path.starts_with("kafka.")) {
       config.kafka[path.substr(6)] = KafkaProperty(path, node);
+      continue;
+    }
+    if (path == "http.allowed_hosts") {
+      // A list of host names, or one.
+      std::vector<YAML::Node> hosts;
+      if (node.IsScalar()) hosts.push_back(node);
+      if (node.IsSequence()) {
+        for (const auto& host : node) hosts.push_back(host);
+      }
+      if (hosts.empty() && !node.IsNull()) Bad(path, "expected a list of host names");
+      for (const YAML::Node& host : hosts) {
+        if (!host.IsScalar() || host.as<std::string>().empty() ||
+            host.as<std::string>().find_first_of(" /:@") != std::string::npos) {
+          Bad(path, "expected host names without port or scheme, e.g. [c360.example.com]");
+        }
+        config.http.allowed_hosts.push_back(host.as<std::string>());
+      }
       continue;
     }
     const Key* key = nullptr;

@@ -13,6 +13,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "c360/v1/alert.pb.h"
 #include "common/topics.h"
@@ -62,6 +63,15 @@ struct Config {
   int open_entities_per_customer = 10'000;
   // Log level: trace, debug, info, warn, error or off.
   std::string log_level = "info";
+
+  // The HTTP server (SPEC section 8; docs/api.md "Security").
+  struct Http {
+    // Besides the bound loopback address and localhost: names requests may give in Host.
+    std::vector<std::string> allowed_hosts;
+    std::string auth_token;  // non-empty: /api/ needs "Authorization: Bearer <token>"
+    std::string tls_cert_file;
+    std::string tls_key_file;
+  } http;
 
   // SLA policy by priority P1..P4 (index 0 unused).
   std::array<SlaPolicy, 5> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};

@@ -328,6 +328,9 @@ class Engine::Impl final : public RecordOwner {
     return readiness_;
   }
   std::string RenderMetrics() const { return metrics_.Render(); }
+  void CountHttpRequest(const std::string& route, int status) {
+    metrics_.CountHttpRequest(route, status);
+  }
 
   // Processing thread only.
   EngineStats CurrentStats() const {
@@ -931,6 +934,9 @@ void Engine::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> call
 EngineStats Engine::stats() const { return impl_->stats(); }
 Readiness Engine::readiness() const { return impl_->readiness(); }
 std::string Engine::RenderMetrics() const { return impl_->RenderMetrics(); }
+void Engine::CountHttpRequest(const std::string& route, int status) const {
+  impl_->CountHttpRequest(route, status);
+}
 const StateStore* Engine::state() const { return impl_->state(); }
 const Config& Engine::config() const { return impl_->config(); }
 

@@ -85,6 +85,8 @@ class Engine {
   Readiness readiness() const;
   // The engine's metrics in Prometheus text format (GET /metrics).
   std::string RenderMetrics() const;
+  // Counts an answered HTTP request in http_requests_total. Thread-safe.
+  void CountHttpRequest(const std::string& route, int status) const;
   // The state store for readers (the HTTP API: take a StateView of it); null until Start()
   // has opened it. It lives as long as the engine.
   const StateStore* state() const;

@@ -38,6 +38,10 @@ CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* o) {
   cmd->add_option("--http", o->http, "HTTP listen address (binding beyond loopback is explicit)")
       ->check(CheckListenAddress)
       ->capture_default_str();
+  cmd->add_option("--admin-http", o->admin_http,
+                  "Also serve /healthz, /readyz and /metrics (only) on this HOST:PORT, apart "
+                  "from the API's connections")
+      ->check(CheckListenAddress);
   cmd->add_option("--clock", o->clock, "wall: stream time follows the wall clock when caught "
                                        "up; event: only events move it")
       ->check(CLI::IsMember({"wall", "event"}))
@@ -93,8 +97,9 @@ int RunEngine(const EngineOptions& options) {
   int exit_code = 0;
   std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
   if (!settings) return exit_code;
-  // The config's Kafka secrets never reach a log line (librdkafka's included) or an error.
-  const Redactor redactor(settings->config.kafka);
+  // The config's secrets (Kafka's, the API token) never reach a log line (librdkafka's
+  // included) or an error.
+  const Redactor redactor(settings->config.kafka, {settings->config.http.auth_token});
   RedactLogs(redactor);
   spdlog::set_level(spdlog::level::from_str(settings->config.log_level));
   Engine engine(std::move(*settings), SystemClock::Instance());
@@ -107,13 +112,22 @@ int RunEngine(const EngineOptions& options) {
     return 2;
   }
   // HTTP next: /healthz answers and /readyz says why not ready while the engine starts.
-  HttpServer http;
+  HttpServer http(EngineHttpOptions(engine));
   AddEngineRoutes(http, engine, SystemClock::Instance(), options.group);
+  HttpServerOptions admin_options = EngineHttpOptions(engine);
+  // Probes and metrics only, all answered on its I/O thread, in plain HTTP (kubelets and
+  // Prometheus inside the deployment; docs/api.md): no API, so no token either.
+  admin_options.workers = 0;
+  admin_options.tls_cert_file.clear();
+  admin_options.tls_key_file.clear();
+  HttpServer admin(std::move(admin_options));
+  AddProbeRoutes(admin, engine);
   try {
     http.Start(options.http);
+    if (!options.admin_http.empty()) admin.Start(options.admin_http);
   } catch (const HttpError& e) {
     std::cerr << "c360 engine: " << e.what() << std::endl;
-    return 1;
+    return 2;
   }
   try {
     engine.Start();

@@ -17,6 +17,7 @@ struct EngineOptions {
   std::string config_path;
   std::string state_dir;  // empty: DefaultStateDir(group)
   std::string http = "127.0.0.1:8080";
+  std::string admin_http;  // empty: the probes and metrics are served on `http` only
   std::string clock = "wall";
   std::string group = "c360";
   std::string output_format = "protobuf";

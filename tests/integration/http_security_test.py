@@ -58,11 +58,14 @@ class HttpSecurityTest(unittest.TestCase):
             cert, key = self_signed_certificate(tmp)
             config = os.path.join(tmp, "c360.yaml")
             with open(config, "w") as f:
-                f.write(f"http:\n  auth_token: {TOKEN}\n  tls_cert_file: {cert}\n"
+                # The token from the environment, as a secret should come.
+                f.write("http:\n  auth_token: ${env:C360_TEST_API_TOKEN}\n"
+                        f"  tls_cert_file: {cert}\n"
                         f"  tls_key_file: {key}\n  allowed_hosts: [c360.test]\n")
             admin_port = t.free_port()
             engine = t.Engine(bootstrap, tmp + "/state", "secure", config=config,
-                              extra=["--admin-http", f"127.0.0.1:{admin_port}"]).start()
+                              extra=["--admin-http", f"127.0.0.1:{admin_port}"],
+                              env={"C360_TEST_API_TOKEN": TOKEN}).start()
             try:
                 port = engine.http_port()
                 engine.wait_caught_up()
@@ -127,11 +130,14 @@ class HttpSecurityTest(unittest.TestCase):
                     samples.get('c360_http_requests_total{code="404",route="other"}'), 1)
             finally:
                 self.assertEqual(engine.stop(), 0)
+            with open(tmp + "/state.log") as log:
+                self.assertNotIn(TOKEN, log.read(), "the token never reaches the log")
 
     def test_bad_http_settings_are_one_line_before_anything_starts(self):
         with tempfile.TemporaryDirectory() as tmp:
             cases = [
                 ("http:\n  auth_token: short\n", "http.auth_token"),
+                ("http:\n  auth_token: ${env:C360_UNSET_TOKEN_VARIABLE}\n", "C360_UNSET_TOKEN_VARIABLE"),
                 ("http:\n  allowed_hosts: [\"http://x.example\"]\n", "http.allowed_hosts"),
                 (f"http:\n  tls_cert_file: {tmp}/missing.pem\n  tls_key_file: {tmp}/missing.key\n",
                  "http.tls_cert_file"),
