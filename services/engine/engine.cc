@@ -74,6 +74,14 @@ class Engine::Impl final : public RecordOwner {
     tasks_.clear();  // releases buffered messages before the consumer goes
     fence_queue_.reset();
     consumer_.reset();
+    if (producer_) {
+      // Outputs still with the producer (after a state failure nothing is flushed) are
+      // dropped: they stay in the outbox for the next run. Their delivery reports free
+      // what the engine holds for them.
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      for (int i = 0; i < 100 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 10);
+    }
+    for (InFlight* flight : failed_) delete flight;
     producer_.reset();
   }
 
@@ -815,8 +823,8 @@ class Engine::Impl final : public RecordOwner {
     auto* self = static_cast<Impl*>(opaque);
     auto* flight = static_cast<InFlight*>(msg->_private);
     --self->in_flight_;
-    if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
-      delete flight;  // never sent (assignment lost): it stays in the outbox
+    if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+      delete flight;  // not sent (assignment lost, or the engine is going): it stays in the outbox
       return;
     }
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
