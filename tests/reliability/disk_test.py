@@ -21,26 +21,27 @@ from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
 
 
 class DiskTroubleTest(unittest.TestCase):
-    def test_a_failed_commit_stops_the_engine_and_a_restart_resumes(self):
+    def fail_then_resume(self, fail_point, config_text):
+        """200 customers' events; an engine with `fail_point` must exit 1 having kept only
+        its good commits; a restart without it must catch up to the oracle's state.
+        Returns the failed run's (log line, stderr line)."""
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=4) as (bootstrap, _):
             gen = t.run_c360("gen", "--brokers", bootstrap, "--customers", "200", "--events",
                              "40000", "--days", "20", "--seed", "9", "--start", "2026-06-01")
             self.assertEqual(gen.returncode, 0, gen.stderr)
             config = tmp + "/c360.yaml"
             with open(config, "w") as f:
-                f.write("engine:\n  batch_max_records: 500\n")
+                f.write(config_text)
             state = tmp + "/state"
             failing = t.Engine(bootstrap, state, "g-" + uuid.uuid4().hex, config=config,
-                               env={"C360_FAIL_POINT": "commit:5"}).start()
+                               env={"C360_FAIL_POINT": fail_point}).start()
             self.assertEqual(failing.proc.wait(timeout=120), 1)
             failing.stop()
-            with open(state + ".log") as f:
-                log = f.read()
-            self.assertIn('event=engine_failed error="state commit failed: IO error: injected', log)
+            lines = self.failure_lines(failing)
             applied, _ = t.applied_offsets(state)
             total = t.end_offsets(bootstrap, t.INPUT_TOPICS)
-            self.assertGreater(applied, 0)       # the 4 good commits stay
-            self.assertLess(applied, total)      # the failed one and what followed do not
+            self.assertGreater(applied, 0)   # the good commits before the failure stay
+            self.assertLess(applied, total)  # the batch it broke was not committed
 
             engine = t.Engine(bootstrap, state, "g-" + uuid.uuid4().hex, config=config).start()
             engine.wait_caught_up(timeout=120)
@@ -49,6 +50,21 @@ class DiskTroubleTest(unittest.TestCase):
             actual = oracle.actual_state(t.dump_state(state), invisible)
             self.assertEqual([c for c in expected if actual.get(c) != expected[c]], [])
             self.assertEqual(len(actual), len(expected))
+            return lines
+
+    def test_a_failed_commit_stops_the_engine_and_a_restart_resumes(self):
+        logged, said = self.fail_then_resume("commit:5", "engine:\n  batch_max_records: 500\n")
+        self.assertIn('event=engine_failed error="state commit failed: IO error: injected', logged)
+        self.assertIn("state commit failed: IO error: injected", said)
+
+    def test_a_failed_read_stops_the_engine_and_a_restart_resumes(self):
+        # Few customers kept in memory: every batch reads most of them back, so the 400th
+        # read comes after some good commits.
+        logged, said = self.fail_then_resume(
+            "read:400", "engine:\n  batch_max_records: 500\n  cache_max_customers: 20\n")
+        self.assertIn('error="cannot read customer ', logged)
+        self.assertIn("IO error: injected by C360_FAIL_POINT (read)", logged)
+        self.assertIn("injected by C360_FAIL_POINT (read)", said)
 
     def failure_lines(self, engine):
         """The log and stderr lines of the engine's last run that report its failure."""
@@ -60,38 +76,6 @@ class DiskTroubleTest(unittest.TestCase):
         self.assertEqual(len(failed), 1, text)
         self.assertEqual(len(said), 1, text)
         return failed[0], said[0]
-
-    def test_a_failed_read_stops_the_engine_and_a_restart_resumes(self):
-        with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=4) as (bootstrap, _):
-            gen = t.run_c360("gen", "--brokers", bootstrap, "--customers", "200", "--events",
-                             "40000", "--days", "20", "--seed", "9", "--start", "2026-06-01")
-            self.assertEqual(gen.returncode, 0, gen.stderr)
-            config = tmp + "/c360.yaml"
-            with open(config, "w") as f:
-                # Few customers kept in memory: every batch reads most of them back, so
-                # the 400th read comes after some good commits.
-                f.write("engine:\n  batch_max_records: 500\n  cache_max_customers: 20\n")
-            state = tmp + "/state"
-            failing = t.Engine(bootstrap, state, "g-" + uuid.uuid4().hex, config=config,
-                               env={"C360_FAIL_POINT": "read:400"}).start()
-            self.assertEqual(failing.proc.wait(timeout=120), 1)
-            failing.stop()
-            logged, said = self.failure_lines(failing)
-            self.assertIn('error="cannot read customer ', logged)
-            self.assertIn("IO error: injected by C360_FAIL_POINT (read)", logged)
-            self.assertIn("injected by C360_FAIL_POINT (read)", said)
-            applied, _ = t.applied_offsets(state)
-            total = t.end_offsets(bootstrap, t.INPUT_TOPICS)
-            self.assertGreater(applied, 0)   # the good commits before the failed read stay
-            self.assertLess(applied, total)  # the batch it broke was not committed
-
-            engine = t.Engine(bootstrap, state, "g-" + uuid.uuid4().hex, config=config).start()
-            engine.wait_caught_up(timeout=120)
-            self.assertEqual(engine.stop(), 0)
-            expected, invisible = oracle.expected_state(bootstrap)
-            actual = oracle.actual_state(t.dump_state(state), invisible)
-            self.assertEqual([c for c in expected if actual.get(c) != expected[c]], [])
-            self.assertEqual(len(actual), len(expected))
 
     def test_a_customer_that_does_not_decode_stops_the_engine_naming_it(self):
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=4) as (bootstrap, _):
