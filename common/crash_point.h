@@ -13,7 +13,8 @@ namespace c360 {
 // handed to the producer), "publishing" (between two outbox entries handed to the
 // producer), "after-delivery" (an output delivered, its outbox entry not yet deleted),
 // "day-change" (a task's stream time crossed midnight, the day-change re-score pending),
-// "restore" (a task's stored state half read at assignment).
+// "restore" (a task's stored state half read at assignment), "transaction" (exactly_once: a
+// batch's outputs and offsets in its open transaction, not yet committed).
 void CrashPoint(const char* name);
 
 // Failure injection for the reliability tests, the same way: when C360_FAIL_POINT is

@@ -85,6 +85,19 @@ std::vector<Key> Keys() {
       Int("engine.timer_grace_ms", &Config::timer_grace_ms, 0, 86'400'000),
       Int("engine.retention_days", &Config::retention_days, 60, 3650),
       Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
+      {"engine.processing_guarantee",
+       [](Config& c, const std::string& p, const std::string& v) {
+         if (v != "at_least_once" && v != "exactly_once") {
+           Bad(p, "expected at_least_once or exactly_once, not " + v);
+         }
+         c.exactly_once = v == "exactly_once";
+       }},
+      {"engine.transactional_id",
+       [](Config& c, const std::string& p, const std::string& v) {
+         if (v.empty() || v.size() > 200) Bad(p, "expected 1 to 200 characters");
+         c.transactional_id = v;
+       }},
+      Int("engine.transaction_timeout_ms", &Config::transaction_timeout_ms, 1000, 900'000),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
       Int("limits.open_entities_per_customer", &Config::open_entities_per_customer, 1, 1'000'000),
       {"http.auth_token",

@@ -57,6 +57,11 @@ struct Config {
   int timer_grace_ms = 60'000;
   int retention_days = 90;
   int64_t cache_max_customers = 1'000'000;  // per engine, over all its tasks
+  // at_least_once: outputs pass the offset-commit fence (any broker); exactly_once: each
+  // batch's outputs and offsets in one Kafka transaction (a broker with transactions).
+  bool exactly_once = false;
+  std::string transactional_id;  // exactly_once: "" derives one (docs/config.md)
+  int transaction_timeout_ms = 10'000;
   int64_t vip_revenue_cents = 100'000'000;
   // Input bounds (SPEC 6.1): an event that would give a customer more open (unresolved)
   // tickets than this, or as many unsettled invoices, is an invalid_value dead letter.

@@ -2,12 +2,14 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "common/kafka.h"
 #include "services/engine/metrics.h"
 #include "services/engine/task.h"
+#include "services/engine/transaction.h"
 #include "state/store.h"
 
 namespace c360 {
@@ -34,6 +37,9 @@ constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
 // After the group coordinator rejected an output fence, the held outputs are fenced again
 // after this long (or at the next rebalance, which decides their fate).
 constexpr auto kFenceRetry = std::chrono::seconds(1);
+// The commit metadata of the offsets this engine commits in its transactions
+// (DecideRestoredOutboxes tells them from the fence's).
+constexpr std::string_view kTransactionMark = "c360-txn";
 
 // librdkafka's syslog levels as spdlog's.
 spdlog::level::level_enum LogLevelOf(int syslog_level) {
@@ -82,6 +88,7 @@ class Engine::Impl final : public RecordOwner {
       for (int i = 0; i < 100 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 10);
     }
     for (InFlight* flight : failed_) delete flight;
+    for (InFlight* flight : transaction_flights_) delete flight;
     producer_.reset();
   }
 
@@ -102,6 +109,15 @@ class Engine::Impl final : public RecordOwner {
     }
     if (!producer_) CreateClients();
     CheckTopics();
+    if (config_.exactly_once) {
+      transactions_ = std::make_unique<OutputTransactions>(producer_.get(), consumer_.get(),
+                                                           config_.transaction_timeout_ms);
+      try {
+        transactions_->Init();
+      } catch (const KafkaError& e) {
+        throw EngineError(e.what());
+      }
+    }
     PartitionList subscription(rd_kafka_topic_partition_list_new(5));
     for (InputTopic input : kAllInputTopics) {
       const std::string& topic = config_.topics.Input(input);
@@ -117,13 +133,33 @@ class Engine::Impl final : public RecordOwner {
     spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
                  "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
                  "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
-                 "cache_max_customers={} kafka_overrides={}",
+                 "cache_max_customers={} kafka_overrides={} processing_guarantee={} "
+                 "transactional_id={}",
                  settings_.brokers, settings_.group, settings_.state_dir,
                  settings_.wall_clock ? "wall" : "event",
                  settings_.format == OutputFormat::kJson ? "json" : "protobuf",
                  config_.batch_max_records, config_.batch_max_ms, config_.batch_catchup_ms,
                  config_.max_task_idle_ms, config_.timer_grace_ms, config_.retention_days,
-                 config_.cache_max_customers, config_.kafka.size());
+                 config_.cache_max_customers, config_.kafka.size(),
+                 config_.exactly_once ? "exactly_once" : "at_least_once",
+                 config_.exactly_once ? TransactionalId() : "none");
+  }
+
+  // exactly_once: the producer's transactional.id, stable across restarts of this engine
+  // (so that a restart's producer aborts what the crashed one left open) and distinct
+  // between engines: engine.transactional_id, else from the group and the engine's
+  // static member id, else from the group, the host name and the state directory.
+  std::string TransactionalId() const {
+    if (!config_.transactional_id.empty()) return config_.transactional_id;
+    const std::string base = "c360-" + settings_.group + "-";
+    if (auto it = config_.kafka.find("group.instance.id"); it != config_.kafka.end()) {
+      return base + it->second;
+    }
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::error_code ignored;
+    const std::string dir = std::filesystem::absolute(settings_.state_dir, ignored).string();
+    return base + host + "-" + std::to_string(std::hash<std::string>{}(dir) % 1'000'000'007);
   }
 
   // The consumer and the producer, from c360's properties with the config's over them. They
@@ -164,6 +200,14 @@ class Engine::Impl final : public RecordOwner {
         {"queue.buffering.max.kbytes", "2097151"},
         {"log_level", "4"},
     };
+    // Only committed transactions' records: inputs written transactionally, and offsets
+    // committed in a transaction only once it commits (StableCommittedOffsets).
+    consumer_props.emplace_back("isolation.level", "read_committed");
+    if (config_.exactly_once) {
+      producer_props.emplace_back("transactional.id", TransactionalId());
+      producer_props.emplace_back("transaction.timeout.ms",
+                                  std::to_string(config_.transaction_timeout_ms));
+    }
     for (const auto& [key, value] : config_.kafka) {
       consumer_props.emplace_back(key, value);
       producer_props.emplace_back(key, value);
@@ -308,8 +352,12 @@ class Engine::Impl final : public RecordOwner {
           }
         }
       }
-      ServeFences();
-      if (!held_.empty() && fences_.empty() && now >= fence_retry_at_) IssueFence();
+      if (transactions_) {
+        if (!held_.empty() && now >= fence_retry_at_) Transact();
+      } else {
+        ServeFences();
+        if (!held_.empty() && fences_.empty() && now >= fence_retry_at_) IssueFence();
+      }
       rd_kafka_poll(producer_.get(), 0);
       RetryFailed();
       while (in_flight_ > kMaxInFlight && !stop()) rd_kafka_poll(producer_.get(), 10);
@@ -524,6 +572,7 @@ class Engine::Impl final : public RecordOwner {
   }
 
   void Assign(rd_kafka_topic_partition_list_t* partitions) {
+    std::vector<Task*> restored;
     for (int i = 0; i < partitions->cnt; ++i) {
       const int32_t p = partitions->elems[i].partition;
       const auto topic = config_.topics.InputByName(partitions->elems[i].topic);
@@ -533,17 +582,72 @@ class Engine::Impl final : public RecordOwner {
         auto task = std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_,
                                            settings_.format, this);
         task->Restore(*store_);
-        // Fenced like any batch's outputs, by the next loop of Run.
-        for (PublishItem& item : task->TakeRestoredOutbox()) held_.push_back(std::move(item));
+        restored.push_back(task.get());
         it = tasks_.emplace(p, std::move(task)).first;
       }
       const auto offset = it->second->resume_offset(*topic);
       partitions->elems[i].offset = offset ? *offset : RD_KAFKA_OFFSET_BEGINNING;
     }
+    if (transactions_ && !restored.empty()) {
+      DecideRestoredOutboxes(restored);
+    } else {
+      // Fenced like any batch's outputs, by the next loop of Run.
+      for (Task* task : restored) {
+        for (PublishItem& item : task->TakeRestoredOutbox()) held_.push_back(std::move(item));
+      }
+    }
     std::string names;
     for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
     spdlog::info("event=assigned tasks={} partitions={}", names, partitions->cnt);
     PublishStats();
+  }
+
+  // exactly_once: whether the outbox a task left was published, from the group's offsets.
+  // Each transaction commits the tasks' offsets with the mark kTransactionMark, after the
+  // batch is in RocksDB and before its outbox entries are deleted there, so for a task:
+  // - the group's offsets are the stored ones, committed by a transaction: that batch's
+  //   transaction committed; its outbox is published and only to be deleted;
+  // - they are behind (or were not committed by a transaction): its transaction did not
+  //   commit (a crash in between, an abort); the outbox goes out in a new one;
+  // - they are ahead: another member has processed the task beyond this state (this
+  //   engine's copy is stale, a zombie's); its outbox is superseded and deleted, and the
+  //   task resumes from its stored offsets (outputs are deterministic: same ids).
+  // The offsets are read stable: while another member's transaction holds them (a zombie
+  // between its offset commit and its commit), this waits for it to end, at most the
+  // transaction timeout, so that this engine's outputs come after it.
+  void DecideRestoredOutboxes(const std::vector<Task*>& restored) {
+    PartitionList committed(rd_kafka_topic_partition_list_new(static_cast<int>(restored.size()) * 5));
+    for (const Task* task : restored) {
+      for (InputTopic topic : kAllInputTopics) {
+        rd_kafka_topic_partition_list_add(committed.get(), config_.topics.Input(topic).c_str(), task->id());
+      }
+    }
+    StableCommittedOffsets(consumer_.get(), committed.get(), config_.transaction_timeout_ms + 10'000);
+    for (Task* task : restored) {
+      bool same = true, ahead = false;
+      for (int i = 0; i < committed->cnt; ++i) {
+        const rd_kafka_topic_partition_t& e = committed->elems[i];
+        if (e.partition != task->id()) continue;
+        const auto topic = config_.topics.InputByName(e.topic);
+        const auto stored = task->resume_offset(*topic);
+        const int64_t mine = stored ? *stored : -1;
+        const int64_t group = e.offset >= 0 ? e.offset : -1;
+        const bool marked = e.metadata_size == kTransactionMark.size() &&
+                            std::memcmp(e.metadata, kTransactionMark.data(), e.metadata_size) == 0;
+        if (group > mine) ahead = true;
+        if (group != mine || (group >= 0 && !marked)) same = false;
+      }
+      std::vector<PublishItem> outbox = task->TakeRestoredOutbox();
+      if (ahead) {
+        spdlog::warn("event=stale_task_state task={} outbox={} action=drop_outbox_and_replay",
+                     task->id(), outbox.size());
+      }
+      if (ahead || same) {
+        for (const PublishItem& item : outbox) delivered_.emplace_back(item.task, item.sequence);
+      } else {
+        for (PublishItem& item : outbox) held_.push_back(std::move(item));
+      }
+    }
   }
 
   // `rk` is the consumer: while ~Impl destroys it, consumer_ is already null.
@@ -560,6 +664,7 @@ class Engine::Impl final : public RecordOwner {
       const size_t unfenced = DropUnfenced();
       const size_t queued = rd_kafka_outq_len(producer_.get());
       rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
+      if (transactions_) transactions_->AbortOpen();
       spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted "
                    "unfenced_outputs={} producer_queue={}", tasks_.size(), unfenced, queued);
     } else if (!state_failed_) {
@@ -567,9 +672,15 @@ class Engine::Impl final : public RecordOwner {
       // and wait for the broker so that the outbox is clean for the next owner. (After a
       // state failure this process writes and publishes nothing more: a restart does.)
       Commit();
-      FenceNow(rk);
-      rd_kafka_flush(producer_.get(), 5000);
-      Commit();  // deletes what the flush confirmed
+      if (transactions_) {
+        Transact();  // what waits, in this generation's last transaction
+        const size_t refused = DropUnfenced();  // refused: it stays in the outbox
+        if (refused > 0) spdlog::warn("event=revoked_outputs_held outputs={}", refused);
+      } else {
+        FenceNow(rk);
+        rd_kafka_flush(producer_.get(), 5000);
+      }
+      Commit();  // deletes what the flush or the transaction confirmed
     }
     std::string names;
     for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
@@ -642,7 +753,13 @@ class Engine::Impl final : public RecordOwner {
     PublishStats();
     if (!publish.empty()) CrashPoint("after-commit");
     for (PublishItem& item : publish) held_.push_back(std::move(item));
-    if (!held_.empty() && std::chrono::steady_clock::now() >= fence_retry_at_) IssueFence();
+    if (std::chrono::steady_clock::now() >= fence_retry_at_) {
+      if (transactions_) {
+        Transact();
+      } else if (!held_.empty()) {
+        IssueFence();
+      }
+    }
     // Committed customers are clean: trim each task to its share of the cache.
     if (!tasks_.empty()) {
       const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;
@@ -670,17 +787,86 @@ class Engine::Impl final : public RecordOwner {
   // nothing stale over the newer outputs of the task's new owner. The commit carries the
   // offsets stored in RocksDB with the state (which stay the ones c360 resumes from), so
   // the group's committed offsets also show its progress to Kafka's tools.
-  PartitionList FenceOffsets() const {
+  // `marked`: with kTransactionMark as commit metadata.
+  PartitionList FenceOffsets(bool marked = false) const {
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * 5));
     for (const auto& [id, task] : tasks_) {
       for (InputTopic topic : kAllInputTopics) {
         if (const auto next = task->resume_offset(topic)) {
-          rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id)
-              ->offset = *next;
+          rd_kafka_topic_partition_t* e =
+              rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id);
+          e->offset = *next;
+          if (marked) {
+            e->metadata = std::malloc(kTransactionMark.size());  // the list frees it
+            std::memcpy(e->metadata, kTransactionMark.data(), kTransactionMark.size());
+            e->metadata_size = kTransactionMark.size();
+          }
         }
       }
     }
     return offsets;
+  }
+
+  // The sum of every task's stored offsets: it grows whenever any of them moves.
+  int64_t OffsetsSum() const {
+    int64_t sum = 0;
+    for (const auto& [id, task] : tasks_) {
+      for (InputTopic topic : kAllInputTopics) sum += task->resume_offset(topic).value_or(0);
+    }
+    return sum;
+  }
+
+  // exactly_once: the outputs waiting (held_) and every task's stored offsets in one
+  // transaction (transaction.h), after their batch is in RocksDB; skipped when neither
+  // moved. Aborted (a refused offset commit: a zombie; a failed delivery, a timeout), the
+  // outputs are held, as after a refused fence: tried again a second later, or decided by
+  // the rebalance under way.
+  void Transact() {
+    const int64_t progress = OffsetsSum();
+    if (held_.empty() && progress == transacted_progress_) return;
+    PartitionList offsets = FenceOffsets(/*marked=*/true);
+    std::vector<PublishItem> items = std::move(held_);
+    held_.clear();
+    const std::optional<std::string> aborted = transactions_->Run(
+        [&] {
+          for (PublishItem& item : items) {
+            Publish(std::move(item));
+            CrashPoint("publishing");
+          }
+          return failed_.empty();
+        },
+        offsets.get());
+    // Every delivery report of the transaction (commit flushes; abort purges) before its
+    // outputs are decided: a late one must not be taken for the next transaction's.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(2 * config_.transaction_timeout_ms);
+    while (in_flight_ > 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw EngineError("delivery reports of a transaction's outputs missing after " +
+                          std::to_string(2 * config_.transaction_timeout_ms) + " ms");
+      }
+      rd_kafka_poll(producer_.get(), 10);
+    }
+    std::vector<InFlight*> flights;
+    flights.swap(transaction_flights_);
+    flights.insert(flights.end(), failed_.begin(), failed_.end());
+    failed_.clear();
+    if (!aborted) {
+      transacted_progress_ = progress;
+      for (InFlight* flight : flights) Confirm(flight);
+      return;
+    }
+    std::sort(flights.begin(), flights.end(), [](const InFlight* a, const InFlight* b) {
+      return std::tie(a->task, a->sequence) < std::tie(b->task, b->sequence);
+    });
+    for (InFlight* flight : flights) {
+      held_.push_back(PublishItem{flight->task, flight->sequence, std::move(flight->entry)});
+      delete flight;
+    }
+    ++fence_rejections_;
+    fence_retry_at_ = std::chrono::steady_clock::now() + kFenceRetry;
+    spdlog::warn("event=transaction_aborted error=\"{}\" held_outputs={} action=hold", *aborted,
+                 held_.size());
   }
 
   // Asks the coordinator, asynchronously, to accept a commit; its answer (ServeFences)
@@ -823,7 +1009,19 @@ class Engine::Impl final : public RecordOwner {
     auto* self = static_cast<Impl*>(opaque);
     auto* flight = static_cast<InFlight*>(msg->_private);
     --self->in_flight_;
-    if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+    const bool purged =
+        msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    if (self->transactions_) {
+      // Its transaction decides (Transact): delivered is not visible until it commits.
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && !purged) {
+        ++self->kafka_errors_;
+        spdlog::warn("event=publish_failed topic={} error=\"{}\" action=abort_transaction",
+                     flight->entry.topic(), rd_kafka_err2str(msg->err));
+      }
+      self->transaction_flights_.push_back(flight);
+      return;
+    }
+    if (purged) {
       delete flight;  // not sent (assignment lost, or the engine is going): it stays in the outbox
       return;
     }
@@ -834,11 +1032,17 @@ class Engine::Impl final : public RecordOwner {
       self->failed_.push_back(flight);
       return;
     }
+    self->Confirm(flight);
+  }
+
+  // An output the broker confirmed (exactly_once: in a committed transaction): counted, and
+  // its outbox entry deleted with the next commit.
+  void Confirm(InFlight* flight) {
     CrashPoint("after-delivery");
-    self->metrics_.Delivered(flight->entry, self->clock_.NowMs());
-    if (flight->entry.topic() == self->config_.topics.alerts) ++self->stats_.alerts_published;
-    if (self->on_delivered_) self->on_delivered_(flight->entry);
-    self->delivered_.emplace_back(flight->task, flight->sequence);
+    metrics_.Delivered(flight->entry, clock_.NowMs());
+    if (flight->entry.topic() == config_.topics.alerts) ++stats_.alerts_published;
+    if (on_delivered_) on_delivered_(flight->entry);
+    delivered_.emplace_back(flight->task, flight->sequence);
     delete flight;
   }
 
@@ -908,6 +1112,10 @@ class Engine::Impl final : public RecordOwner {
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::vector<std::pair<uint16_t, uint64_t>> delivered_;
   std::vector<InFlight*> failed_;
+  // exactly_once (transaction.h): null otherwise.
+  std::unique_ptr<OutputTransactions> transactions_;
+  std::vector<InFlight*> transaction_flights_;  // delivery reports of the open transaction
+  int64_t transacted_progress_ = -1;            // OffsetsSum() at the last commit
   size_t in_flight_ = 0;
   // Committed outputs not yet published: waiting for a fence, or in one (IssueFence).
   std::vector<PublishItem> held_;
