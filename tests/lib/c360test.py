@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,9 +39,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The broker the tests run on: `embedded` (default) is `c360 broker`, librdkafka's mock
+# cluster; `kafka` is Apache Kafka (tests/lib/kafka_broker.py): the one at C360_TEST_KAFKA
+# if set (scripts/test starts one for the whole run), else a private one per broker().
+BROKER = os.environ.get("C360_TEST_BROKER", "embedded")
+if BROKER not in ("embedded", "kafka"):
+    raise SystemExit(f"C360_TEST_BROKER={BROKER!r}: embedded or kafka")
+
+
+def on_real_kafka():
+    return BROKER == "kafka"
+
+
 @contextmanager
 def broker(partitions=4, port=0):
-    """Starts `c360 broker`, yields (bootstrap, process), stops it with SIGTERM."""
+    """Yields (bootstrap, process) with c360's topics of `partitions` partitions.
+
+    Embedded: starts `c360 broker`, yields its Popen, stops it with SIGTERM. Real Kafka
+    (C360_TEST_BROKER=kafka): the c360.* topics are deleted and created afresh; `process`
+    is a Popen-like handle (pid, poll, send_signal: SIGSTOP/SIGCONT freeze it), or None for
+    a broker at C360_TEST_KAFKA without C360_TEST_KAFKA_PID."""
+    if on_real_kafka():
+        assert port == 0, "a real Kafka broker is always on a free port"
+        here = os.path.dirname(os.path.abspath(__file__))
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        import kafka_broker
+        with kafka_broker.for_test(partitions) as pair:
+            yield pair
+        return
     proc = subprocess.Popen([C360, "broker", "--port", str(port), "--partitions",
                              str(partitions)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
