@@ -41,14 +41,34 @@ endfunction()
 
 include(GoogleTest)
 
-# c360_process_test(NAME script.py [LABELS l ...])
+# c360_process_test(NAME script.py [LABELS l ...] [KAFKA] [KAFKA_ONLY] [TIMEOUT s])
 # A black-box test in Python (Debian's python3, with confluent-kafka) that runs the real
-# c360 binary; generated c360.v1 Python modules are on its PYTHONPATH.
+# c360 binary; generated c360.v1 Python modules are on its PYTHONPATH. Its broker is the
+# embedded one. KAFKA also registers NAME_kafka: the same script on a real Apache Kafka
+# broker (C360_TEST_BROKER=kafka, tests/lib/kafka_broker.py: the broker at C360_TEST_KAFKA,
+# which scripts/test starts for the run, or a private one), label `kafka`, one at a time
+# (RESOURCE_LOCK: they share that broker and recreate its c360.* topics). KAFKA_ONLY
+# registers NAME on real Kafka alone.
 function(c360_process_test name script)
-  cmake_parse_arguments(ARG "" "" "LABELS" ${ARGN})
-  add_test(NAME ${name} COMMAND ${C360_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/${script})
-  set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "C360_BIN=$<TARGET_FILE:c360>;C360_STATE_DUMP=$<TARGET_FILE:c360_state_dump>;PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1"
-    LABELS "process;${ARG_LABELS}"
-    TIMEOUT 300)
+  cmake_parse_arguments(ARG "KAFKA;KAFKA_ONLY" "TIMEOUT" "LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set(env "C360_BIN=$<TARGET_FILE:c360>;C360_STATE_DUMP=$<TARGET_FILE:c360_state_dump>;PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1")
+  set(command ${C360_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/${script})
+  if(NOT ARG_KAFKA_ONLY)
+    add_test(NAME ${name} COMMAND ${command})
+    set_tests_properties(${name} PROPERTIES
+      ENVIRONMENT "${env}" LABELS "process;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  endif()
+  if(ARG_KAFKA OR ARG_KAFKA_ONLY)
+    set(kafka_name ${name}_kafka)
+    if(ARG_KAFKA_ONLY)
+      set(kafka_name ${name})
+    endif()
+    add_test(NAME ${kafka_name} COMMAND ${command})
+    set_tests_properties(${kafka_name} PROPERTIES
+      ENVIRONMENT "${env};C360_TEST_BROKER=kafka" LABELS "process;kafka;${ARG_LABELS}"
+      RESOURCE_LOCK c360_kafka TIMEOUT ${ARG_TIMEOUT})
+  endif()
 endfunction()
