@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -37,8 +39,8 @@ constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
 // After the group coordinator rejected an output fence, the held outputs are fenced again
 // after this long (or at the next rebalance, which decides their fate).
 constexpr auto kFenceRetry = std::chrono::seconds(1);
-// The commit metadata of the offsets this engine commits in its transactions
-// (DecideRestoredOutboxes tells them from the fence's).
+// The commit metadata of the offsets this engine commits in its transactions:
+// "c360-txn <transactional.id> <outbox sequence>" (DecideRestoredOutboxes reads it back).
 constexpr std::string_view kTransactionMark = "c360-txn";
 
 // librdkafka's syslog levels as spdlog's.
@@ -204,7 +206,8 @@ class Engine::Impl final : public RecordOwner {
     // committed in a transaction only once it commits (StableCommittedOffsets).
     consumer_props.emplace_back("isolation.level", "read_committed");
     if (config_.exactly_once) {
-      producer_props.emplace_back("transactional.id", TransactionalId());
+      transactional_id_ = TransactionalId();
+      producer_props.emplace_back("transactional.id", transactional_id_);
       producer_props.emplace_back("transaction.timeout.ms",
                                   std::to_string(config_.transaction_timeout_ms));
     }
@@ -602,16 +605,15 @@ class Engine::Impl final : public RecordOwner {
     PublishStats();
   }
 
-  // exactly_once: whether the outbox a task left was published, from the group's offsets.
-  // Each transaction commits the tasks' offsets with the mark kTransactionMark, after the
-  // batch is in RocksDB and before its outbox entries are deleted there, so for a task:
-  // - the group's offsets are the stored ones, committed by a transaction: that batch's
-  //   transaction committed; its outbox is published and only to be deleted;
-  // - they are behind (or were not committed by a transaction): its transaction did not
-  //   commit (a crash in between, an abort); the outbox goes out in a new one;
-  // - they are ahead: another member has processed the task beyond this state (this
-  //   engine's copy is stale, a zombie's); its outbox is superseded and deleted, and the
-  //   task resumes from its stored offsets (outputs are deterministic: same ids).
+  // exactly_once: which of a restored task's outbox entries a committed transaction has
+  // published, from the group's committed offsets of the task. Each transaction commits
+  // them with the metadata "c360-txn <transactional.id> <sequence>" (TransactionOffsets):
+  // - written by this engine's transactional id: the entries up to that sequence are
+  //   published (deleted with the next commit), the later ones go out in a new transaction;
+  // - otherwise, offsets ahead of the stored ones: another member processed the task
+  //   beyond this state (a zombie's copy): the outbox is superseded and deleted, and the
+  //   task resumes from its stored offsets (outputs are deterministic: same ids);
+  // - otherwise (no transaction of ours: a fresh group, the fence's offsets): all go out.
   // The offsets are read stable: while another member's transaction holds them (a zombie
   // between its offset commit and its commit), this waits for it to end, at most the
   // transaction timeout, so that this engine's outputs come after it.
@@ -623,29 +625,45 @@ class Engine::Impl final : public RecordOwner {
       }
     }
     StableCommittedOffsets(consumer_.get(), committed.get(), config_.transaction_timeout_ms + 10'000);
+    const std::string ours = std::string(kTransactionMark) + " " + transactional_id_ + " ";
     for (Task* task : restored) {
-      bool same = true, ahead = false;
+      TaskProgress& progress = progress_[task->id()];
+      bool ahead = false;
+      std::optional<uint64_t> published;
       for (int i = 0; i < committed->cnt; ++i) {
         const rd_kafka_topic_partition_t& e = committed->elems[i];
         if (e.partition != task->id()) continue;
-        const auto topic = config_.topics.InputByName(e.topic);
-        const auto stored = task->resume_offset(*topic);
-        const int64_t mine = stored ? *stored : -1;
-        const int64_t group = e.offset >= 0 ? e.offset : -1;
-        const bool marked = e.metadata_size == kTransactionMark.size() &&
-                            std::memcmp(e.metadata, kTransactionMark.data(), e.metadata_size) == 0;
-        if (group > mine) ahead = true;
-        if (group != mine || (group >= 0 && !marked)) same = false;
+        const InputTopic topic = *config_.topics.InputByName(e.topic);
+        const int64_t stored = task->resume_offset(topic).value_or(-1);
+        progress.offsets[static_cast<int>(topic)] = stored;
+        if (e.offset >= 0 && e.offset > stored) ahead = true;
+        const std::string_view meta(static_cast<const char*>(e.metadata), e.metadata ? e.metadata_size : 0);
+        if (meta.starts_with(ours)) {
+          uint64_t sequence = 0;
+          const std::string_view digits = meta.substr(ours.size());
+          if (std::from_chars(digits.data(), digits.data() + digits.size(), sequence).ec == std::errc()) {
+            published = std::max(published.value_or(0), sequence);
+          }
+        }
       }
+      progress.published_sequence = published.value_or(0);
       std::vector<PublishItem> outbox = task->TakeRestoredOutbox();
-      if (ahead) {
+      size_t resent = 0;
+      for (PublishItem& item : outbox) {
+        const bool sent = published ? item.sequence <= *published : ahead;
+        if (sent) {
+          delivered_.emplace_back(item.task, item.sequence);
+        } else {
+          held_.push_back(std::move(item));
+          ++resent;
+        }
+      }
+      if (!published && ahead) {
         spdlog::warn("event=stale_task_state task={} outbox={} action=drop_outbox_and_replay",
                      task->id(), outbox.size());
-      }
-      if (ahead || same) {
-        for (const PublishItem& item : outbox) delivered_.emplace_back(item.task, item.sequence);
-      } else {
-        for (PublishItem& item : outbox) held_.push_back(std::move(item));
+      } else if (!outbox.empty()) {
+        spdlog::info("event=outbox_restored task={} published={} to_publish={}", task->id(),
+                     outbox.size() - resent, resent);
       }
     }
   }
@@ -687,6 +705,8 @@ class Engine::Impl final : public RecordOwner {
     spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_);
     for (const auto& [id, task] : tasks_) Retire(task->counters());
     tasks_.clear();
+    progress_.clear();
+    transacted_progress_ = -1;
     PublishStats();
   }
 
@@ -746,6 +766,7 @@ class Engine::Impl final : public RecordOwner {
       state_failed_ = true;
       throw EngineError("state commit failed: " + *error);
     }
+    if (transactions_) RecordStoredOffsets();
     metrics_.ObserveCommit(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
     ++stats_.commits;
@@ -787,31 +808,57 @@ class Engine::Impl final : public RecordOwner {
   // nothing stale over the newer outputs of the task's new owner. The commit carries the
   // offsets stored in RocksDB with the state (which stay the ones c360 resumes from), so
   // the group's committed offsets also show its progress to Kafka's tools.
-  // `marked`: with kTransactionMark as commit metadata.
-  PartitionList FenceOffsets(bool marked = false) const {
+  PartitionList FenceOffsets() const {
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * 5));
     for (const auto& [id, task] : tasks_) {
       for (InputTopic topic : kAllInputTopics) {
         if (const auto next = task->resume_offset(topic)) {
-          rd_kafka_topic_partition_t* e =
-              rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id);
-          e->offset = *next;
-          if (marked) {
-            e->metadata = std::malloc(kTransactionMark.size());  // the list frees it
-            std::memcpy(e->metadata, kTransactionMark.data(), kTransactionMark.size());
-            e->metadata_size = kTransactionMark.size();
-          }
+          rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id)
+              ->offset = *next;
         }
       }
     }
     return offsets;
   }
 
+  // exactly_once: the offsets of every task as of its last RocksDB commit (not the ones
+  // in memory, which run ahead while a batch fills), each with the commit metadata
+  // "c360-txn <transactional.id> <sequence>", the task's highest outbox sequence that a
+  // committed transaction (this one, if it commits) has published.
+  PartitionList TransactionOffsets(const std::map<int32_t, uint64_t>& published) const {
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()) * 5));
+    for (const auto& [id, progress] : progress_) {
+      const std::string mark = std::string(kTransactionMark) + " " + transactional_id_ + " " +
+                               std::to_string(published.at(id));
+      for (InputTopic topic : kAllInputTopics) {
+        const int64_t next = progress.offsets[static_cast<int>(topic)];
+        if (next < 0) continue;
+        rd_kafka_topic_partition_t* e =
+            rd_kafka_topic_partition_list_add(offsets.get(), config_.topics.Input(topic).c_str(), id);
+        e->offset = next;
+        e->metadata = std::malloc(mark.size());  // the list frees it
+        std::memcpy(e->metadata, mark.data(), mark.size());
+        e->metadata_size = mark.size();
+      }
+    }
+    return offsets;
+  }
+
+  // exactly_once: after a RocksDB commit, every task's offsets as stored.
+  void RecordStoredOffsets() {
+    for (const auto& [id, task] : tasks_) {
+      TaskProgress& progress = progress_[id];
+      for (InputTopic topic : kAllInputTopics) {
+        progress.offsets[static_cast<int>(topic)] = task->resume_offset(topic).value_or(-1);
+      }
+    }
+  }
+
   // The sum of every task's stored offsets: it grows whenever any of them moves.
   int64_t OffsetsSum() const {
     int64_t sum = 0;
-    for (const auto& [id, task] : tasks_) {
-      for (InputTopic topic : kAllInputTopics) sum += task->resume_offset(topic).value_or(0);
+    for (const auto& [id, progress] : progress_) {
+      for (int64_t next : progress.offsets) sum += std::max<int64_t>(next, 0);
     }
     return sum;
   }
@@ -824,7 +871,14 @@ class Engine::Impl final : public RecordOwner {
   void Transact() {
     const int64_t progress = OffsetsSum();
     if (held_.empty() && progress == transacted_progress_) return;
-    PartitionList offsets = FenceOffsets(/*marked=*/true);
+    std::map<int32_t, uint64_t> published;
+    for (const auto& [id, p] : progress_) published[id] = p.published_sequence;
+    for (const PublishItem& item : held_) {
+      if (auto it = published.find(item.task); it != published.end()) {
+        it->second = std::max(it->second, item.sequence);
+      }
+    }
+    PartitionList offsets = TransactionOffsets(published);
     std::vector<PublishItem> items = std::move(held_);
     held_.clear();
     const std::optional<std::string> aborted = transactions_->Run(
@@ -853,6 +907,7 @@ class Engine::Impl final : public RecordOwner {
     failed_.clear();
     if (!aborted) {
       transacted_progress_ = progress;
+      for (auto& [id, p] : progress_) p.published_sequence = published[id];
       for (InFlight* flight : flights) Confirm(flight);
       return;
     }
@@ -1116,6 +1171,12 @@ class Engine::Impl final : public RecordOwner {
   std::unique_ptr<OutputTransactions> transactions_;
   std::vector<InFlight*> transaction_flights_;  // delivery reports of the open transaction
   int64_t transacted_progress_ = -1;            // OffsetsSum() at the last commit
+  std::string transactional_id_;
+  struct TaskProgress {
+    std::array<int64_t, kInputTopicCount> offsets{};  // as stored; -1: none
+    uint64_t published_sequence = 0;  // highest outbox sequence a committed transaction sent
+  };
+  std::map<int32_t, TaskProgress> progress_;  // exactly_once: the assigned tasks'
   size_t in_flight_ = 0;
   // Committed outputs not yet published: waiting for a fence, or in one (IssueFence).
   std::vector<PublishItem> held_;
