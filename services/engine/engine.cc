@@ -230,20 +230,56 @@ class Engine::Impl final : public RecordOwner {
       rd_kafka_poll_set_consumer(rk);
       fence_queue_.reset(rd_kafka_queue_new(rk));
 
-      KafkaConf producer_conf = MakeConf(producer_props);
-      rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), &Impl::OnDelivery);
-      rd_kafka_conf_set_error_cb(producer_conf.get(), &Impl::OnKafkaError);
-      rd_kafka_conf_set_log_cb(producer_conf.get(), &Impl::OnKafkaLog);
-      rd_kafka_conf_set_opaque(producer_conf.get(), this);
-      rk = rd_kafka_new(RD_KAFKA_PRODUCER, producer_conf.get(), err, sizeof err);
-      if (rk == nullptr) throw KafkaError(std::string("cannot create the Kafka producer: ") + err);
-      producer_conf.release();
-      producer_.reset(rk);
+      producer_props_ = std::move(producer_props);
+      producer_ = MakeProducer();
     } catch (const KafkaError& e) {
       fence_queue_.reset();
       consumer_.reset();
       throw EngineError(e.what());
     }
+  }
+
+  // The producer, from the properties CreateClients chose. Throws KafkaError.
+  KafkaHandle MakeProducer() {
+    KafkaConf producer_conf = MakeConf(producer_props_);
+    rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), &Impl::OnDelivery);
+    rd_kafka_conf_set_error_cb(producer_conf.get(), &Impl::OnKafkaError);
+    rd_kafka_conf_set_log_cb(producer_conf.get(), &Impl::OnKafkaLog);
+    rd_kafka_conf_set_opaque(producer_conf.get(), this);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, producer_conf.get(), err, sizeof err);
+    if (rk == nullptr) throw KafkaError(std::string("cannot create the Kafka producer: ") + err);
+    producer_conf.release();
+    return KafkaHandle(rk);
+  }
+
+  // exactly_once: the producer was fenced: the coordinator aborted its open transaction
+  // (this process stalled past the transaction timeout, as a zombie does) or another
+  // process took its transactional id. A fenced producer is dead in librdkafka; a new one
+  // takes the id back (init_transactions) and the outputs wait to be sent again, in order:
+  // a member the group still owns publishes them in its next transaction, a zombie's is
+  // refused and its tasks' next owner decides. A producer fenced over and over is another
+  // engine with the same id: that one line, exit 1.
+  void ReplaceFencedProducer(const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(fenced_at_, [&](auto t) { return now - t > std::chrono::minutes(1); });
+    fenced_at_.push_back(now);
+    if (fenced_at_.size() > 3) {
+      throw EngineError("the Kafka producer was fenced " + std::to_string(fenced_at_.size()) +
+                        " times in a minute (" + why + "): another engine uses the transactional "
+                        "id " + transactional_id_ + " (engine.transactional_id, docs/config.md)");
+    }
+    spdlog::warn("event=producer_fenced transactional_id={} reason=\"{}\" action=new_producer",
+                 transactional_id_, why);
+    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 500 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 10);
+    in_flight_ = 0;  // what the dead producer never reported, it never will
+    transactions_.reset();
+    producer_.reset();
+    producer_ = MakeProducer();
+    transactions_ = std::make_unique<OutputTransactions>(producer_.get(), consumer_.get(),
+                                                         config_.transaction_timeout_ms);
+    transactions_->Init();
   }
 
   void Run(const std::function<bool()>& stop) {
@@ -610,10 +646,12 @@ class Engine::Impl final : public RecordOwner {
   // them with the metadata "c360-txn <transactional.id> <sequence>" (TransactionOffsets):
   // - written by this engine's transactional id: the entries up to that sequence are
   //   published (deleted with the next commit), the later ones go out in a new transaction;
-  // - otherwise, offsets ahead of the stored ones: another member processed the task
-  //   beyond this state (a zombie's copy): the outbox is superseded and deleted, and the
-  //   task resumes from its stored offsets (outputs are deterministic: same ids);
-  // - otherwise (no transaction of ours: a fresh group, the fence's offsets): all go out.
+  // - otherwise (another member's offsets, a fresh group, the fence's): all go out, at
+  //   least once. Offsets ahead of the stored ones mean another member processed the task
+  //   beyond this copy of its state (a zombie's, regaining its task): its outbox still
+  //   goes out, because the state records it as published (a customer's last snapshot),
+  //   and the task resumes from its stored offsets, so that what follows on the topics
+  //   is this state's. (Moving a task's state with it is the changelog's job.)
   // The offsets are read stable: while another member's transaction holds them (a zombie
   // between its offset commit and its commit), this waits for it to end, at most the
   // transaction timeout, so that this engine's outputs come after it.
@@ -650,8 +688,7 @@ class Engine::Impl final : public RecordOwner {
       std::vector<PublishItem> outbox = task->TakeRestoredOutbox();
       size_t resent = 0;
       for (PublishItem& item : outbox) {
-        const bool sent = published ? item.sequence <= *published : ahead;
-        if (sent) {
+        if (published && item.sequence <= *published) {
           delivered_.emplace_back(item.task, item.sequence);
         } else {
           held_.push_back(std::move(item));
@@ -659,7 +696,7 @@ class Engine::Impl final : public RecordOwner {
         }
       }
       if (!published && ahead) {
-        spdlog::warn("event=stale_task_state task={} outbox={} action=drop_outbox_and_replay",
+        spdlog::warn("event=stale_task_state task={} outbox={} action=publish_outbox_and_replay",
                      task->id(), outbox.size());
       } else if (!outbox.empty()) {
         spdlog::info("event=outbox_restored task={} published={} to_publish={}", task->id(),
@@ -881,17 +918,26 @@ class Engine::Impl final : public RecordOwner {
     PartitionList offsets = TransactionOffsets(published);
     std::vector<PublishItem> items = std::move(held_);
     held_.clear();
-    const std::optional<std::string> aborted = transactions_->Run(
-        [&] {
-          for (PublishItem& item : items) {
-            Publish(std::move(item));
-            CrashPoint("publishing");
-          }
-          return failed_.empty();
-        },
-        offsets.get());
+    std::optional<std::string> aborted;
+    bool fenced = false;
+    try {
+      aborted = transactions_->Run(
+          [&] {
+            transaction_produce_failed_ = false;
+            for (PublishItem& item : items) {
+              Publish(std::move(item));
+              CrashPoint("publishing");
+            }
+            return !transaction_produce_failed_;
+          },
+          offsets.get());
+    } catch (const TransactionFenced& e) {
+      aborted = e.what();
+      fenced = true;
+    }
     // Every delivery report of the transaction (commit flushes; abort purges) before its
     // outputs are decided: a late one must not be taken for the next transaction's.
+    if (fenced) ReplaceFencedProducer(*aborted);
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(2 * config_.transaction_timeout_ms);
     while (in_flight_ > 0) {
@@ -901,19 +947,14 @@ class Engine::Impl final : public RecordOwner {
       }
       rd_kafka_poll(producer_.get(), 10);
     }
-    std::vector<InFlight*> flights;
+    std::vector<InFlight*> flights;  // in the order they were handed over
     flights.swap(transaction_flights_);
-    flights.insert(flights.end(), failed_.begin(), failed_.end());
-    failed_.clear();
     if (!aborted) {
       transacted_progress_ = progress;
       for (auto& [id, p] : progress_) p.published_sequence = published[id];
       for (InFlight* flight : flights) Confirm(flight);
       return;
     }
-    std::sort(flights.begin(), flights.end(), [](const InFlight* a, const InFlight* b) {
-      return std::tie(a->task, a->sequence) < std::tie(b->task, b->sequence);
-    });
     for (InFlight* flight : flights) {
       held_.push_back(PublishItem{flight->task, flight->sequence, std::move(flight->entry)});
       delete flight;
@@ -1029,6 +1070,9 @@ class Engine::Impl final : public RecordOwner {
 
   void Publish(PublishItem item) {
     auto* flight = new InFlight{item.task, item.sequence, std::move(item.entry)};
+    // exactly_once: the open transaction owns its outputs, in order, whatever their
+    // delivery reports say (Transact decides them once the transaction has ended).
+    if (transactions_) transaction_flights_.push_back(flight);
     const state::v1::OutboxEntry& e = flight->entry;
     rd_kafka_headers_t* headers = rd_kafka_headers_new(static_cast<size_t>(e.headers_size()));
     for (const auto& h : e.headers()) {
@@ -1043,7 +1087,11 @@ class Engine::Impl final : public RecordOwner {
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(flight), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(headers);
-      failed_.push_back(flight);  // retried from the main loop
+      if (transactions_) {
+        transaction_produce_failed_ = true;  // the transaction aborts
+      } else {
+        failed_.push_back(flight);  // retried from the main loop
+      }
       return;
     }
     ++in_flight_;
@@ -1073,7 +1121,6 @@ class Engine::Impl final : public RecordOwner {
         spdlog::warn("event=publish_failed topic={} error=\"{}\" action=abort_transaction",
                      flight->entry.topic(), rd_kafka_err2str(msg->err));
       }
-      self->transaction_flights_.push_back(flight);
       return;
     }
     if (purged) {
@@ -1169,9 +1216,12 @@ class Engine::Impl final : public RecordOwner {
   std::vector<InFlight*> failed_;
   // exactly_once (transaction.h): null otherwise.
   std::unique_ptr<OutputTransactions> transactions_;
-  std::vector<InFlight*> transaction_flights_;  // delivery reports of the open transaction
+  std::vector<InFlight*> transaction_flights_;  // the open transaction's outputs (owned)
+  bool transaction_produce_failed_ = false;
   int64_t transacted_progress_ = -1;            // OffsetsSum() at the last commit
   std::string transactional_id_;
+  KafkaProperties producer_props_;
+  std::vector<std::chrono::steady_clock::time_point> fenced_at_;  // the last minute's fences
   struct TaskProgress {
     std::array<int64_t, kInputTopicCount> offsets{};  // as stored; -1: none
     uint64_t published_sequence = 0;  // highest outbox sequence a committed transaction sent

@@ -64,8 +64,14 @@ std::optional<std::string> OutputTransactions::Run(const std::function<bool()>& 
 
 std::string OutputTransactions::Abort(rd_kafka_error_t* error, const char* step) {
   const bool fatal = rd_kafka_error_is_fatal(error);
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
   const std::string why = Describe(error, step);
   rd_kafka_error_destroy(error);
+  if (fatal && (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)) {
+    open_ = false;  // the producer is dead: nothing to abort
+    throw TransactionFenced("transaction " + why);
+  }
   if (fatal) {
     throw KafkaError("Kafka transaction failed: " + why +
                      " (another producer with this engine's transactional id? "

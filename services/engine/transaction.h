@@ -8,8 +8,8 @@
 // on the processing thread only.
 //
 // Errors: an abortable one (a refused offset commit, a failed delivery, a timeout) aborts
-// the transaction and is returned, for the caller to hold its outputs and decide; a fatal
-// one (the producer fenced by another with the same transactional.id) throws KafkaError.
+// the transaction and is returned, for the caller to hold its outputs and decide; a fenced
+// producer throws TransactionFenced; any other fatal one throws KafkaError.
 
 #include <librdkafka/rdkafka.h>
 
@@ -20,6 +20,14 @@
 #include "common/kafka.h"
 
 namespace c360 {
+
+// The producer is fenced (librdkafka: fatal): the coordinator aborted its open
+// transaction on timeout, or a newer producer took its transactional.id. It cannot be used
+// again; a new producer can take the id back.
+class TransactionFenced : public KafkaError {
+ public:
+  using KafkaError::KafkaError;
+};
 
 class OutputTransactions {
  public:

@@ -10,8 +10,17 @@ the batch it was holding, those older snapshots would land on the compacted
 outputs with an offset commit in its group generation before it publishes; A's is
 rejected, A drops that batch (it stays in A's RocksDB outbox), rejoins and shares the
 tasks with B. At the end, the last snapshot of every customer on `c360.health` equals
-what its current owner's API reports."""
+what its current owner's API reports.
 
+On real Kafka (C360_TEST_BROKER=kafka) the engines run with `engine.processing_guarantee:
+exactly_once`, and A is frozen at three points in turn: right after a batch's commit
+(before its transaction), at the 4th batch with its outputs handed to the producer inside
+an open transaction (`publishing`: the window the fence alone leaves open), and between
+the transaction's offset commit and its commit (`transaction`: B must wait for it to end
+before it reads the task's offsets). A's transaction is refused or aborted each time, and
+the last snapshot of every customer is never stale."""
+
+import os
 import re
 import signal
 import sys
@@ -29,6 +38,10 @@ from c360.v1 import health_pb2  # noqa: E402
 CUSTOMERS = 300
 PARTITIONS = 8
 SESSION_MS = 6000
+ON_KAFKA = os.environ.get("C360_TEST_BROKER") == "kafka"
+# Where A freezes: the fence's case, and on real Kafka the transactions' windows.
+FREEZES = (["after-commit:1:stop", "publishing:400:stop", "transaction:4:stop"] if ON_KAFKA
+           else ["after-commit:1:stop"])
 STATUS = {v.number: v.name for v in health_pb2.HealthSnapshot.Status.DESCRIPTOR.values}
 
 
@@ -98,24 +111,31 @@ def with_logs(engines, wait, *args):
 
 class ZombieTest(unittest.TestCase):
     def test_frozen_member_does_not_publish_stale_snapshots_after_its_tasks_moved(self):
+        for freeze in FREEZES:
+            with self.subTest(freeze=freeze):
+                self.frozen_member(freeze)
+
+    def frozen_member(self, freeze):
         with tempfile.TemporaryDirectory() as tmp, \
                 t.broker(partitions=PARTITIONS) as (bootstrap, _):
             config = tmp + "/c360.yaml"
             with open(config, "w") as f:
                 f.write(f"kafka:\n  session.timeout.ms: {SESSION_MS}\n"
                         "  heartbeat.interval.ms: 1000\nengine:\n  batch_max_records: 500\n")
+                if ON_KAFKA:
+                    f.write("  processing_guarantee: exactly_once\n")
             first = t.run_c360("gen", "--brokers", bootstrap, "--customers", str(CUSTOMERS),
                                "--events", "30000", "--days", "15", "--seed", "5",
                                "--start", "2026-06-01")
             self.assertEqual(first.returncode, 0, first.stderr)
             group = "g-" + uuid.uuid4().hex
             a = t.Engine(bootstrap, tmp + "/a", group, config=config,
-                         env={"C360_CRASH_POINT": "after-commit:1:stop"}).start()
+                         env={"C360_CRASH_POINT": freeze}).start()
             b = t.Engine(bootstrap, tmp + "/b", group, config=config)
             try:
                 t.wait_for(lambda: process_state(a.proc.pid) == "T", 60,
-                           "engine A to freeze after its 4th commit")
-                self.assertIn("c360: stop point after-commit", log_of(a))
+                           f"engine A to freeze at {freeze}")
+                self.assertIn("c360: stop point " + freeze.split(":")[0], log_of(a))
                 b.start()
                 # A's session expires; B takes every task, then more events arrive.
                 t.wait_for(lambda: caught_up([b], bootstrap), 120, "B to own and apply all")
@@ -155,12 +175,16 @@ class ZombieTest(unittest.TestCase):
                 self.assertEqual(stale, [], f"{len(stale)} customers' last snapshot is stale: "
                                             f"{stale[:3]}\n--- engine A's log\n{log_of(a)[-5000:]}")
                 # A held its frozen batch's outputs: refused by the coordinator, or still
-                # waiting for its answer when librdkafka reported the assignment lost.
+                # waiting for its answer when librdkafka reported the assignment lost; with
+                # transactions, its transaction was refused or aborted.
                 log = log_of(a)
                 lost = re.search(r"event=assignment_lost .*unfenced_outputs=(\d+)", log)
                 self.assertIsNotNone(lost, log[-3000:])
-                self.assertTrue(int(lost.group(1)) > 0 or "event=output_fence_rejected" in log,
-                                log[-3000:])
+                self.assertTrue(int(lost.group(1)) > 0 or "event=output_fence_rejected" in log
+                                or "event=transaction_aborted" in log, log[-3000:])
+                print(f"freeze at {freeze}: 0 stale of {CUSTOMERS}; "
+                      f"{len(re.findall('event=transaction_aborted', log))} transactions aborted, "
+                      f"unfenced outputs {lost.group(1)}", flush=True)
             finally:
                 codes = []
                 for engine in (a, b):
