@@ -141,6 +141,14 @@ TEST_F(KpisTest, ExplicitDueTimesOverrideThePolicy) {
   // Exactly at the deadline is on time.
   state_.ApplyTicket(Ticket("e2", "T-1", K::FIRST_RESPONSE, K::P4), At(5, 13), kConfig);
   EXPECT_EQ(At_(5, 14).sla_breached_r30d, 0);
+  // One hour past an explicit deadline of one hour is a breach, although P4's policy
+  // (hours) would allow it: the explicit due time decides.
+  ASSERT_GT(kConfig.sla[4].response_hours, 2);
+  v1::TicketEvent late = Ticket("e3", "T-2", K::CREATED, K::P4);
+  *late.mutable_response_due() = ToTimestamp(At(5, 13));
+  state_.ApplyTicket(late, At(5, 12), kConfig);
+  state_.ApplyTicket(Ticket("e4", "T-2", K::FIRST_RESPONSE, K::P4), At(5, 14), kConfig);
+  EXPECT_EQ(At_(5, 15).sla_breached_r30d, 1);
 }
 
 TEST_F(KpisTest, InvoicesOverduePartialPaymentsDisputesAndCreditHold) {

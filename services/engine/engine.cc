@@ -437,6 +437,7 @@ class Engine::Impl final : public RecordOwner {
     s.fence_rejections = fence_rejections_;
     s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
     for (const auto& [id, task] : tasks_) {
+      s.outbox_pending += static_cast<int64_t>(task->uncommitted_outputs());
       AddCounters(task->counters(), &s);
       if (task->stream_time() != kNoTime) {
         s.max_stream_time = std::max(s.max_stream_time, task->stream_time());

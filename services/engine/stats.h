@@ -37,7 +37,8 @@ struct EngineStats {
   // Current values, for the assigned tasks.
   int tasks = 0;
   int partitions = 0;  // of each input topic: the number of tasks in the group
-  int64_t outbox_pending = 0;  // not yet confirmed: awaiting a fence, published, or to retry
+  int64_t outbox_pending = 0;  // not yet confirmed: in the open batch, awaiting a fence or
+                               // transaction, published, or to retry
   int64_t timers_pending = 0;
   int64_t cached_customers = 0;
   int64_t customers_by_status[kStatusCount] = {};

@@ -122,6 +122,8 @@ class Task {
   void Drain(StateBatch* batch, std::vector<PublishItem>* publish);
   // Outbox entries found in the store at Restore(), to publish again.
   std::vector<PublishItem> TakeRestoredOutbox() { return std::move(restored_outbox_); }
+  // Outputs made since the last Drain(): not committed yet.
+  size_t uncommitted_outputs() const { return outbox_.size(); }
 
   uint16_t id() const { return id_; }
   TimeMs stream_time() const { return stream_time_; }

@@ -97,6 +97,9 @@ class WallClockTest : public ::testing::Test {
     }
     return false;
   }
+  // Every output of what the engine has applied is delivered (and seen by OnDelivered):
+  // only then does "no alert" mean none was produced, not one still on its way.
+  bool Settled() { return engine_->stats().outbox_pending == 0; }
   std::vector<v1::AlertEvent> Alerts() {
     std::lock_guard lock(mu_);
     return alerts_;
@@ -133,21 +136,23 @@ TEST_F(WallClockTest, HistoryFiresNoTimerEarlyAndQuietDeadlinesFire) {
   // Caught up: the engine's stream time follows the wall clock; the latest history event
   // is a day old, so T = now - 60 s shows the move happened.
   ASSERT_TRUE(WaitFor([&] {
-    return engine_->stats().applied == 240 && engine_->stats().max_stream_time == now_ - 60'000;
+    return engine_->stats().applied == 240 && engine_->stats().max_stream_time == now_ - 60'000 &&
+           Settled();
   }));
+  ASSERT_GT(engine_->stats().snapshots, 0);  // the history's outputs were delivered
   EXPECT_TRUE(Alerts().empty()) << Alerts().front().DebugString();
 
   // A new P1 ticket 10 minutes ago, not answered: response due in 50 minutes.
   Ticket("quiet", "q1", "T-Q", v1::TicketEvent::CREATED, now_ - 10 * 60'000);
   Flush();
-  ASSERT_TRUE(WaitFor([&] { return engine_->stats().applied == 241; }));
+  ASSERT_TRUE(WaitFor([&] { return engine_->stats().applied == 241 && Settled(); }));
   EXPECT_TRUE(Alerts().empty());
 
   // No more events. The wall clock moves 40 minutes: T = now + 40 min - 60 s, before the
   // deadline: nothing. Then 30 more: the deadline (now + 50 min) passes in silence.
   clock_.Advance(40 * 60'000);
   ASSERT_TRUE(WaitFor([&] {
-    return engine_->stats().max_stream_time == now_ + 40 * 60'000 - 60'000;
+    return engine_->stats().max_stream_time == now_ + 40 * 60'000 - 60'000 && Settled();
   }));
   EXPECT_TRUE(Alerts().empty());
   clock_.Advance(30 * 60'000);
