@@ -5,8 +5,10 @@
 //   build/bench/core_bench                  (docs/performance.md has the latest figures)
 
 #include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <list>
+#include <map>
 #include <random>
 
 #include "scoring/kpis.h"
@@ -15,6 +17,7 @@
 #include "scoring/test_events.h"
 #include "services/engine/decode/decoder.h"
 #include "services/engine/task.h"
+#include "services/generator/simulation.h"
 
 namespace c360 {
 namespace {
@@ -211,6 +214,70 @@ BENCHMARK_CAPTURE(BM_Decode, invoice, InputTopic::kInvoices,
                   Invoice("e1", "INV-1", v1::InvoiceEvent::PAID));
 BENCHMARK_CAPTURE(BM_Decode, campaign, InputTopic::kCampaigns,
                   Campaign("e1", "C-1", v1::CampaignEvent::OPENED));
+
+// The generator's records of one topic (200 customers, 30 days: ~2,000 of each type at
+// most), each as protobuf and as the JSON `c360 gen --format json` writes.
+struct GeneratedRecords {
+  struct Record {
+    std::string key, protobuf, json;
+    TimeMs time;
+  };
+  std::vector<Record> records;
+  TimeMs now = 0;
+
+  explicit GeneratedRecords(InputTopic topic) {
+    gen::Simulation sim({.customers = 200, .history_days = 30, .seed = 7, .start_ms = At(0, 0)});
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;  // as gen_command.cc
+    std::vector<gen::GeneratedRecord> day;
+    while (sim.days_simulated() < 30 && records.size() < 2'000) {
+      now = sim.NextDay(&day) + kMsPerDay;
+      for (const gen::GeneratedRecord& g : day) {
+        if (g.topic != topic || records.size() == 2'000) continue;
+        Record& r = records.emplace_back();
+        r.key = g.customer_id;
+        r.protobuf = g.AsMessage().SerializeAsString();
+        (void)google::protobuf::util::MessageToJsonString(g.AsMessage(), &r.json, options);
+        r.time = g.time;
+      }
+    }
+  }
+};
+
+// Decoding the generator's records of one topic, as protobuf or as JSON (checks included):
+// events/s of each and their ratio (issue 17: JSON at >= 0.6 x protobuf).
+void BM_DecodeGenerated(benchmark::State& state, InputTopic topic, bool json) {
+  static std::map<InputTopic, GeneratedRecords> cache;  // protobuf and JSON: the same events
+  const GeneratedRecords& generated = cache.try_emplace(topic, topic).first->second;
+  std::vector<InputRecord> inputs;
+  int64_t bytes = 0;
+  for (const GeneratedRecords::Record& g : generated.records) {
+    InputRecord& r = inputs.emplace_back();
+    r.topic = topic;
+    r.key = g.key;
+    r.value = json ? g.json : g.protobuf;
+    if (json) r.content_type = "application/json";
+    r.kafka_timestamp_ms = g.time;
+    bytes += static_cast<int64_t>(r.value->size());
+  }
+  Decoder decoder;
+  for (const InputRecord& r : inputs) {
+    if (!decoder.Decode(r, generated.now).ok()) state.SkipWithError("a record does not decode");
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(decoder.Decode(inputs[i], generated.now));
+    if (++i == inputs.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes_per_record"] = static_cast<double>(bytes) / inputs.size();
+}
+BENCHMARK_CAPTURE(BM_DecodeGenerated, usage_protobuf, InputTopic::kUsage, false);
+BENCHMARK_CAPTURE(BM_DecodeGenerated, usage_json, InputTopic::kUsage, true);
+BENCHMARK_CAPTURE(BM_DecodeGenerated, ticket_protobuf, InputTopic::kTickets, false);
+BENCHMARK_CAPTURE(BM_DecodeGenerated, ticket_json, InputTopic::kTickets, true);
+BENCHMARK_CAPTURE(BM_DecodeGenerated, invoice_protobuf, InputTopic::kInvoices, false);
+BENCHMARK_CAPTURE(BM_DecodeGenerated, invoice_json, InputTopic::kInvoices, true);
 
 void BM_KpisAndScores(benchmark::State& state) {
   Fixture& f = SharedFixture();
