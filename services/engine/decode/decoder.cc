@@ -1,38 +1,15 @@
 #include "services/engine/decode/decoder.h"
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
-#include <cctype>
-#include <limits>
-#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
 namespace c360 {
 namespace {
 
-using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-
-// An enum name that the schema does not define is replaced, in JSON input, by this number
-// (which no c360 enum defines), so JSON and protobuf input reach the same invalid_value check.
-constexpr int kUndefinedEnumNumber = std::numeric_limits<int32_t>::min();
-
-// JSON nesting beyond this is malformed: c360's schemas nest 3 deep, and a bound keeps a
-// hostile value from exhausting the stack of a recursive parser.
-constexpr int kMaxJsonDepth = 64;
-
 // google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
 constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
-
-struct BadEnum {
-  std::string field;
-  std::string text;  // as written in the JSON input
-};
 
 DeadLetter Reject(DeadLetterReason reason, std::string detail) {
   std::replace(detail.begin(), detail.end(), '\n', ' ');
@@ -46,97 +23,27 @@ bool IsJsonContentType(std::optional<std::string_view> content_type) {
   constexpr std::string_view kJson = "application/json";
   if (v.size() < kJson.size()) return false;
   for (size_t i = 0; i < kJson.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(v[i])) != kJson[i]) return false;
+    const char c = v[i] >= 'A' && v[i] <= 'Z' ? static_cast<char>(v[i] - 'A' + 'a') : v[i];
+    if (c != kJson[i]) return false;
   }
   return v.size() == kJson.size() || v[kJson.size()] == ';' || v[kJson.size()] == ' ';
 }
 
-bool IsWellKnownType(const Descriptor* d) {
-  return d->file()->package() == "google.protobuf";
-}
-
-// Deepest nesting of arrays and objects in `text`, outside strings; stops counting past
-// kMaxJsonDepth.
-int JsonDepth(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > kMaxJsonDepth) break;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-// Replaces enum names the schema does not define with kUndefinedEnumNumber (protobuf's
-// JSON parser would otherwise drop them silently under ignore_unknown_fields) and records
-// them. Recurses only along message fields of the schema, so its depth is the schema's.
-void MarkUndefinedEnumNames(nlohmann::json& object, const Descriptor* descriptor,
-                            std::vector<BadEnum>* bad) {
-  for (auto& [name, value] : object.items()) {
-    const FieldDescriptor* field = descriptor->FindFieldByName(name);
-    if (field == nullptr) field = descriptor->FindFieldByCamelcaseName(name);
-    if (field == nullptr || field->is_repeated()) continue;
-    if (field->type() == FieldDescriptor::TYPE_ENUM && value.is_string()) {
-      const std::string text = value.get<std::string>();
-      if (field->enum_type()->FindValueByName(text) == nullptr) {
-        bad->push_back({field->name(), text});
-        value = kUndefinedEnumNumber;
-      }
-    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE && value.is_object() &&
-               !IsWellKnownType(field->message_type())) {
-      MarkUndefinedEnumNames(value, field->message_type(), bad);
-    }
-  }
-}
-
 // Parses the record's value into `message`; on failure returns the `malformed` verdict.
-std::optional<DeadLetter> ParseValue(const InputRecord& record, Message* message,
-                                     std::string* scratch, std::vector<BadEnum>* bad_enums) {
+template <typename M>
+std::optional<DeadLetter> ParseValue(const InputRecord& record, M* message, JsonReader* json,
+                                     std::vector<BadEnum>* bad_enums) {
   const std::string_view value = record.value.value_or(std::string_view());
-  const std::string& type = message->GetDescriptor()->full_name();
-  if (!IsJsonContentType(record.content_type)) {
-    if (!message->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return Reject(DeadLetterReason::kMalformed,
-                    "value (" + std::to_string(value.size()) + " bytes) is not a valid " +
-                        type + " protobuf");
+  if (IsJsonContentType(record.content_type)) {
+    if (auto malformed = json->Read(value, message, bad_enums)) {
+      return Reject(DeadLetterReason::kMalformed, std::move(*malformed));
     }
     return std::nullopt;
   }
-  if (JsonDepth(value) > kMaxJsonDepth) {
+  if (!message->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return Reject(DeadLetterReason::kMalformed,
-                  "JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-  }
-  nlohmann::json json = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return Reject(DeadLetterReason::kMalformed, "value is not valid JSON");
-  }
-  if (!json.is_object()) {
-    return Reject(DeadLetterReason::kMalformed,
-                  std::string("JSON value is ") + json.type_name() + ", not an object");
-  }
-  MarkUndefinedEnumNames(json, message->GetDescriptor(), bad_enums);
-  *scratch = json.dump();
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // SPEC: unknown fields are forward compatible
-  message->Clear();
-  const auto status = google::protobuf::util::JsonStringToMessage(*scratch, message, options);
-  if (!status.ok()) {
-    return Reject(DeadLetterReason::kMalformed,
-                  "JSON does not match " + type + ": " + std::string(status.message()));
+                  "value (" + std::to_string(value.size()) + " bytes) is not a valid " +
+                      M::descriptor()->full_name() + " protobuf");
   }
   return std::nullopt;
 }
@@ -352,15 +259,18 @@ DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
   }
 
   std::vector<BadEnum> bad_enums;
-  Message* message = nullptr;
+  const auto parse = [&](auto* message) {
+    return ParseValue(record, message, &json_, &bad_enums);
+  };
+  std::optional<DeadLetter> malformed;
   switch (record.topic) {
-    case InputTopic::kUsage: message = &usage_; break;
-    case InputTopic::kTickets: message = &ticket_; break;
-    case InputTopic::kInvoices: message = &invoice_; break;
-    case InputTopic::kCampaigns: message = &campaign_; break;
-    case InputTopic::kCustomers: message = &profile_; break;
+    case InputTopic::kUsage: malformed = parse(&usage_); break;
+    case InputTopic::kTickets: malformed = parse(&ticket_); break;
+    case InputTopic::kInvoices: malformed = parse(&invoice_); break;
+    case InputTopic::kCampaigns: malformed = parse(&campaign_); break;
+    case InputTopic::kCustomers: malformed = parse(&profile_); break;
   }
-  if (auto malformed = ParseValue(record, message, &json_scratch_, &bad_enums)) {
+  if (malformed) {
     result.dead_letter = std::move(malformed);
     return result;
   }

@@ -26,6 +26,7 @@
 #include "c360/v1/usage.pb.h"
 #include "common/time.h"
 #include "common/topics.h"
+#include "services/engine/decode/json_reader.h"
 
 namespace c360 {
 
@@ -89,7 +90,7 @@ class Decoder {
   v1::InvoiceEvent invoice_;
   v1::CampaignEvent campaign_;
   v1::CustomerProfile profile_;
-  std::string json_scratch_;
+  JsonReader json_;  // JSON values (content-type application/json) straight into these
 };
 
 // SPEC section 2: an event dated before the start of day D - (retention_days - 1), where

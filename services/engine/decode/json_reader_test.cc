@@ -3,7 +3,7 @@
 // JsonStringToMessage with ignore_unknown_fields. Kept here, as ReferenceRead, only to
 // compare with. The decoder consumes nothing else of a JSON value than what both return
 // (the message, the undefined enum names, or the malformed verdict), so equal results here
-// are equal dead letters.
+// are equal dead letters; DecoderSeesJsonAsProtobuf checks the whole Decode on top.
 //
 // Inputs: a table of edge cases, every input type's records from the generator (proto
 // and lowerCamelCase names), thousands of them mutated member by member (values from
@@ -17,6 +17,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -24,7 +27,26 @@
 
 #include "common/time.h"
 #include "common/topics.h"
+#include "services/engine/decode/decoder.h"
 #include "services/generator/simulation.h"
+
+// Counts heap allocations while `counting` is set (AllocationFreeOnceWarm).
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<int64_t> allocations{0};
+}  // namespace
+
+// GCC takes the free() below for a mismatch with the new of the call sites it inlines into.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace c360 {
 namespace {
@@ -587,6 +609,71 @@ TEST(JsonReaderTest, GeneratedAndMutatedRecordsReadAsBefore) {
   EXPECT_GT(differential.malformed, 2'000);
   EXPECT_GT(differential.compared - differential.malformed, 5'000);
   EXPECT_GT(differential.with_bad_enums, 100);
+}
+
+// The whole Decode of each generated record: the same verdict, event time and message
+// from its JSON (either names) as from its protobuf.
+TEST(JsonReaderTest, DecoderSeesJsonAsProtobuf) {
+  Decoder from_protobuf;
+  Decoder from_json;
+  const TimeMs now = 1'780'000'000'000 + 60 * kMsPerDay;
+  int decoded = 0;
+  for (const Generated& g : GeneratedRecords(400)) {
+    for (const std::string* json : {&g.json, &g.camel_json}) {
+      InputRecord r{.topic = g.topic, .key = g.key, .value = g.protobuf,
+                    .content_type = "application/x-protobuf", .kafka_timestamp_ms = g.time};
+      const DecodeResult expected = from_protobuf.Decode(r, now);
+      r.value = *json;
+      r.content_type = "application/json";
+      const DecodeResult actual = from_json.Decode(r, now);
+      ASSERT_EQ(expected.ok(), actual.ok()) << *json;
+      if (!expected.ok()) {
+        EXPECT_EQ(expected.dead_letter->reason, actual.dead_letter->reason) << *json;
+        EXPECT_EQ(expected.dead_letter->detail, actual.dead_letter->detail) << *json;
+      }
+      EXPECT_EQ(expected.event_time, actual.event_time) << *json;
+      EXPECT_EQ(expected.tombstone, actual.tombstone);
+      const auto bytes = [&g](const Decoder& d) {
+        switch (g.topic) {
+          case InputTopic::kUsage: return d.usage().SerializeAsString();
+          case InputTopic::kTickets: return d.ticket().SerializeAsString();
+          case InputTopic::kInvoices: return d.invoice().SerializeAsString();
+          case InputTopic::kCampaigns: return d.campaign().SerializeAsString();
+          case InputTopic::kCustomers: return d.profile().SerializeAsString();
+        }
+        return std::string();
+      };
+      EXPECT_EQ(bytes(from_protobuf), bytes(from_json)) << *json;
+      ++decoded;
+    }
+  }
+  EXPECT_GT(decoded, 2'000);
+}
+
+// Once each type's message, reader and parser have seen a value, decoding JSON allocates
+// nothing (Timestamps included: they are kept from one value to the next).
+TEST(JsonReaderTest, AllocationFreeOnceWarm) {
+  const std::vector<Generated> records = GeneratedRecords(300);
+  Decoder decoder;
+  const TimeMs now = 1'780'000'000'000 + 60 * kMsPerDay;
+  const auto decode_all = [&] {
+    int ok = 0;
+    for (const Generated& g : records) {
+      for (const std::string* json : {&g.json, &g.camel_json}) {
+        const InputRecord r{.topic = g.topic, .key = g.key, .value = *json,
+                            .content_type = "application/json", .kafka_timestamp_ms = g.time};
+        ok += decoder.Decode(r, now).ok() ? 1 : 0;
+      }
+    }
+    return ok;
+  };
+  const int warm = decode_all();
+  counting = true;
+  const int measured = decode_all();
+  counting = false;
+  EXPECT_EQ(warm, measured);
+  EXPECT_GT(measured, 1'000);
+  EXPECT_EQ(allocations.load(), 0);
 }
 
 }  // namespace
