@@ -633,6 +633,12 @@ struct JsonReader::Impl {
     std::memcpy(padded.data(), json.data(), json.size());
     std::memset(padded.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
     simdjson::error_code error = parser.parse(padded.data(), json.size(), false).get(*root);
+    // Read again as nlohmann did, where simdjson refuses what nlohmann read: a NUL byte ended
+    // the value (a C string's end, which some producers send), and integers beyond 64 bits
+    // were doubles.
+    if (error != simdjson::SUCCESS && json.find('\0') != std::string_view::npos) {
+      return Parse(json.substr(0, json.find('\0')), parser, padded, root);
+    }
     if (error == simdjson::NUMBER_ERROR) {
       if (std::optional<std::string> widened = WidenBigIntegers(json)) {
         return Parse(*widened, parser, padded, root);

@@ -10,6 +10,8 @@
 //    other key is skipped, whatever its value, but the empty key is malformed. Of a key
 //    given twice the last counts; a field given under both names takes the json_name's
 //    value, then the proto name's.
+//  - The value ends at a NUL byte, if it has one; a UTF-8 byte order mark before it is
+//    skipped (as nlohmann::json, which the decoder used before, read them).
 //  - null leaves a field unset.
 //  - string fields take strings only.
 //  - int32 and int64 fields take an integer in range, a number in range with no fraction
