@@ -256,7 +256,7 @@ void BM_DecodeGenerated(benchmark::State& state, InputTopic topic, bool json) {
     r.topic = topic;
     r.key = g.key;
     r.value = json ? g.json : g.protobuf;
-    if (json) r.content_type = "application/json";
+    r.content_type = json ? "application/json" : "application/x-protobuf";  // as c360 gen
     r.kafka_timestamp_ms = g.time;
     bytes += static_cast<int64_t>(r.value->size());
   }

@@ -22,9 +22,11 @@ bool IsJsonContentType(std::optional<std::string_view> content_type) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   constexpr std::string_view kJson = "application/json";
   if (v.size() < kJson.size()) return false;
-  for (size_t i = 0; i < kJson.size(); ++i) {
-    const char c = v[i] >= 'A' && v[i] <= 'Z' ? static_cast<char>(v[i] - 'A' + 'a') : v[i];
-    if (c != kJson[i]) return false;
+  if (!v.starts_with(kJson)) {  // as producers mostly write it; else, letter case aside
+    for (size_t i = 0; i < kJson.size(); ++i) {
+      const char c = v[i] >= 'A' && v[i] <= 'Z' ? static_cast<char>(v[i] - 'A' + 'a') : v[i];
+      if (c != kJson[i]) return false;
+    }
   }
   return v.size() == kJson.size() || v[kJson.size()] == ';' || v[kJson.size()] == ' ';
 }

@@ -71,14 +71,14 @@ std::optional<Int> ParseDecimal(std::string_view s) {
   const bool negative = !s.empty() && s[0] == '-';
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
   if (s.empty()) return std::nullopt;
-  const uint64_t limit = uint64_t{std::numeric_limits<Int>::max()} + (negative ? 1 : 0);
   uint64_t n = 0;
   for (const char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const unsigned digit = static_cast<unsigned>(c - '0');
-    if (n > (limit - digit) / 10) return std::nullopt;
-    n = n * 10 + digit;
+    if (!IsDigit(c) || __builtin_mul_overflow(n, 10, &n) ||
+        __builtin_add_overflow(n, static_cast<unsigned>(c - '0'), &n)) {
+      return std::nullopt;
+    }
   }
+  if (n > uint64_t{std::numeric_limits<Int>::max()} + (negative ? 1 : 0)) return std::nullopt;
   return static_cast<Int>(negative ? 0 - n : n);  // modular: -2^63 comes out whole
 }
 
@@ -330,10 +330,10 @@ bool ApplyEnum(Context& ctx, ClassOf<kSet>* message, const Field<ClassOf<kSet>>&
 // The text of a Timestamp, read left to right.
 class TimeText {
  public:
-  explicit TimeText(std::string_view text) : text_(text.substr(0, text.find('\0'))) {}
+  explicit TimeText(std::string_view text) : text_(text) {}
 
   // A number of 1 to `width` digits within [min, max].
-  bool Number(int width, int min, int max, int* n) {
+  [[gnu::always_inline]] bool Number(int width, int min, int max, int* n) {
     if (at_ == text_.size() || !IsDigit(text_[at_])) return false;
     *n = 0;
     for (int i = 0; i < width && at_ < text_.size() && IsDigit(text_[at_]); ++i) {
@@ -341,7 +341,7 @@ class TimeText {
     }
     return *n >= min && *n <= max;
   }
-  bool Next(char c) {
+  [[gnu::always_inline]] bool Next(char c) {
     if (at_ == text_.size() || text_[at_] != c) return false;
     ++at_;
     return true;
@@ -356,10 +356,11 @@ class TimeText {
     for (; digits < 9; ++digits) *nanos *= 10;
     return true;
   }
-  bool AtEnd() const { return at_ == text_.size(); }
+  // Protobuf reads the text as a C string: a NUL byte ends it (and is no digit or sign).
+  bool AtEnd() const { return at_ == text_.size() || text_[at_] == '\0'; }
 
  private:
-  std::string_view text_;  // up to a NUL, as protobuf reads it (a C string)
+  std::string_view text_;
   size_t at_ = 0;
 };
 
