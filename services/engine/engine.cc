@@ -720,7 +720,13 @@ class Engine::Impl final : public RecordOwner {
       const size_t unfenced = DropUnfenced();
       const size_t queued = rd_kafka_outq_len(producer_.get());
       rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
-      if (transactions_) transactions_->AbortOpen();
+      if (transactions_) {
+        try {
+          transactions_->AbortOpen();
+        } catch (const TransactionFenced& e) {
+          ReplaceFencedProducer(e.what());  // expelled and fenced: a new producer for later
+        }
+      }
       spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted "
                    "unfenced_outputs={} producer_queue={}", tasks_.size(), unfenced, queued);
     } else if (!state_failed_) {

@@ -12,6 +12,16 @@ namespace {
 // before the transaction is aborted.
 constexpr int kRetries = 3;
 
+// The errors with which the coordinator tells a producer that a newer one holds its
+// transactional id, or that it aborted the producer's transaction itself (the producer
+// stalled past the transaction timeout).
+bool IsFenced(rd_kafka_error_t* error) {
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  return rd_kafka_error_is_fatal(error) &&
+         (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+          code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+}
+
 std::string Describe(rd_kafka_error_t* error, const char* step) {
   return std::string(step) + ": " + rd_kafka_error_name(error) + " (" + rd_kafka_error_string(error) + ")";
 }
@@ -64,11 +74,10 @@ std::optional<std::string> OutputTransactions::Run(const std::function<bool()>& 
 
 std::string OutputTransactions::Abort(rd_kafka_error_t* error, const char* step) {
   const bool fatal = rd_kafka_error_is_fatal(error);
-  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  const bool fenced = IsFenced(error);
   const std::string why = Describe(error, step);
   rd_kafka_error_destroy(error);
-  if (fatal && (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-                code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)) {
+  if (fenced) {
     open_ = false;  // the producer is dead: nothing to abort
     throw TransactionFenced("transaction " + why);
   }
@@ -90,8 +99,14 @@ void OutputTransactions::AbortOpen() {
     if (!error || !rd_kafka_error_is_retriable(error)) break;
   }
   if (error) {
+    // A transaction that failed abortably (its outputs timed out while this process was
+    // stopped) can find, on abort, that the coordinator has since fenced the producer:
+    // the same as a fence met anywhere else.
+    const bool fenced = IsFenced(error);
     const std::string why = Describe(error, "abort");
     rd_kafka_error_destroy(error);
+    open_ = false;
+    if (fenced) throw TransactionFenced("transaction " + why);
     throw KafkaError("cannot abort a Kafka transaction: " + why);
   }
   open_ = false;

@@ -48,6 +48,8 @@ class OutputTransactions {
                                  const rd_kafka_topic_partition_list_t* offsets);
 
   // Aborts a transaction left open (an error between begin and commit). No-op otherwise.
+  // Throws TransactionFenced when the coordinator fenced the producer meanwhile (it
+  // stalled past the transaction timeout), KafkaError for any other failed abort.
   void AbortOpen();
 
  private:
