@@ -18,6 +18,7 @@
 #include "services/engine/decode/decoder.h"
 #include "services/engine/task.h"
 #include "services/generator/simulation.h"
+#include "state/customer_codec.h"
 
 namespace c360 {
 namespace {
@@ -324,6 +325,59 @@ void BM_StateBatchPutCustomer(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_StateBatchPutCustomer);
+
+// A customer as the engine holds it after `days` days of history: usage every day (two
+// modules), daily scores that change every day, a profile, and the fixture's 10 open
+// tickets and 5 invoices. The value grows with the days up to 366 daily scores.
+CustomerState CustomerWithHistory(int days) {
+  Config config;
+  CustomerState s(CustomerId(7));
+  v1::CustomerProfile profile;
+  profile.set_customer_id(s.customer_id());
+  profile.set_name("Tidal Retail 7");
+  profile.set_segment(v1::CustomerProfile::MID_MARKET);
+  profile.set_industry("retail");
+  profile.set_region("EMEA");
+  profile.set_annual_revenue_cents(120'000'00);
+  *profile.mutable_contract_start() = ToTimestamp(At(-30));
+  *profile.mutable_contract_end() = ToTimestamp(At(335));
+  profile.set_owner("csm-3");
+  s.ApplyProfile(profile);
+  for (int day = 0; day < days; ++day) {
+    const auto d = static_cast<int32_t>(DayOf(At(day)));
+    s.Prune(d);
+    s.ApplyUsage(Usage(day % 3 == 0 ? "api" : "reports", 3 + day % 7), At(day, 10), d);
+    s.RecordDaily(d, 50 + day % 41, 10 + day % 31, 1 + day % 3);
+  }
+  const int last = days - 1;
+  for (int k = 0; k < 10; ++k) {
+    (void)s.ApplyTicket(Ticket("t" + std::to_string(k), "T-" + std::to_string(k),
+                               v1::TicketEvent::CREATED, v1::TicketEvent::P3),
+                        At(last, 9), config);
+  }
+  for (int k = 0; k < 5; ++k) {
+    v1::InvoiceEvent inv =
+        Invoice("i" + std::to_string(k), "INV-" + std::to_string(k), v1::InvoiceEvent::ISSUED);
+    inv.set_amount_cents(100'000);
+    *inv.mutable_due_date() = ToTimestamp(At(last + 300, 0));
+    (void)s.ApplyInvoice(inv, At(last, 8));
+  }
+  return s;
+}
+
+// CustomerCodec::Encode alone (what PutCustomer adds to the WriteBatch), by days of history.
+void BM_EncodeCustomer(benchmark::State& state) {
+  const CustomerState customer = CustomerWithHistory(static_cast<int>(state.range(0)));
+  state::v1::Customer scratch;
+  std::string bytes;
+  for (auto _ : state) {
+    CustomerCodec::Encode(customer, &scratch, &bytes);
+    benchmark::DoNotOptimize(bytes.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(bytes.size());
+}
+BENCHMARK(BM_EncodeCustomer)->ArgName("days")->Arg(1)->Arg(365);
 
 }  // namespace
 }  // namespace c360
