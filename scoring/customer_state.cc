@@ -359,12 +359,66 @@ void CustomerState::RecordDaily(int32_t day, int health, int risk, int status) {
       return;  // carried forward
     }
   }
+  // A later month closes the open one: its entries go to a history key at the next commit.
+  CloseMonthsBefore(MonthIndexOfDay(today.day));
   daily_scores_.push_back(today);
-  // Keep the entry that is in force at the start of the kept range.
-  const int32_t oldest = today.day - (kDailyScoreDays - 1);
-  size_t drop = 0;
-  while (drop + 1 < daily_scores_.size() && daily_scores_[drop + 1].day <= oldest) ++drop;
-  if (drop > 0) daily_scores_.erase(daily_scores_.begin(), daily_scores_.begin() + static_cast<ptrdiff_t>(drop));
+}
+
+void CustomerState::CloseMonthsBefore(int32_t month) {
+  size_t closed = 0;
+  while (closed < daily_scores_.size() && MonthIndexOfDay(daily_scores_[closed].day) < month) ++closed;
+  if (closed == 0) return;
+  daily_closed_.insert(daily_closed_.end(), daily_scores_.begin(),
+                       daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
+  daily_scores_.erase(daily_scores_.begin(), daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
+}
+
+void CustomerState::CloseEarlierMonths() {
+  if (!daily_scores_.empty()) CloseMonthsBefore(MonthIndexOfDay(daily_scores_.back().day));
+}
+
+void CustomerState::ClearDailyScores() {
+  daily_scores_.clear();
+  daily_closed_.clear();
+  daily_dropped_.insert(daily_dropped_.end(), daily_months_.begin(), daily_months_.end());
+  daily_months_.clear();
+}
+
+CustomerState::DailyFlush CustomerState::TakeDailyFlush() {
+  DailyFlush flush;
+  flush.drop = std::move(daily_dropped_);  // a cleared timeline's months (before any put)
+  daily_dropped_.clear();
+  for (const DailyScore& d : daily_closed_) {
+    const int32_t month = MonthIndexOfDay(d.day);
+    if (flush.put.empty() || flush.put.back().first != month) {
+      flush.put.emplace_back(month, std::vector<DailyScore>{});
+      // Each month closes once, after every stored one.
+      if (daily_months_.empty() || daily_months_.back() < month) daily_months_.push_back(month);
+    }
+    flush.put.back().second.push_back(d);
+  }
+  daily_closed_.clear();
+  if (daily_scores_.empty()) return flush;
+  // Keep the months that may hold the last kDailyScoreDays days and the one with the
+  // entry in force at their start: a month goes once the month after it lies wholly
+  // before that range (and then holds that entry, or a later one).
+  const int32_t first_month = MonthIndexOfDay(daily_scores_.back().day - (kDailyScoreDays - 1));
+  size_t old = 0;
+  while (old + 1 < daily_months_.size() && daily_months_[old + 1] < first_month) ++old;
+  for (size_t i = 0; i < old; ++i) {
+    const int32_t month = daily_months_[i];
+    std::erase_if(flush.put, [&](const auto& put) { return put.first == month; });
+    flush.drop.push_back(month);
+  }
+  daily_months_.erase(daily_months_.begin(), daily_months_.begin() + static_cast<ptrdiff_t>(old));
+  return flush;
+}
+
+void CustomerState::FoldDailyHistory(std::vector<DailyScore> history) {
+  history.insert(history.end(), daily_closed_.begin(), daily_closed_.end());
+  history.insert(history.end(), daily_scores_.begin(), daily_scores_.end());
+  daily_closed_.clear();
+  daily_scores_ = std::move(history);
 }
 
 void CustomerState::Prune(int32_t day) {

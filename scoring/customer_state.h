@@ -185,12 +185,38 @@ class CustomerState {
   const Published& published() const { return published_; }
 
   // Daily scores, ascending day, one entry per day whose value differs from the day
-  // before (later days carry it forward), covering the last kDailyScoreDays days.
+  // before (later days carry it forward). The customer holds those of its open month,
+  // the month of its latest entry; each earlier month is written once, when it closes, to
+  // a history key of its own (docs/state.md, family D), so that what a commit writes for
+  // the customer does not grow with its history. Readers of the whole timeline fold the
+  // stored months in first (FoldDailyHistory).
   const std::vector<DailyScore>& daily_scores() const { return daily_scores_; }
   // Records the scores of a re-score on `day` (a day before the last recorded one counts
-  // for that last day: a timer's deadline can lie behind T).
+  // for that last day: a timer's deadline can lie behind T). An entry in a later month
+  // than the open one closes the open month.
   void RecordDaily(int32_t day, int health, int risk, int status);
-  void ClearDailyScores() { daily_scores_.clear(); }
+  // Forgets the timeline: a customer created again starts a new one (its stored months
+  // are deleted at the next commit).
+  void ClearDailyScores();
+
+  // The history keys the next commit writes and deletes (consumed by the call).
+  struct DailyFlush {
+    // Closed months (MonthIndexOfDay) to write, each with its entries, ascending.
+    std::vector<std::pair<int32_t, std::vector<DailyScore>>> put;
+    std::vector<int32_t> drop;  // stored months to delete
+  };
+  bool daily_flush_pending() const { return !daily_closed_.empty() || !daily_dropped_.empty(); }
+  DailyFlush TakeDailyFlush();
+  // Months with a history key, ascending: those that may hold the kDailyScoreDays days
+  // before the open month, and the one in force at their start.
+  const std::vector<int32_t>& daily_months() const { return daily_months_; }
+  // Closes every month before the latest entry's (state written before history keys held
+  // the whole timeline): the next commit stores them.
+  void CloseEarlierMonths();
+  // For readers (the API): `history` (the stored months' entries, ascending) and the
+  // entries not yet stored go before the open month's, so that daily_scores() is the
+  // whole timeline. The state must not be written back afterwards.
+  void FoldDailyHistory(std::vector<DailyScore> history);
   // The sequence number of the customer's next journal entry (state/keys.h).
   uint64_t TakeJournalSequence() { return journal_next_++; }
   uint64_t journal_next() const { return journal_next_; }
@@ -208,6 +234,7 @@ class CustomerState {
 
  private:
   bool Seen(std::vector<std::string>* applied, const std::string& event_id);
+  void CloseMonthsBefore(int32_t month);
   void RebuildUsageSums(int32_t day);
   uint16_t ModuleIndex(std::string_view module);
   void Touch(TimeMs t) { last_interaction_ = std::max(last_interaction_, t); }
@@ -240,7 +267,10 @@ class CustomerState {
 
   std::array<RuleState, kRuleCount> rules_;
   Published published_;
-  std::vector<DailyScore> daily_scores_;
+  std::vector<DailyScore> daily_scores_;  // the open month's (all of them, from format 1)
+  std::vector<DailyScore> daily_closed_;  // closed, not yet in a history key
+  std::vector<int32_t> daily_months_;     // stored history keys
+  std::vector<int32_t> daily_dropped_;    // stored history keys to delete
   uint64_t journal_next_ = 0;
   int32_t pruned_day_ = kNoDay;
   uint64_t entity_version_ = 0;  // not persisted: caches start cold

@@ -94,6 +94,7 @@ void CustomerCodec::Encode(const CustomerState& s, state::v1::Customer* scratch,
                        (uint64_t{d.health} << 16) | (uint64_t{d.risk} << 8) | d.status);
   }
   c.set_journal_next(s.journal_next_);
+  for (int32_t month : s.daily_months_) c.add_daily_months(month);
   c.SerializeToString(out);
 }
 
@@ -184,6 +185,8 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
                                 static_cast<uint8_t>(v)});
   }
   s->journal_next_ = c.journal_next();
+  s->daily_months_.assign(c.daily_months().begin(), c.daily_months().end());
+  s->CloseEarlierMonths();  // format 1 kept the whole timeline here
   s->sums_day_ = kNoDay;  // rebuilt on first use
   return true;
 }

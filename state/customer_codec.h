@@ -16,6 +16,17 @@ class CustomerCodec {
   static void Encode(const CustomerState& state, state::v1::Customer* scratch, std::string* out);
   // False if the bytes are not a Customer value this version can read.
   [[nodiscard]] static bool Decode(std::string_view bytes, CustomerState* state);
+
+  // A daily score as stored (Customer.daily_scores, DailyScores.entries):
+  // day << 24 | health << 16 | risk << 8 | status.
+  static uint64_t PackDaily(const DailyScore& d) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(d.day)) << 24) |
+           (uint64_t{d.health} << 16) | (uint64_t{d.risk} << 8) | d.status;
+  }
+  static DailyScore UnpackDaily(uint64_t v) {
+    return {static_cast<int32_t>(static_cast<uint32_t>(v >> 24)), static_cast<uint8_t>(v >> 16),
+            static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+  }
 };
 
 }  // namespace c360

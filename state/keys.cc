@@ -72,6 +72,20 @@ std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t seq
   return key;
 }
 
+std::string DailyPrefix(uint16_t task, std::string_view customer_id) {
+  std::string key = TaskPrefix(Family::kDaily, task);
+  key.append(customer_id);
+  key.push_back('\0');
+  return key;
+}
+
+std::string DailyKey(uint16_t task, std::string_view customer_id, int32_t month) {
+  std::string key = DailyPrefix(task, customer_id);
+  const uint32_t ordered = static_cast<uint32_t>(month) ^ (uint32_t{1} << 31);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(ordered >> shift));
+  return key;
+}
+
 std::string EncodeTimerKey(const TimerKey& t) {
   std::string key = TaskPrefix(Family::kTimer, t.task);
   AppendU64(&key, OrderedTime(t.deadline_ms));

@@ -20,6 +20,7 @@ enum class Family : char {
   kMeta = 'M',         // name                                 -> store-wide values
   kJournal = 'J',      // task . customer_id . 0 . sequence(u64) -> JournalEntry
   kRow = 'R',          // task . customer_id                   -> CustomerRow
+  kDaily = 'D',        // task . customer_id . 0 . month(u32)  -> DailyScores of a closed month
 };
 
 void AppendU16(std::string* out, uint16_t v);
@@ -43,6 +44,10 @@ std::string OutboxKey(uint16_t task, uint64_t sequence);
 // A customer's journal entries sort by sequence under JournalPrefix.
 std::string JournalPrefix(uint16_t task, std::string_view customer_id);
 std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t sequence);
+// A customer's closed months of daily scores sort by month under DailyPrefix; the month
+// is MonthIndexOfDay's (year * 12 + month - 1), its sign bit flipped.
+std::string DailyPrefix(uint16_t task, std::string_view customer_id);
+std::string DailyKey(uint16_t task, std::string_view customer_id, int32_t month);
 
 struct TimerKey {
   uint16_t task = 0;

@@ -48,7 +48,7 @@ class NullLogger : public rocksdb::Logger {
 bool IsC360Family(char byte) {
   for (state::Family f : {state::Family::kCustomer, state::Family::kOffset, state::Family::kStreamTime,
                           state::Family::kTimer, state::Family::kOutbox, state::Family::kMeta,
-                          state::Family::kJournal, state::Family::kRow}) {
+                          state::Family::kJournal, state::Family::kRow, state::Family::kDaily}) {
     if (byte == static_cast<char>(f)) return true;
   }
   return false;
@@ -181,8 +181,14 @@ StateDirOrigin PrepareStateDirectory(const std::string& dir) {
     const std::string format = S_ISREG(marker_st.st_mode) ? FormatNamed(ReadMarker(marker))
                                                           : "unknown (C360-STATE is not a file)";
     if (format == std::to_string(kStateFormat)) return StateDirOrigin::kMarked;
+    for (int old = kOldestStateFormat; old < kStateFormat; ++old) {
+      if (format != std::to_string(old)) continue;
+      WriteMarker(dir);  // before RocksDB opens it: an older c360 now refuses it
+      return StateDirOrigin::kUpgraded;
+    }
     throw StateDirectoryError("state directory " + dir + " has format " + format +
-                              "; this c360 reads format " + std::to_string(kStateFormat) +
+                              "; this c360 reads formats " + std::to_string(kOldestStateFormat) +
+                              " to " + std::to_string(kStateFormat) +
                               ": run the c360 that wrote it, or " + kAdvice);
   }
   if (errno != ENOENT) throw StateError(SystemError("cannot read " + marker));

@@ -64,6 +64,20 @@ void StateBatch::DeleteJournal(uint16_t task, std::string_view customer_id, uint
   batch_.Delete(state::JournalKey(task, customer_id, sequence));
 }
 
+void StateBatch::PutDaily(uint16_t task, std::string_view customer_id, int32_t month,
+                          const std::vector<DailyScore>& entries) {
+  state::v1::DailyScores& value = daily_scratch_;
+  value.Clear();
+  value.set_version(1);
+  for (const DailyScore& d : entries) value.add_entries(CustomerCodec::PackDaily(d));
+  value.SerializeToString(&scratch_);
+  batch_.Put(state::DailyKey(task, customer_id, month), scratch_);
+}
+
+void StateBatch::DeleteDaily(uint16_t task, std::string_view customer_id, int32_t month) {
+  batch_.Delete(state::DailyKey(task, customer_id, month));
+}
+
 void StateBatch::PutRow(uint16_t task, const CustomerState& customer) {
   state::v1::CustomerRow& row = row_scratch_;
   row.Clear();
@@ -326,6 +340,23 @@ std::vector<state::v1::JournalEntry> StateView::Journal(uint16_t task,
         if (!entries.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           throw StateError("unreadable journal entry of customer " + std::string(customer_id));
         }
+      },
+      snapshot_);
+  return entries;
+}
+
+std::vector<DailyScore> StateView::DailyHistory(uint16_t task, std::string_view customer_id) const {
+  std::vector<DailyScore> entries;
+  state::v1::DailyScores month;
+  store_->ScanPrefix(
+      state::DailyPrefix(task, customer_id),
+      [&](std::string_view, std::string_view value) {
+        if (!month.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+            month.version() != 1) {
+          throw StateError("unreadable daily scores of customer " + state::Printable(customer_id) +
+                           " of task " + std::to_string(task));
+        }
+        for (uint64_t v : month.entries()) entries.push_back(CustomerCodec::UnpackDaily(v));
       },
       snapshot_);
   return entries;

@@ -52,6 +52,11 @@ class StateBatch {
   void PutJournal(uint16_t task, std::string_view customer_id, uint64_t sequence,
                   const state::v1::JournalEntry& entry);
   void DeleteJournal(uint16_t task, std::string_view customer_id, uint64_t sequence);
+  // A closed month of the customer's daily scores (CustomerState::TakeDailyFlush), or its
+  // removal.
+  void PutDaily(uint16_t task, std::string_view customer_id, int32_t month,
+                const std::vector<DailyScore>& entries);
+  void DeleteDaily(uint16_t task, std::string_view customer_id, int32_t month);
   // The customer's list row (its profile and last published scores), or its removal.
   void PutRow(uint16_t task, const CustomerState& customer);
   void DeleteRow(uint16_t task, std::string_view customer_id);
@@ -67,6 +72,7 @@ class StateBatch {
   std::string scratch_;
   state::v1::Customer customer_scratch_;
   state::v1::CustomerRow row_scratch_;
+  state::v1::DailyScores daily_scratch_;
 };
 
 class StateStore;
@@ -91,6 +97,9 @@ class StateView {
                   const std::function<void(std::string_view id, const state::v1::CustomerRow& row)>& fn) const;
   // The customer's journal entries, oldest first.
   std::vector<state::v1::JournalEntry> Journal(uint16_t task, std::string_view customer_id) const;
+  // The entries of the customer's stored months of daily scores, ascending day (see
+  // CustomerState::FoldDailyHistory).
+  std::vector<DailyScore> DailyHistory(uint16_t task, std::string_view customer_id) const;
 
  private:
   friend class StateStore;

@@ -59,7 +59,7 @@ TEST_F(StateDirTest, CreatesAMissingDirectoryAndItsParentsOwnerOnlyWithTheMarker
     ASSERT_EQ(::stat(created.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0700u) << created;
   }
-  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 1\n");
+  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 2\n");
   EXPECT_EQ(StateStore::Open(dir)->origin(), StateDirOrigin::kMarked);
 }
 
@@ -69,7 +69,7 @@ TEST_F(StateDirTest, MarksAnEmptyDirectoryAndLeavesItsMode) {
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
   fs::create_directory(dir / "lost+found");  // a fresh file system mounted there
   EXPECT_EQ(StateStore::Open(dir)->origin(), StateDirOrigin::kCreated);
-  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 1\n");
+  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 2\n");
   EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all,
             fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
 }
@@ -94,13 +94,28 @@ TEST_F(StateDirTest, RefusesAFile) {
 TEST_F(StateDirTest, RefusesAnotherFormatNamingBoth) {
   const fs::path dir = root_ / "state";
   StateStore::Open(dir);
-  Write(dir / "C360-STATE", "c360 state format 2\n");
+  Write(dir / "C360-STATE", "c360 state format 3\n");
   const std::string why = Refusal(dir);
-  EXPECT_NE(why.find("has format 2; this c360 reads format 1"), std::string::npos) << why;
+  EXPECT_NE(why.find("has format 3; this c360 reads formats 1 to 2"), std::string::npos) << why;
   Write(dir / "C360-STATE", "something else\n");
   EXPECT_NE(Refusal(dir).find("has format \"something else\" (not a c360 format)"),
             std::string::npos)
       << Refusal(dir);
+}
+
+TEST_F(StateDirTest, UpgradesFormatOneInPlace) {
+  const fs::path dir = root_ / "format1";
+  {
+    auto store = StateStore::Open(dir);
+    StateBatch batch;
+    batch.PutOffset(3, 0, 42);
+    ASSERT_EQ(store->Commit(&batch), std::nullopt);
+  }
+  Write(dir / "C360-STATE", "c360 state format 1\n");  // as the c360 before family D left it
+  auto store = StateStore::Open(dir);
+  EXPECT_EQ(store->origin(), StateDirOrigin::kUpgraded);
+  EXPECT_EQ(store->LoadOffset(3, 0), 42);
+  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 2\n");
 }
 
 TEST_F(StateDirTest, AdoptsTheStateOfTheVersionBeforeTheMarker) {
@@ -116,7 +131,7 @@ TEST_F(StateDirTest, AdoptsTheStateOfTheVersionBeforeTheMarker) {
   auto store = StateStore::Open(dir);
   EXPECT_EQ(store->origin(), StateDirOrigin::kAdopted);
   EXPECT_EQ(store->LoadOffset(3, 0), 42);
-  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 1\n");
+  EXPECT_EQ(Read(dir / "C360-STATE"), "c360 state format 2\n");
 }
 
 TEST_F(StateDirTest, RefusesAnotherProgramsRocksDbAndLeavesItAsItWas) {

@@ -219,7 +219,10 @@ HttpResponse CustomerApi::Customer(const std::string& id, const std::string& par
     const std::vector<state::v1::JournalEntry> journal = view->Journal(task, id);
     const Evaluation eval = Evaluate(state, ctx);
     if (part == "/alerts") return Json(AlertsView(state, eval, journal, ctx));
-    if (part == "/timeline") return Json(TimelineView(state, eval, journal, ctx));
+    if (part == "/timeline") {
+      state.FoldDailyHistory(view->DailyHistory(task, id));  // the closed months too
+      return Json(TimelineView(state, eval, journal, ctx));
+    }
     if (part == "/recommendations") return Json(RecommendationsView(state, eval, journal, ctx));
     return Json(CustomerView(state, eval, journal, ctx));
   }

@@ -4,12 +4,15 @@
 
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "c360/v1/health.pb.h"
 #include "scoring/test_events.h"
 #include "services/engine/fake_record_owner.h"
+#include "state/customer_codec.h"
 #include "services/engine/task.h"
 
 namespace c360::api {
@@ -441,6 +444,118 @@ TEST_F(CustomerApiTest, SummaryCountsAndRevenue) {
   EXPECT_EQ(s["alerts_last_24h"]["total"], 4);
   EXPECT_EQ(s["tasks"]["owned"], json({0}));
   EXPECT_EQ(s["tasks"]["not_owned"], json({1}));
+}
+
+// More than a year of daily scores: the customer's value keeps its open month, each closed
+// month goes to key family D once, and the timeline still shows each of the last 366 days
+// with the scores of that day's last health snapshot (carried forward over days without
+// one). The customer is evicted after every commit, so it is read back from the store each
+// time.
+TEST_F(CustomerApiTest, TimelineKeepsAYearWhileTheCustomerValueKeepsItsOpenMonth) {
+  clock_.Set(At(500));
+  std::map<int64_t, std::tuple<int, int, int>> last_of_day;  // day -> health, risk, status
+  std::mt19937 rng(7);
+  constexpr int kDays = 430;
+  for (int from = 0; from < kDays; from += 20) {
+    for (int d = from; d < std::min(from + 20, kDays); ++d) {
+      Feed(InputTopic::kUsage, Usage("reports", 1 + rng() % 40), "year", At(d, 10));
+    }
+    for (InputTopic topic : kAllInputTopics) task_.MarkAtEnd(topic);
+    task_.Process(1'000'000);
+    for (int round = 0; round < 2; ++round) {
+      StateBatch batch;
+      std::vector<PublishItem> publish;
+      task_.Drain(&batch, &publish);
+      ASSERT_FALSE(store_->Commit(&batch).has_value());
+      for (const PublishItem& item : publish) {
+        if (item.entry.topic() != config_.topics.health) continue;
+        v1::HealthSnapshot snapshot;
+        ASSERT_TRUE(snapshot.ParseFromString(item.entry.value()));
+        last_of_day[DayOf(ToMs(snapshot.stream_time()))] = {snapshot.health(), snapshot.risk(),
+                                                            snapshot.status()};
+      }
+      task_.SweepStep(static_cast<size_t>(-1));
+    }
+    task_.Evict(0);
+  }
+  ASSERT_GT(last_of_day.size(), 100u) << "the scores should change on many days";
+
+  CustomerState stored;
+  ASSERT_TRUE(store_->LoadCustomer(0, "year", &stored));
+  EXPECT_LE(stored.daily_scores().size(), 31u);
+  EXPECT_LE(stored.daily_months().size(), 14u);
+  EXPECT_GE(stored.daily_months().size(), 12u);
+  // Every stored D key is a month the customer lists (none left behind).
+  std::set<int32_t> months;
+  for (const DailyScore& d : store_->View()->DailyHistory(0, "year")) months.insert(MonthIndexOfDay(d.day));
+  EXPECT_EQ(months, std::set<int32_t>(stored.daily_months().begin(), stored.daily_months().end()));
+
+  const json days = GetJson("/api/v1/customers/year/timeline")["days"];
+  ASSERT_EQ(days.size(), static_cast<size_t>(kDailyScoreDays));
+  const int64_t last_day = DayOf(At(kDays - 1));
+  for (size_t i = 0; i < days.size(); ++i) {
+    const int64_t day = last_day - (kDailyScoreDays - 1) + static_cast<int64_t>(i);
+    auto it = last_of_day.upper_bound(day);
+    ASSERT_NE(it, last_of_day.begin());
+    const auto& [health, risk, status] = std::prev(it)->second;
+    const json& entry = days[i];
+    ASSERT_EQ(entry["date"], FormatDate(StartOfDay(day)));
+    EXPECT_EQ(entry["health"], health) << entry;
+    EXPECT_EQ(entry["risk"], risk) << entry;
+    EXPECT_EQ(entry["status"], v1::HealthSnapshot::Status_Name(
+                                   static_cast<v1::HealthSnapshot::Status>(status)))
+        << entry;
+  }
+}
+
+// State of format 1 kept a customer's whole timeline in its value: the API reads it as it
+// is, and the first commit after the engine loads the customer moves the closed months
+// to family D, the timeline unchanged.
+TEST_F(CustomerApiTest, FormatOneTimelineMovesToClosedMonthsUnchanged) {
+  clock_.Set(At(200));
+  Feed(InputTopic::kUsage, Usage("reports", 5), "old", At(150, 10));
+  Commit();
+  state::v1::Customer value;
+  {
+    const auto view = store_->View();
+    std::string bytes;
+    view->ForEachCustomer(0, [&](std::string_view id, std::string_view v) {
+      if (id == "old") bytes = std::string(v);
+    });
+    ASSERT_TRUE(value.ParseFromString(bytes));
+  }
+  // As format 1 wrote it: a change every 10 days over 150 days, all in the value.
+  value.clear_daily_scores();
+  value.clear_daily_months();
+  const int32_t first = static_cast<int32_t>(DayOf(At(0)));
+  for (int i = 0; i <= 15; ++i) {
+    value.add_daily_scores(CustomerCodec::PackDaily(
+        DailyScore{first + 10 * i, static_cast<uint8_t>(50 + i), static_cast<uint8_t>(i), 2}));
+  }
+  StateBatch old;
+  old.raw()->Put(state::CustomerKey(0, "old"), value.SerializeAsString());
+  ASSERT_FALSE(store_->Commit(&old).has_value());
+  task_.Evict(0);
+  const json before = GetJson("/api/v1/customers/old/timeline")["days"];
+  ASSERT_EQ(before.front()["date"], FormatDate(StartOfDay(DayOf(At(0)))));
+  ASSERT_EQ(before.front()["health"], 50);
+
+  Feed(InputTopic::kTickets, Ticket("t1", "T-1", v1::TicketEvent::CREATED, v1::TicketEvent::P4),
+       "other", At(150, 11));  // loads nothing of "old"
+  Commit();
+  CustomerState stored;
+  ASSERT_TRUE(store_->LoadCustomer(0, "old", &stored));
+  EXPECT_EQ(stored.daily_months().size(), 0u);  // not loaded by the engine yet
+  Feed(InputTopic::kUsage, Usage("reports", 1), "old", At(150, 12));
+  Commit();
+  ASSERT_TRUE(store_->LoadCustomer(0, "old", &stored));
+  EXPECT_FALSE(stored.daily_months().empty());
+  for (const DailyScore& d : stored.daily_scores()) {
+    EXPECT_EQ(MonthIndexOfDay(d.day), MonthIndexOfDay(stored.daily_scores().back().day));
+  }
+  const json after = GetJson("/api/v1/customers/old/timeline")["days"];
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i + 1 < after.size(); ++i) EXPECT_EQ(after[i], before[i]) << i;
 }
 
 }  // namespace

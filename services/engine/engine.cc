@@ -108,6 +108,10 @@ class Engine::Impl final : public RecordOwner {
       spdlog::warn("event=state_adopted state_dir={} format={} reason=\"c360 state without a "
                    "format marker (written before it existed): marked now\"",
                    settings_.state_dir, kStateFormat);
+    } else if (store_->origin() == StateDirOrigin::kUpgraded) {
+      spdlog::warn("event=state_upgraded state_dir={} format={} reason=\"state of an older c360: "
+                   "marked with this format now; customers move to it as they are loaded\"",
+                   settings_.state_dir, kStateFormat);
     }
     if (!producer_) CreateClients();
     CheckTopics();

@@ -435,6 +435,8 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
   entry->last_used = use_clock_;
   Entry& ref = *entry;
   customers_.emplace(customer_id, std::move(entry));
+  // State from before history keys: its closed months are stored at the next commit.
+  if (ref.state.daily_flush_pending()) MarkDirty(ref);
   return ref;
 }
 
@@ -722,6 +724,12 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     task_dirty_ = true;
   }
   for (Entry* entry : dirty_) {
+    if (entry->state.daily_flush_pending()) {
+      const std::string& id = entry->state.customer_id();
+      CustomerState::DailyFlush daily = entry->state.TakeDailyFlush();
+      for (int32_t month : daily.drop) batch->DeleteDaily(id_, id, month);  // before the puts
+      for (const auto& [month, entries] : daily.put) batch->PutDaily(id_, id, month, entries);
+    }
     batch->PutCustomer(id_, entry->state);
     if (entry->row_dirty) {
       if (entry->state.exists()) {

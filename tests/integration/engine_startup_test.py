@@ -75,9 +75,9 @@ class EngineStartupTest(unittest.TestCase):
     def test_a_state_directory_of_another_format_is_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
             with open(tmp + "/C360-STATE", "w") as f:
-                f.write("c360 state format 2\n")
+                f.write("c360 state format 3\n")
             r = self.run_on_state_dir(tmp)
-            self.assert_one_line(r, 2, tmp, "has format 2; this c360 reads format 1")
+            self.assert_one_line(r, 2, tmp, "has format 3; this c360 reads formats 1 to 2")
 
     def wait_started(self, engine):
         def started():
@@ -108,7 +108,7 @@ class EngineStartupTest(unittest.TestCase):
             for d in (tmp + "/deep", tmp + "/deep/er", state):
                 self.assertEqual(os.stat(d).st_mode & 0o777, 0o700, d)
             with open(state + "/C360-STATE") as f:
-                self.assertEqual(f.read(), "c360 state format 1\n")
+                self.assertEqual(f.read(), "c360 state format 2\n")
             # No --state-dir: $HOME/.local/state/c360/GROUP (a relative XDG_STATE_HOME is
             # ignored, as the XDG specification says), never the working directory.
             default = tmp + "/home/.local/state/c360/g-home"
