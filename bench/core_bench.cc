@@ -328,7 +328,8 @@ BENCHMARK(BM_StateBatchPutCustomer);
 
 // A customer as the engine holds it after `days` days of history: usage every day (two
 // modules), daily scores that change every day, a profile, and the fixture's 10 open
-// tickets and 5 invoices. The value grows with the days up to 366 daily scores.
+// tickets and 5 invoices. Its value grows with the days up to 60 usage days, 13 months
+// and, since format 2, the open month's daily scores and the list of stored months.
 CustomerState CustomerWithHistory(int days) {
   Config config;
   CustomerState s(CustomerId(7));
@@ -347,7 +348,9 @@ CustomerState CustomerWithHistory(int days) {
     const auto d = static_cast<int32_t>(DayOf(At(day)));
     s.Prune(d);
     s.ApplyUsage(Usage(day % 3 == 0 ? "api" : "reports", 3 + day % 7), At(day, 10), d);
+    benchmark::DoNotOptimize(s.UsageR30(d));  // as a re-score does: drops days out of the windows
     s.RecordDaily(d, 50 + day % 41, 10 + day % 31, 1 + day % 3);
+    (void)s.TakeDailyFlush();  // as each commit does: closed months go to their own keys
   }
   const int last = days - 1;
   for (int k = 0; k < 10; ++k) {
