@@ -1,6 +1,7 @@
 #pragma once
 // CustomerState <-> its RocksDB value (state.proto's Customer, version 1).
-// Thread-compatible; the codec keeps no state of its own.
+// Thread-compatible; the codec keeps no state of its own but a per-thread list of
+// lengths that Encode reuses.
 
 #include <string>
 #include <string_view>
@@ -12,8 +13,15 @@ namespace c360 {
 
 class CustomerCodec {
  public:
-  // `scratch` is reused between calls so that its buffers are allocated once.
-  static void Encode(const CustomerState& state, state::v1::Customer* scratch, std::string* out);
+  // Writes the value straight into `out` (whose buffer is reused): the bytes a
+  // state::v1::Customer filled from the state would serialize to, without building one.
+  static void Encode(const CustomerState& state, std::string* out);
+  // The signature from when Encode filled a message; `scratch` is not used. Kept until
+  // StateBatch::PutCustomer (state/store.cc) calls the one above.
+  static void Encode(const CustomerState& state, state::v1::Customer* /*scratch*/,
+                     std::string* out) {
+    Encode(state, out);
+  }
   // False if the bytes are not a Customer value this version can read.
   [[nodiscard]] static bool Decode(std::string_view bytes, CustomerState* state);
 
@@ -27,6 +35,11 @@ class CustomerCodec {
     return {static_cast<int32_t>(static_cast<uint32_t>(v >> 24)), static_cast<uint8_t>(v >> 16),
             static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
   }
+
+  // The encoder before the direct writer: it filled a state::v1::Customer and serialized
+  // it. Defined in customer_codec_test.cc only, as the reference Encode is compared with
+  // (a member, so that it reads the state as the codec does).
+  struct MessageEncoder;
 };
 
 }  // namespace c360
