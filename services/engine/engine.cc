@@ -20,6 +20,7 @@
 
 #include "common/crash_point.h"
 #include "common/kafka.h"
+#include "services/engine/commit_writer.h"
 #include "services/engine/metrics.h"
 #include "services/engine/task.h"
 #include "services/engine/transaction.h"
@@ -97,6 +98,7 @@ class Engine::Impl final : public RecordOwner {
   void Start() {
     try {
       store_ = StateStore::Open(settings_.state_dir);
+      writer_ = std::make_unique<CommitWriter>(store_.get());
     } catch (const StateDirectoryError& e) {
       throw EngineRefused(e.what());
     } catch (const StateError& e) {
@@ -340,7 +342,8 @@ class Engine::Impl final : public RecordOwner {
             std::chrono::duration_cast<std::chrono::milliseconds>(
                 due - std::chrono::steady_clock::now()).count(), 0, 100));
       }
-      if (!fences_.empty()) wait_ms = std::min(wait_ms, 1);
+      // The same while a commit is being written: its outputs wait for it.
+      if (!fences_.empty() || writing_.active) wait_ms = std::min(wait_ms, 1);
       // Delivery reports are served between two waits: in slices of 2 ms while outputs
       // are in flight, so that their outbox entries and metrics follow within 2 ms.
       if (in_flight_ > 0) wait_ms = std::min(wait_ms, 2);
@@ -383,9 +386,14 @@ class Engine::Impl final : public RecordOwner {
       if (batch_records >= config_.batch_max_records ||
           age >= std::chrono::milliseconds(config_.batch_catchup_ms) ||
           (age >= max_age && drained && (batch_records > 0 || !delivered_.empty()))) {
-        Commit();
+        SubmitCommit();  // written while the next records are applied
         batch_records = 0;
         batch_started = now;
+      }
+      // exactly_once waits for the write here: each commit is a transaction, in order, and
+      // overlapping the next batch with it showed stale snapshots after a zombie's
+      // transaction was fenced (zombie_test on Kafka, docs/decisions.md).
+      if (FinishCommit(/*wait=*/transactions_ != nullptr)) {
         // A day-change re-score in progress advances by a slice after each commit (every
         // customer is in the store then), so a day boundary never stalls processing for
         // long; its outputs leave with the next batch.
@@ -437,7 +445,8 @@ class Engine::Impl final : public RecordOwner {
     s.tasks = static_cast<int>(tasks_.size());
     size_t fenced = held_.size();
     for (const Fence& f : fences_) fenced += f.items.size();
-    s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size() + fenced);
+    s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size() + fenced +
+                                            writing_.publish.size());
     s.fence_rejections = fence_rejections_;
     s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
     for (const auto& [id, task] : tasks_) {
@@ -601,6 +610,9 @@ class Engine::Impl final : public RecordOwner {
     auto* self = static_cast<Impl*>(opaque);
     // No exception may cross librdkafka's C frames: a failure is kept for Run to raise.
     try {
+      // The commit being written belongs to the tasks as they were: finished first (its
+      // outputs wait with the others for the fence or transaction that follows).
+      self->FinishCommit(/*wait=*/true, /*publish_now=*/false);
       if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         self->Assign(partitions);
         rd_kafka_assign(rk, partitions);
@@ -797,32 +809,68 @@ class Engine::Impl final : public RecordOwner {
     task->second->Buffer(record);
   }
 
+  // A commit, written before it returns (rebalances, shutdown).
   void Commit() {
+    SubmitCommit();
+    FinishCommit(/*wait=*/true);
+  }
+
+  // Starts a commit (SPEC 6.2): every task's changes since the last one, drained into one
+  // StateBatch, written by the commit writer while the processing thread goes on with the
+  // next records. What depends on the write — publishing the batch's outputs, the
+  // exactly_once offsets, trimming the cache, a day sweep's next slice — waits for it in
+  // FinishCommit. One commit at a time: a commit still being written is finished first.
+  void SubmitCommit() {
+    FinishCommit(/*wait=*/true);
     // After a failed write the state is left as its last good commit: nothing more is
     // written (or published) by this process; a restart resumes from that commit.
     if (state_failed_) return;
-    StateBatch& batch = batch_;  // reused: its encoder buffers stay allocated
+    next_batch_ ^= 1;
+    StateBatch& batch = batches_[next_batch_];  // reused: its buffers stay allocated
     batch.Clear();
     std::vector<PublishItem> publish;
     for (auto& [id, task] : tasks_) task->Drain(&batch, &publish);
     for (const auto& [task, sequence] : delivered_) batch.DeleteOutbox(task, sequence);
     delivered_.clear();
     if (batch.count() == 0) return;
-    const auto commit_started = std::chrono::steady_clock::now();
     CrashPoint("before-commit");
-    if (auto error = store_->Commit(&batch)) {
-      state_failed_ = true;
-      throw EngineError("state commit failed: " + *error);
+    writing_.publish = std::move(publish);
+    writing_.offsets.clear();
+    if (transactions_) {  // as stored by this commit; the tasks' run ahead meanwhile
+      for (const auto& [id, task] : tasks_) {
+        auto& offsets = writing_.offsets[id];
+        for (InputTopic topic : kAllInputTopics) {
+          offsets[static_cast<int>(topic)] = task->resume_offset(topic).value_or(-1);
+        }
+      }
     }
-    if (transactions_) RecordStoredOffsets();
-    metrics_.ObserveCommit(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
+    writing_.active = true;
+    writer_->Submit(&batch);
+  }
+
+  // Completes the commit being written, once it is (at once if `wait`): its outputs are
+  // held for the fence (or the transaction), which is issued now if `publish`. Returns true
+  // if a commit completed.
+  bool FinishCommit(bool wait, bool publish_now = true) {
+    if (!writing_.active || (!wait && !writer_->finished())) return false;
+    const CommitWriter::Result written = writer_->Wait();
+    writing_.active = false;
+    if (written.error) {
+      state_failed_ = true;
+      throw EngineError("state commit failed: " + *written.error);
+    }
+    for (auto& [id, offsets] : writing_.offsets) {
+      if (tasks_.count(id) > 0) progress_[id].offsets = offsets;
+    }
+    metrics_.ObserveCommit(std::chrono::duration<double>(written.took).count());
     ++stats_.commits;
     for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
+    std::vector<PublishItem> publish = std::move(writing_.publish);
+    writing_.publish.clear();
     PublishStats();
     if (!publish.empty()) CrashPoint("after-commit");
     for (PublishItem& item : publish) held_.push_back(std::move(item));
-    if (std::chrono::steady_clock::now() >= fence_retry_at_) {
+    if (publish_now && std::chrono::steady_clock::now() >= fence_retry_at_) {
       if (transactions_) {
         Transact();
       } else if (!held_.empty()) {
@@ -834,6 +882,7 @@ class Engine::Impl final : public RecordOwner {
       const size_t share = static_cast<size_t>(config_.cache_max_customers) / tasks_.size() + 1;
       for (auto& [id, task] : tasks_) task->Evict(share);
     }
+    return true;
   }
 
   // Processing thread: refreshes the metrics and what stats() and readiness() return.
@@ -890,16 +939,6 @@ class Engine::Impl final : public RecordOwner {
       }
     }
     return offsets;
-  }
-
-  // exactly_once: after a RocksDB commit, every task's offsets as stored.
-  void RecordStoredOffsets() {
-    for (const auto& [id, task] : tasks_) {
-      TaskProgress& progress = progress_[id];
-      for (InputTopic topic : kAllInputTopics) {
-        progress.offsets[static_cast<int>(topic)] = task->resume_offset(topic).value_or(-1);
-      }
-    }
   }
 
   // The sum of every task's stored offsets: it grows whenever any of them moves.
@@ -1219,7 +1258,17 @@ class Engine::Impl final : public RecordOwner {
   std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
   bool state_failed_ = false;  // a state write failed: write and publish nothing more
   std::string fatal_;    // an error raised in a librdkafka callback, for Run to throw
-  StateBatch batch_;
+  // Two batches, so that one is drained while the other is written.
+  StateBatch batches_[2];
+  int next_batch_ = 0;
+  // Set when the state is open; declared after store_ and batches_, so destroyed before
+  // them (finishing a write in progress).
+  std::unique_ptr<CommitWriter> writer_;
+  struct Writing {  // the commit the writer is writing
+    bool active = false;
+    std::vector<PublishItem> publish;  // its outputs, published once it is written
+    std::map<int32_t, std::array<int64_t, kInputTopicCount>> offsets;  // exactly_once
+  } writing_;
   KafkaHandle consumer_;
   KafkaHandle producer_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
