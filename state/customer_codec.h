@@ -16,12 +16,6 @@ class CustomerCodec {
   // Writes the value straight into `out` (whose buffer is reused): the bytes a
   // state::v1::Customer filled from the state would serialize to, without building one.
   static void Encode(const CustomerState& state, std::string* out);
-  // The signature from when Encode filled a message; `scratch` is not used. Kept until
-  // StateBatch::PutCustomer (state/store.cc) calls the one above.
-  static void Encode(const CustomerState& state, state::v1::Customer* /*scratch*/,
-                     std::string* out) {
-    Encode(state, out);
-  }
   // False if the bytes are not a Customer value this version can read.
   [[nodiscard]] static bool Decode(std::string_view bytes, CustomerState* state);
 

@@ -21,7 +21,7 @@ std::optional<std::string> PrefixEnd(std::string prefix) {
 }  // namespace
 
 void StateBatch::PutCustomer(uint16_t task, const CustomerState& customer) {
-  CustomerCodec::Encode(customer, &customer_scratch_, &scratch_);
+  CustomerCodec::Encode(customer, &scratch_);
   batch_.Put(state::CustomerKey(task, customer.customer_id()), scratch_);
 }
 

@@ -70,7 +70,6 @@ class StateBatch {
  private:
   rocksdb::WriteBatch batch_;
   std::string scratch_;
-  state::v1::Customer customer_scratch_;
   state::v1::CustomerRow row_scratch_;
   state::v1::DailyScores daily_scratch_;
 };
