@@ -44,7 +44,7 @@ struct Fixture {
   Task task{0, config, clock, OutputFormat::kProtobuf, &owner};
   std::list<std::string> bytes;  // records' values, alive while buffered
   std::vector<std::string> ids;
-  int64_t offset[5] = {};
+  int64_t offset[kInputTopicCount] = {};
 
   void Feed(InputTopic topic, const std::string& key, const google::protobuf::Message& m,
             TimeMs t) {

@@ -18,7 +18,8 @@ enum class InputTopic : uint8_t {
   kUsage = 3,
   kCustomers = 4,
 };
-inline constexpr std::array<InputTopic, 5> kAllInputTopics = {
+inline constexpr int kInputTopicCount = 5;  // InputTopic's values
+inline constexpr std::array<InputTopic, kInputTopicCount> kAllInputTopics = {
     InputTopic::kInvoices, InputTopic::kTickets, InputTopic::kCampaigns, InputTopic::kUsage,
     InputTopic::kCustomers};
 

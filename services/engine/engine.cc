@@ -555,11 +555,11 @@ class Engine::Impl final : public RecordOwner {
     }
     if (!missing.empty()) throw EngineError("topics do not exist: " + missing);
     std::string mismatch;
-    for (size_t i = 1; i < 5; ++i) {
+    for (int i = 1; i < kInputTopicCount; ++i) {
       if (counts[i] != counts[0]) {
         mismatch = "input topics are not co-partitioned: ";
-        for (size_t j = 0; j < 5; ++j) {
-          mismatch += all[j] + " has " + std::to_string(counts[j]) + (j < 4 ? ", " : "");
+        for (int j = 0; j < kInputTopicCount; ++j) {
+          mismatch += all[j] + " has " + std::to_string(counts[j]) + (j + 1 < kInputTopicCount ? ", " : "");
         }
       }
     }
@@ -673,7 +673,7 @@ class Engine::Impl final : public RecordOwner {
   // between its offset commit and its commit), this waits for it to end, at most the
   // transaction timeout, so that this engine's outputs come after it.
   void DecideRestoredOutboxes(const std::vector<Task*>& restored) {
-    PartitionList committed(rd_kafka_topic_partition_list_new(static_cast<int>(restored.size()) * 5));
+    PartitionList committed(rd_kafka_topic_partition_list_new(static_cast<int>(restored.size()) * kInputTopicCount));
     for (const Task* task : restored) {
       for (InputTopic topic : kAllInputTopics) {
         rd_kafka_topic_partition_list_add(committed.get(), config_.topics.Input(topic).c_str(), task->id());
@@ -906,7 +906,7 @@ class Engine::Impl final : public RecordOwner {
   // offsets stored in RocksDB with the state (which stay the ones c360 resumes from), so
   // the group's committed offsets also show its progress to Kafka's tools.
   PartitionList FenceOffsets() const {
-    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * 5));
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * kInputTopicCount));
     for (const auto& [id, task] : tasks_) {
       for (InputTopic topic : kAllInputTopics) {
         if (const auto next = task->resume_offset(topic)) {
@@ -923,7 +923,7 @@ class Engine::Impl final : public RecordOwner {
   // "c360-txn <transactional.id> <sequence>", the task's highest outbox sequence that a
   // committed transaction (this one, if it commits) has published.
   PartitionList TransactionOffsets(const std::map<int32_t, uint64_t>& published) const {
-    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()) * 5));
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()) * kInputTopicCount));
     for (const auto& [id, progress] : progress_) {
       const std::string mark = std::string(kTransactionMark) + " " + transactional_id_ + " " +
                                std::to_string(published.at(id));

@@ -13,7 +13,6 @@
 
 namespace c360 {
 
-inline constexpr int kInputTopicCount = 5;  // InputTopic's values
 inline constexpr int kTimerKindCount = 3;   // response, resolution, invoice due
 inline constexpr int kStatusCount = 5;      // v1::HealthSnapshot::Status, UNSPECIFIED too
 

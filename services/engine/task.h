@@ -234,7 +234,7 @@ class Task {
   std::string sweep_topic_;
   AlertCause sweep_cause_;
   bool profiles_loaded_ = false;  // the customers partition reached its end once
-  Partition partitions_[5];
+  Partition partitions_[kInputTopicCount];
   std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;
   std::set<Timer> timers_;
   std::vector<std::pair<bool, state::TimerKey>> timer_ops_;  // (put?, key), in order

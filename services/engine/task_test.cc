@@ -56,7 +56,7 @@ class TaskTest : public ::testing::Test {
   ManualClock clock_;
   FakeOwner owner_;
   Task task_;
-  int64_t next_offset_[5] = {};
+  int64_t next_offset_[kInputTopicCount] = {};
 };
 
 TEST_F(TaskTest, WaitsForEveryPartitionThenMergesByEventTimeAndRank) {
