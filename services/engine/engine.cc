@@ -389,14 +389,19 @@ class Engine::Impl final : public RecordOwner {
         SubmitCommit();  // written while the next records are applied
         batch_records = 0;
         batch_started = now;
+        // Nothing to write (no task changed: every customer is in the store already): a
+        // sweep restored with its task goes on now, or it would wait for a record.
+        if (!writing_.active) sweep_due_ = true;
       }
       // exactly_once waits for the write here: each commit is a transaction, in order, and
       // overlapping the next batch with it showed stale snapshots after a zombie's
       // transaction was fenced (zombie_test on Kafka, docs/decisions.md).
-      if (FinishCommit(/*wait=*/transactions_ != nullptr)) {
+      FinishCommit(/*wait=*/transactions_ != nullptr);
+      if (sweep_due_ && !writing_.active) {
         // A day-change re-score in progress advances by a slice after each commit (every
         // customer is in the store then), so a day boundary never stalls processing for
         // long; its outputs leave with the next batch.
+        sweep_due_ = false;
         for (auto& [id, task] : tasks_) {
           if (task->sweep_pending()) {
             batch_records += static_cast<int>(task->SweepStep(kSweepSlice));
@@ -855,6 +860,7 @@ class Engine::Impl final : public RecordOwner {
     if (!writing_.active || (!wait && !writer_->finished())) return false;
     const CommitWriter::Result written = writer_->Wait();
     writing_.active = false;
+    sweep_due_ = true;  // the loop's next turn advances a sweep in progress
     if (written.error) {
       state_failed_ = true;
       throw EngineError("state commit failed: " + *written.error);
@@ -1269,6 +1275,7 @@ class Engine::Impl final : public RecordOwner {
     std::vector<PublishItem> publish;  // its outputs, published once it is written
     std::map<int32_t, std::array<int64_t, kInputTopicCount>> offsets;  // exactly_once
   } writing_;
+  bool sweep_due_ = false;  // a commit completed (or had nothing to write) since the last sweep slice
   KafkaHandle consumer_;
   KafkaHandle producer_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
