@@ -393,9 +393,8 @@ class Engine::Impl final : public RecordOwner {
         // sweep restored with its task goes on now, or it would wait for a record.
         if (!writing_.active) sweep_due_ = true;
       }
-      // exactly_once waits for the write here: each commit is a transaction, in order, and
-      // overlapping the next batch with it showed stale snapshots after a zombie's
-      // transaction was fenced (zombie_test on Kafka, docs/decisions.md).
+      // exactly_once waits for the write here, as before the commit was pipelined, until
+      // overlapping it is measured again (docs/decisions.md).
       FinishCommit(/*wait=*/transactions_ != nullptr);
       if (sweep_due_ && !writing_.active) {
         // A day-change re-score in progress advances by a slice after each commit (every
