@@ -59,11 +59,18 @@ std::string OutboxKey(uint16_t task, uint64_t sequence) {
   return key;
 }
 
-std::string JournalPrefix(uint16_t task, std::string_view customer_id) {
-  std::string key = TaskPrefix(Family::kJournal, task);
+namespace {
+// task . customer_id . NUL: a customer's keys of a family with more than one per customer.
+std::string CustomerPrefix(Family family, uint16_t task, std::string_view customer_id) {
+  std::string key = TaskPrefix(family, task);
   key.append(customer_id);
   key.push_back('\0');
   return key;
+}
+}  // namespace
+
+std::string JournalPrefix(uint16_t task, std::string_view customer_id) {
+  return CustomerPrefix(Family::kJournal, task, customer_id);
 }
 
 std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t sequence) {
@@ -73,10 +80,7 @@ std::string JournalKey(uint16_t task, std::string_view customer_id, uint64_t seq
 }
 
 std::string DailyPrefix(uint16_t task, std::string_view customer_id) {
-  std::string key = TaskPrefix(Family::kDaily, task);
-  key.append(customer_id);
-  key.push_back('\0');
-  return key;
+  return CustomerPrefix(Family::kDaily, task, customer_id);
 }
 
 std::string DailyKey(uint16_t task, std::string_view customer_id, int32_t month) {

@@ -72,8 +72,9 @@ class CustomerApiTest : public ::testing::Test {
     r.handle = handle;
     task_.Buffer(r);
   }
-  // Applies everything and commits, as the engine's processing loop does.
-  void Commit() {
+  // Applies everything and commits, as the engine's processing loop does; the outputs
+  // go to `published` if given.
+  void Commit(std::vector<PublishItem>* published = nullptr) {
     for (InputTopic topic : kAllInputTopics) task_.MarkAtEnd(topic);
     task_.Process(1'000'000);
     for (int round = 0; round < 2; ++round) {
@@ -81,6 +82,9 @@ class CustomerApiTest : public ::testing::Test {
       std::vector<PublishItem> publish;
       task_.Drain(&batch, &publish);
       ASSERT_FALSE(store_->Commit(&batch).has_value());
+      if (published != nullptr) {
+        for (PublishItem& item : publish) published->push_back(std::move(item));
+      }
       task_.SweepStep(static_cast<size_t>(-1));
     }
   }
@@ -460,21 +464,14 @@ TEST_F(CustomerApiTest, TimelineKeepsAYearWhileTheCustomerValueKeepsItsOpenMonth
     for (int d = from; d < std::min(from + 20, kDays); ++d) {
       Feed(InputTopic::kUsage, Usage("reports", 1 + rng() % 40), "year", At(d, 10));
     }
-    for (InputTopic topic : kAllInputTopics) task_.MarkAtEnd(topic);
-    task_.Process(1'000'000);
-    for (int round = 0; round < 2; ++round) {
-      StateBatch batch;
-      std::vector<PublishItem> publish;
-      task_.Drain(&batch, &publish);
-      ASSERT_FALSE(store_->Commit(&batch).has_value());
-      for (const PublishItem& item : publish) {
-        if (item.entry.topic() != config_.topics.health) continue;
-        v1::HealthSnapshot snapshot;
-        ASSERT_TRUE(snapshot.ParseFromString(item.entry.value()));
-        last_of_day[DayOf(ToMs(snapshot.stream_time()))] = {snapshot.health(), snapshot.risk(),
-                                                            snapshot.status()};
-      }
-      task_.SweepStep(static_cast<size_t>(-1));
+    std::vector<PublishItem> published;
+    Commit(&published);
+    for (const PublishItem& item : published) {
+      if (item.entry.topic() != config_.topics.health) continue;
+      v1::HealthSnapshot snapshot;
+      ASSERT_TRUE(snapshot.ParseFromString(item.entry.value()));
+      last_of_day[DayOf(ToMs(snapshot.stream_time()))] = {snapshot.health(), snapshot.risk(),
+                                                          snapshot.status()};
     }
     task_.Evict(0);
   }
