@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -322,24 +323,40 @@ class EngineEndToEndTest(unittest.TestCase):
 class RestartTest(unittest.TestCase):
     def test_kill_and_restart_neither_repeats_nor_skips(self):
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=4) as (bootstrap, _):
-            gen = t.run_c360("gen", "--brokers", bootstrap, "--customers", 150, "--days", 40,
-                             "--start", "2026-06-01", "--seed", 9)
-            self.assertEqual(gen.returncode, 0, gen.stderr)
-            config = tmp + "/c360.yaml"
-            with open(config, "w") as f:
-                # A cache far smaller than the 150 customers: state is evicted after
-                # commits and read back, and must still add up exactly.
-                f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
-                        "engine:\n  batch_max_records: 2000\n  cache_max_customers: 10\n")
-            group = "g-" + uuid.uuid4().hex
-            state = tmp + "/state"
+            # The input arrives while the engines run (about 73,000 records at 3,000 a
+            # second), so each engine is stopped in the middle of a stream, whatever the
+            # engine's speed: produced all at once, the input is read in well under a second
+            # and "part way" became a race the poll could lose.
+            gen = subprocess.Popen(
+                [t.C360, "gen", "--brokers", bootstrap, "--customers", "150", "--days", "40",
+                 "--start", "2026-06-01", "--seed", "9", "--rate", "3000"],
+                stdout=subprocess.DEVNULL, stderr=open(tmp + "/gen.log", "w"))
+            try:
+                config = tmp + "/c360.yaml"
+                with open(config, "w") as f:
+                    # A cache far smaller than the 150 customers: state is evicted after
+                    # commits and read back, and must still add up exactly.
+                    f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
+                            "engine:\n  batch_max_records: 2000\n  cache_max_customers: 10\n")
+                group = "g-" + uuid.uuid4().hex
+                state = tmp + "/state"
+                stopped_at = []
+                for sig in (signal.SIGKILL, signal.SIGTERM):
+                    before = max(t.applied_offsets(state)[0], 0)
+                    engine = t.Engine(bootstrap, state, group, config=config).start()
+                    # Stop it once it has committed more than the previous engine did.
+                    stopped_at.append(t.wait_for(
+                        lambda: (lambda n: n if n > before else 0)(t.applied_offsets(state)[0]),
+                        60, "the engine to commit more of the input"))
+                    engine.stop(sig)
+                self.assertEqual(gen.wait(timeout=120), 0, open(tmp + "/gen.log").read())
+            finally:
+                if gen.poll() is None:
+                    gen.kill()
+                    gen.wait()
             total = t.end_offsets(bootstrap, t.INPUT_TOPICS)
-            for sig in (signal.SIGKILL, signal.SIGTERM):
-                engine = t.Engine(bootstrap, state, group, config=config).start()
-                # Stop it part way: once some, not all, records are committed.
-                t.wait_for(lambda: 0 < t.applied_offsets(state)[0] < total, 60,
-                           "the engine to commit part of the input")
-                engine.stop(sig)
+            # Both stops came part way through the input.
+            self.assertLess(max(stopped_at), total)
             engine = t.Engine(bootstrap, state, group, config=config).start()
             engine.wait_caught_up()
             engine.stop()
