@@ -61,8 +61,9 @@ void Task::Restore(const StateStore& store) {
     sweep_time_ = meta->sweep_time();
     sweep_cursor_ = meta->sweep_cursor();
     sweep_topic_ = meta->sweep_cause_topic();
-    sweep_cause_ = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
-                              meta->sweep_cause_offset()};
+    sweep_cause_ = Cause{.alert = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
+                                             meta->sweep_cause_offset()},
+                         .kind = CauseKind::kDayChange};
     for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
       status_counts_[i] = meta->status_counts(i);
     }
@@ -144,13 +145,7 @@ void Task::DayRescore(Entry& entry) {
   MarkDirty(entry);
   if (!entry.state.exists()) return;
   // Its outputs are caused by the record that moved the day, not the one being applied.
-  const TimeMs record_kafka_ts = cause_kafka_ts_;
-  const CauseKind record_kind = cause_kind_;
-  cause_kafka_ts_ = sweep_kafka_ts_;
-  cause_kind_ = CauseKind::kDayChange;
   Rescore(entry, sweep_time_, sweep_time_ - 1, sweep_cause_, /*sync_timers=*/false);
-  cause_kafka_ts_ = record_kafka_ts;
-  cause_kind_ = record_kind;
   ++counters_.rescored_on_day_change;
 }
 
@@ -174,13 +169,11 @@ void Task::Buffer(const TaskRecord& record) {
   Partition& p = partition(record.input.topic);
   p.records.push_back(record);
   p.at_end = false;
-  p.idle_since = kNoTime;
 }
 
 void Task::MarkAtEnd(InputTopic topic) {
   Partition& p = partition(topic);
   p.at_end = true;
-  if (p.records.empty() && p.idle_since == kNoTime) p.idle_since = clock_.NowMs();
   if (topic == InputTopic::kCustomers) profiles_loaded_ = true;
 }
 
@@ -208,16 +201,14 @@ int Task::Process(int budget) {
       Partition& p = partition(topic);
       if (p.records.empty()) {
         if (!p.at_end) return applied;  // the broker holds data not fetched yet
-        if (config_.max_task_idle_ms > 0 &&
-            clock_.NowMs() - p.idle_since < config_.max_task_idle_ms) {
-          return applied;  // wait a little for new data (max_task_idle_ms)
-        }
         continue;
       }
+      p.idle_deadline = kNoTime;
       DecodeHead(p);
       if (best == nullptr || p.head.event_time < partition(*best).head.event_time) best = &topic;
     }
     if (best == nullptr) return applied;
+    if (config_.max_task_idle_ms > 0 && !IdleWaitOver()) return applied;
     ApplyHead(*best);
     ++applied;
     const auto now = std::chrono::steady_clock::now();
@@ -227,13 +218,32 @@ int Task::Process(int budget) {
   return applied;
 }
 
+// max_task_idle_ms, as Kafka Streams' max.task.idle.ms: with records to apply, each drained
+// partition is waited for that long from when the task first finds it drained, until it
+// receives data (which clears its deadline). A deadline that passed lets the task go on
+// until the partition has data again. (Counted from when the partition emptied instead, a
+// quiet period used the wait up before the next burst came.)
+bool Task::IdleWaitOver() {
+  const TimeMs now = clock_.NowMs();
+  bool over = true;
+  for (InputTopic topic : kEventTopics) {
+    Partition& p = partition(topic);
+    if (!p.records.empty()) continue;
+    if (p.idle_deadline == kNoTime) p.idle_deadline = now + config_.max_task_idle_ms;
+    if (now < p.idle_deadline) over = false;
+  }
+  return over;
+}
+
 void Task::ApplyHead(InputTopic topic) {
   Partition& p = partition(topic);
   const TaskRecord record = p.records.front();
   const DecodeResult& head = p.head;
-  cause_kafka_ts_ = record.input.kafka_timestamp_ms;
-  const AlertCause cause{head.event_time, config_.topics.Input(topic), record.partition,
-                         record.offset};
+  const Cause cause{.alert = AlertCause{head.event_time, config_.topics.Input(topic),
+                                        record.partition, record.offset},
+                    .kafka_ts = record.input.kafka_timestamp_ms,
+                    .kind = CauseKind::kEvent,
+                    .topic = topic};
   std::optional<struct DeadLetter> late;
   if (head.ok() && stream_time_ != kNoTime) {
     late = CheckTooLate(head.event_time, stream_time_, config_.retention_days);
@@ -247,10 +257,7 @@ void Task::ApplyHead(InputTopic topic) {
   } else if (over_limit) {
     DeadLetter(record, *over_limit);
   } else {
-    cause_kind_ = CauseKind::kEvent;
-    cause_topic_ = topic;
     Advance(head.event_time, cause);
-    cause_kind_ = CauseKind::kEvent;
     const Decoder& d = p.decoder;
     bool changed = false;
     Entry* entry = nullptr;
@@ -283,7 +290,6 @@ void Task::ApplyHead(InputTopic topic) {
   Consumed(topic, record);
   p.records.pop_front();
   p.head_decoded = false;
-  if (p.records.empty() && p.at_end) p.idle_since = clock_.NowMs();
 }
 
 std::optional<struct DeadLetter> Task::CheckOpenEntities(InputTopic topic, const Decoder& d) {
@@ -320,7 +326,6 @@ std::optional<struct DeadLetter> Task::CheckOpenEntities(InputTopic topic, const
 void Task::ApplyProfile(const TaskRecord& record) {
   Partition& p = partition(InputTopic::kCustomers);
   const DecodeResult result = p.decoder.Decode(record.input, clock_.NowMs());
-  cause_kafka_ts_ = record.input.kafka_timestamp_ms;
   if (!result.ok()) {
     DeadLetter(record, *result.dead_letter);
   } else {
@@ -346,23 +351,24 @@ void Task::ApplyProfile(const TaskRecord& record) {
       MarkDirty(*entry);
     }
     ++counters_.applied;
-    cause_kind_ = CauseKind::kProfile;
-    cause_topic_ = InputTopic::kCustomers;
-    cause_tombstone_ = result.tombstone;
     if (entry != nullptr && stream_time_ != kNoTime) {
       // A profile changes what the scores see (revenue, contract dates): re-score now.
-      Rescore(*entry, stream_time_, stream_time_ - 1,
-              AlertCause{record.input.kafka_timestamp_ms, config_.topics.customers,
-                         record.partition, record.offset},
-              /*sync_timers=*/false);
+      const Cause cause{.alert = AlertCause{record.input.kafka_timestamp_ms,
+                                            config_.topics.customers, record.partition,
+                                            record.offset},
+                        .kafka_ts = record.input.kafka_timestamp_ms,
+                        .kind = CauseKind::kProfile,
+                        .topic = InputTopic::kCustomers,
+                        .tombstone = result.tombstone};
+      Rescore(*entry, stream_time_, stream_time_ - 1, cause, /*sync_timers=*/false);
     }
   }
   Consumed(InputTopic::kCustomers, record);
 }
 
-void Task::AdvanceTime(TimeMs t) { Advance(t, AlertCause{t, "", -1, -1}); }
+void Task::AdvanceTime(TimeMs t) { Advance(t, Cause{.alert = AlertCause{t, "", -1, -1}}); }
 
-void Task::Advance(TimeMs t, const AlertCause& cause) {
+void Task::Advance(TimeMs t, const Cause& cause) {
   if (stream_time_ != kNoTime && t <= stream_time_) return;
   const int64_t old_day = stream_time_ == kNoTime ? kNoDay : DayOf(stream_time_);
   // Timers with deadlines before t fire in deadline order, each evaluated at T = deadline.
@@ -372,13 +378,14 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     Entry& entry = Touch(timer.customer_id);
     // A timer moved by the clock fires timer_grace_ms after its deadline, by design (late
     // records may still come): its alert's latency counts from then.
-    if (cause.source_partition < 0) cause_kafka_ts_ = timer.deadline + config_.timer_grace_ms;
-    AlertCause timer_cause = cause;
-    timer_cause.event_time = timer.deadline;
-    cause_kind_ = CauseKind::kTimer;
-    cause_timer_ = &timer;
+    Cause timer_cause{.alert = cause.alert,
+                      .kafka_ts = cause.alert.source_partition < 0
+                                      ? timer.deadline + config_.timer_grace_ms
+                                      : cause.kafka_ts,
+                      .kind = CauseKind::kTimer,
+                      .timer = &timer};
+    timer_cause.alert.event_time = timer.deadline;
     Rescore(entry, timer.deadline, timer.deadline, timer_cause, /*sync_timers=*/true);
-    cause_timer_ = nullptr;
     CrashPoint("timer-fired");
     if (timers_.erase(timer) > 0) {  // the re-score normally retires it already
       timer_ops_.emplace_back(false, state::TimerKey{id_, timer.deadline, timer.customer_id,
@@ -403,10 +410,14 @@ void Task::Advance(TimeMs t, const AlertCause& cause) {
     sweep_day_ = static_cast<int32_t>(DayOf(t));
     sweep_time_ = t;
     sweep_cursor_.clear();
-    sweep_topic_ = std::string(cause.source_topic);
-    sweep_kafka_ts_ = cause.source_partition < 0 ? t + config_.timer_grace_ms : cause_kafka_ts_;
-    sweep_cause_ = AlertCause{cause.event_time, sweep_topic_, cause.source_partition,
-                              cause.source_offset};
+    sweep_topic_ = std::string(cause.alert.source_topic);
+    sweep_cause_ = Cause{.alert = AlertCause{cause.alert.event_time, sweep_topic_,
+                                             cause.alert.source_partition,
+                                             cause.alert.source_offset},
+                         .kafka_ts = cause.alert.source_partition < 0
+                                         ? t + config_.timer_grace_ms
+                                         : cause.kafka_ts,
+                         .kind = CauseKind::kDayChange};
   }
 }
 
@@ -447,7 +458,7 @@ void Task::MarkDirty(Entry& entry) {
   }
 }
 
-void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& cause,
+void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause,
                    bool sync_timers) {
   CustomerState& s = entry.state;
   MarkDirty(entry);
@@ -460,7 +471,7 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
   const CoreKpis kpis = ComputeKpis(s, at, entry.entity_kpis);
   const Scores scores = ComputeScores(kpis, config_);
   alerts_scratch_.clear();
-  const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause, sync_timers};
+  const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause.alert, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
   s.RecordDaily(day, scores.health, scores.risk, scores.status);
   for (const v1::AlertEvent& alert : alerts_scratch_) {
@@ -469,7 +480,8 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
     *journal.mutable_alert() = alert;
     Journal(s, std::move(journal), cause);
     if (alert.state() == v1::AlertEvent::FIRING) CountAlertHour(at, alert.rule());
-    state::v1::OutboxEntry output = NewOutput(config_.topics.alerts, s.customer_id(), alert);
+    state::v1::OutboxEntry output =
+        NewOutput(config_.topics.alerts, s.customer_id(), alert, cause.kafka_ts);
     output.set_alert_rule(alert.rule());
     output.set_alert_severity(alert.severity());
     output.set_alert_state(alert.state());
@@ -517,10 +529,10 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& ca
     snapshot.mutable_kpis()->set_lifecycle_stage(scores.lifecycle);
     *snapshot.mutable_stream_time() = ToTimestamp(at);
     *snapshot.mutable_emitted_at() = ToTimestamp(ctx.emitted_at);
-    snapshot.set_source_topic(std::string(cause.source_topic));
-    snapshot.set_source_partition(cause.source_partition);
-    snapshot.set_source_offset(cause.source_offset);
-    AddOutbox(NewOutput(config_.topics.health, s.customer_id(), snapshot));
+    snapshot.set_source_topic(std::string(cause.alert.source_topic));
+    snapshot.set_source_partition(cause.alert.source_partition);
+    snapshot.set_source_offset(cause.alert.source_offset);
+    AddOutbox(NewOutput(config_.topics.health, s.customer_id(), snapshot, cause.kafka_ts));
     ++counters_.snapshots;
   }
   if (sync_timers) SyncTimers(entry);
@@ -587,7 +599,7 @@ void Task::SyncTimers(Entry& entry) {
 }
 
 state::v1::OutboxEntry Task::NewOutput(const std::string& topic, const std::string& key,
-                                       const google::protobuf::Message& value) {
+                                       const google::protobuf::Message& value, TimeMs kafka_ts) {
   state::v1::OutboxEntry entry;
   entry.set_topic(topic);
   entry.set_key(key);
@@ -595,7 +607,7 @@ state::v1::OutboxEntry Task::NewOutput(const std::string& topic, const std::stri
   const char* content_type = EncodeOutput(value, format_, entry.mutable_value());
   entry.set_has_value(true);
   AddHeader(&entry, "content-type", content_type);
-  entry.set_source_timestamp_ms(cause_kafka_ts_);
+  entry.set_source_timestamp_ms(kafka_ts);
   return entry;
 }
 
@@ -624,37 +636,37 @@ void Task::DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict
 
 void Task::AddOutbox(state::v1::OutboxEntry entry) { outbox_.push_back(std::move(entry)); }
 
-void Task::Journal(CustomerState& s, state::v1::JournalEntry entry, const AlertCause& cause) {
+void Task::Journal(CustomerState& s, state::v1::JournalEntry entry, const Cause& cause) {
   if (entry.kind() == state::v1::JournalEntry::ALERT) {
     entry.set_stream_time(ToMs(entry.alert().stream_time()));
   }
   static constexpr const char* kKinds[] = {"event", "timer", "day_change", "profile"};
-  entry.set_cause_kind(kKinds[static_cast<int>(cause_kind_)]);
-  entry.set_cause_topic(std::string(cause.source_topic));
-  entry.set_cause_partition(cause.source_partition);
-  entry.set_cause_offset(cause.source_offset);
-  entry.set_cause_event_time(cause.event_time);
-  entry.set_cause_text(DescribeCause());
+  entry.set_cause_kind(kKinds[static_cast<int>(cause.kind)]);
+  entry.set_cause_topic(std::string(cause.alert.source_topic));
+  entry.set_cause_partition(cause.alert.source_partition);
+  entry.set_cause_offset(cause.alert.source_offset);
+  entry.set_cause_event_time(cause.alert.event_time);
+  entry.set_cause_text(DescribeCause(cause));
   journal_.push_back(JournalItem{s.customer_id(), s.TakeJournalSequence(), std::move(entry)});
 }
 
-std::string Task::DescribeCause() const {
-  switch (cause_kind_) {
+std::string Task::DescribeCause(const Cause& cause) const {
+  switch (cause.kind) {
     case CauseKind::kTimer: {
-      if (cause_timer_ == nullptr) return "a deadline passed";
-      const std::string& id = cause_timer_->entity_id;
-      if (cause_timer_->kind == kResponseTimer) return "response SLA deadline of ticket " + id + " passed";
-      if (cause_timer_->kind == kResolutionTimer) return "resolution SLA deadline of ticket " + id + " passed";
+      if (cause.timer == nullptr) return "a deadline passed";
+      const std::string& id = cause.timer->entity_id;
+      if (cause.timer->kind == kResponseTimer) return "response SLA deadline of ticket " + id + " passed";
+      if (cause.timer->kind == kResolutionTimer) return "resolution SLA deadline of ticket " + id + " passed";
       return "invoice " + id + " fell due unpaid";
     }
     case CauseKind::kDayChange:
       return "a new day (" + FormatDate(StartOfDay(sweep_day_)) + "): the rolling windows moved";
     case CauseKind::kProfile:
-      return cause_tombstone_ ? "the customer's profile was removed" : "the customer's profile was updated";
+      return cause.tombstone ? "the customer's profile was removed" : "the customer's profile was updated";
     case CauseKind::kEvent: break;
   }
-  const Decoder& d = partitions_[static_cast<int>(cause_topic_)].decoder;
-  switch (cause_topic_) {
+  const Decoder& d = partitions_[static_cast<int>(cause.topic)].decoder;
+  switch (cause.topic) {
     case InputTopic::kUsage: {
       const v1::UsageEvent& e = d.usage();
       return "usage: " + std::to_string(e.quantity() == 0 ? 1 : e.quantity()) + " x " +
@@ -777,8 +789,8 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_sweep_time(sweep_time_);
     meta.set_sweep_cursor(sweep_cursor_);
     meta.set_sweep_cause_topic(sweep_topic_);
-    meta.set_sweep_cause_partition(sweep_cause_.source_partition);
-    meta.set_sweep_cause_offset(sweep_cause_.source_offset);
+    meta.set_sweep_cause_partition(sweep_cause_.alert.source_partition);
+    meta.set_sweep_cause_offset(sweep_cause_.alert.source_offset);
     for (int64_t count : status_counts_) meta.add_status_counts(count);
     meta.set_rows_version(1);
     for (const AlertHourCounts& bucket : alert_hours_) {

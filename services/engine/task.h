@@ -163,6 +163,16 @@ class Task {
   };
   // What a re-score is caused by, for the journal's "why did the score change".
   enum class CauseKind { kEvent, kTimer, kDayChange, kProfile };
+  // A re-score's cause, handed down as one value: the record (or deadline, or day) its
+  // outputs name, the Kafka timestamp their latency counts from, and what the journal says.
+  struct Cause {
+    AlertCause alert;
+    TimeMs kafka_ts = -1;
+    CauseKind kind = CauseKind::kEvent;
+    InputTopic topic = InputTopic::kUsage;  // kEvent, kProfile: whose decoder holds it
+    const Timer* timer = nullptr;           // kTimer
+    bool tombstone = false;                 // kProfile
+  };
   struct JournalItem {
     std::string customer_id;
     uint64_t sequence;
@@ -178,34 +188,35 @@ class Task {
     bool head_decoded = false;
     DecodeResult head;
     bool at_end = false;
-    TimeMs idle_since = kNoTime;  // wall clock when it became empty at its end
+    TimeMs idle_deadline = kNoTime;  // max_task_idle_ms: how long it is waited for (IdleWaitOver)
     std::optional<int64_t> next_offset;  // next offset to read (stored / applied)
     bool offset_dirty = false;
   };
 
   Partition& partition(InputTopic topic) { return partitions_[static_cast<int>(topic)]; }
   void DecodeHead(Partition& p);
+  bool IdleWaitOver();
   void ApplyHead(InputTopic topic);
   // The invalid_value dead letter of a ticket or invoice event that would take its
   // customer past limits.open_entities_per_customer (SPEC 6.1), if it would.
   std::optional<struct DeadLetter> CheckOpenEntities(InputTopic topic, const Decoder& decoded);
   void ApplyProfile(const TaskRecord& record);
-  void Advance(TimeMs t, const AlertCause& cause);
+  void Advance(TimeMs t, const Cause& cause);
   Entry& CustomerEntry(const std::string& customer_id);
   // sync_timers: the record may have changed the customer's deadlines (a ticket or invoice
   // event, a timer); other re-scores leave them as they are.
-  void Rescore(Entry& entry, TimeMs at, TimeMs horizon, const AlertCause& cause,
-               bool sync_timers);
+  void Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, bool sync_timers);
   void MarkDirty(Entry& entry);
+  // An output of a re-score; its latency counts from kafka_ts.
   state::v1::OutboxEntry NewOutput(const std::string& topic, const std::string& key,
-                                   const google::protobuf::Message& value);
+                                   const google::protobuf::Message& value, TimeMs kafka_ts);
   void SyncTimers(Entry& entry);
   void WantedTimers(const Entry& entry);  // into timer_scratch_
   void DeadLetter(const TaskRecord& record, const struct DeadLetter& verdict);
   void AddOutbox(state::v1::OutboxEntry entry);
   // Journal entries of a re-score (status change, alerts), with the cause described.
-  void Journal(CustomerState& s, state::v1::JournalEntry entry, const AlertCause& cause);
-  std::string DescribeCause() const;
+  void Journal(CustomerState& s, state::v1::JournalEntry entry, const Cause& cause);
+  std::string DescribeCause(const Cause& cause) const;
   void CountAlertHour(TimeMs at, v1::AlertEvent::Rule rule);
   void Consumed(InputTopic topic, const TaskRecord& record);
 
@@ -226,13 +237,13 @@ class Task {
   TimeMs stream_time_ = kNoTime;
   bool task_dirty_ = false;
   // The day-change re-score in progress: every customer whose rescored_day is before
-  // sweep_day_ is re-scored at sweep_time_, named after sweep_cause_.
+  // sweep_day_ is re-scored at sweep_time_, caused by sweep_cause_.
   bool sweep_pending_ = false;
   int32_t sweep_day_ = kNoDay;
   TimeMs sweep_time_ = kNoTime;
   std::string sweep_cursor_;
-  std::string sweep_topic_;
-  AlertCause sweep_cause_;
+  std::string sweep_topic_;  // what sweep_cause_.alert.source_topic views
+  Cause sweep_cause_;         // kDayChange: the record that moved the day
   bool profiles_loaded_ = false;  // the customers partition reached its end once
   Partition partitions_[kInputTopicCount];
   std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;
@@ -245,14 +256,8 @@ class Task {
   std::vector<v1::AlertEvent> alerts_scratch_;
   std::vector<TimerView> timer_scratch_;
   std::string encode_scratch_;
-  TimeMs cause_kafka_ts_ = -1;  // Kafka timestamp of the record being applied
-  CauseKind cause_kind_ = CauseKind::kEvent;
-  InputTopic cause_topic_ = InputTopic::kUsage;  // kEvent, kProfile: whose decoder holds it
-  const Timer* cause_timer_ = nullptr;           // kTimer
-  bool cause_tombstone_ = false;                 // kProfile
   std::vector<JournalItem> journal_;
   std::array<AlertHourCounts, 24> alert_hours_;
-  TimeMs sweep_kafka_ts_ = -1;  // ... of the record that started the sweep
   bool caught_up_once_ = false;
   bool rows_written_ = true;  // false: stored state from before list rows (Drain writes them)
   int64_t status_counts_[kStatusCount] = {};

@@ -91,6 +91,44 @@ TEST_F(TaskTest, WaitsForEveryPartitionThenMergesByEventTimeAndRank) {
   EXPECT_EQ(owner_.live, 0);  // every applied record was released
 }
 
+// max_task_idle_ms as Kafka Streams counts it: each drained partition is waited for from
+// when the task first has records to apply without it, not from when it emptied, so that a
+// quiet period does not use the wait up before a burst arrives.
+TEST_F(TaskTest, IdleWaitCountsFromTheFirstRecordThatMustWait) {
+  config_.max_task_idle_ms = 2000;
+  EndAll();
+  clock_.Advance(60'000);  // a minute with every partition drained
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 12)), At(1, 12));
+  EXPECT_EQ(task_.Process(100), 0);  // tickets, invoices, campaigns: waited for from now
+  clock_.Advance(1500);
+  EXPECT_EQ(task_.Process(100), 0);
+  // The burst's ticket, older than the usage record, arrives within the wait.
+  v1::TicketEvent t = Ticket("t1", "T-1", v1::TicketEvent::CREATED);
+  t.set_customer_id("c1");
+  *t.mutable_event_time() = ToTimestamp(At(1, 11));
+  Feed(InputTopic::kTickets, "c1", t, At(1, 11));
+  task_.MarkAtEnd(InputTopic::kTickets);
+  EXPECT_EQ(task_.Process(100), 0);  // invoices and campaigns: 500 ms to go
+  clock_.Advance(500);
+  EXPECT_EQ(task_.Process(1), 1);
+  EXPECT_EQ(task_.stream_time(), At(1, 11));  // the ticket first, in event-time order
+  // Tickets drained again, with usage to apply: a new wait for tickets alone (the quiet
+  // invoices and campaigns were waited for already and have had no data since).
+  EXPECT_EQ(task_.Process(100), 0);
+  clock_.Advance(1999);
+  EXPECT_EQ(task_.Process(100), 0);
+  clock_.Advance(1);
+  EXPECT_EQ(task_.Process(100), 1);
+  EXPECT_EQ(task_.stream_time(), At(1, 12));
+  // Every drained partition was waited for and has had no data since: no more waiting.
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 13)), At(1, 13));
+  task_.MarkAtEnd(InputTopic::kUsage);
+  EXPECT_EQ(task_.Process(100), 1);
+  EXPECT_EQ(task_.stream_time(), At(1, 13));
+  EXPECT_TRUE(task_.CaughtUp());
+  EXPECT_EQ(owner_.live, 0);
+}
+
 TEST_F(TaskTest, DeadLettersKeepKeyValueHeadersAndNeverMoveStreamTime) {
   EndAll();
   Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(5)), At(5));
