@@ -8,6 +8,7 @@
 #include <google/protobuf/reflection.h>
 
 #include "common/time.h"
+#include "scoring/recommendations.h"
 #include "scoring/rules.h"
 
 namespace c360::api {
@@ -23,21 +24,6 @@ constexpr int kWeeks = 13;
 json Time(TimeMs t) { return t == kNoTime ? json(nullptr) : json(FormatRfc3339(t)); }
 
 double Hours(TimeMs from, TimeMs to) { return Rounded(static_cast<double>(to - from) / kMsPerHour, 2); }
-
-std::string Money(int64_t cents) {
-  const int64_t abs = cents < 0 ? -cents : cents;
-  std::string whole = std::to_string(abs / 100);
-  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<size_t>(i), ",");
-  std::string frac = std::to_string(abs % 100);
-  if (frac.size() < 2) frac.insert(0, "0");
-  return (cents < 0 ? "-" : "") + whole + "." + frac;
-}
-
-std::string Fixed(double value, int places) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", places, value);
-  return buf;
-}
 
 std::string StatusName(int status) {
   return status == 0 ? "" : HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(status));
@@ -429,153 +415,17 @@ json TimelineView(const CustomerState& s, const Evaluation& eval,
 json RecommendationsView(const CustomerState& s, const Evaluation& eval,
                          const std::vector<state::v1::JournalEntry>& journal,
                          const ViewContext& ctx) {
-  const CoreKpis& k = eval.kpis;
-  const Config& config = ctx.config;
-  struct Item {
-    int priority;  // 0 high, 1 medium, 2 low
-    json value;
-  };
-  std::vector<Item> items;
-  auto add = [&](int priority, std::string action, std::string entity_type, std::string entity_id,
-                 std::string reason, std::string source) {
-    static constexpr const char* kPriority[] = {"high", "medium", "low"};
-    // An alert's rule may carry a playbook (config: the rule's recommended action).
-    std::string playbook;
-    AlertEvent::Rule rule;
-    if (source.rfind("alert:", 0) == 0 && AlertEvent::Rule_Parse(source.substr(6), &rule)) {
-      playbook = config.rule(rule).action;
-    }
-    items.push_back({priority,
-                     {{"priority", kPriority[priority]},
-                      {"action", std::move(action)},
-                      {"entity_type", std::move(entity_type)},
-                      {"entity_id", std::move(entity_id)},
-                      {"reason", std::move(reason)},
-                      {"source", std::move(source)},
-                      {"playbook", std::move(playbook)}}});
-  };
-
-  // Support: open tickets that breached their SLA or are P1/P2, most urgent first.
-  std::vector<const TicketState*> open;
-  for (const TicketState& t : s.tickets()) {
-    if (t.open() && (t.response_breached || t.resolution_breached || t.priority == 1 || t.priority == 2)) {
-      open.push_back(&t);
-    }
-  }
-  std::sort(open.begin(), open.end(), [](const TicketState* a, const TicketState* b) {
-    const bool ab = a->response_breached || a->resolution_breached;
-    const bool bb = b->response_breached || b->resolution_breached;
-    if (ab != bb) return ab;
-    if (a->priority != b->priority) return a->priority < b->priority;
-    return a->created < b->created;
-  });
-  for (size_t i = 0; i < open.size() && i < 5; ++i) {
-    const TicketState& t = *open[i];
-    const bool breached = t.response_breached || t.resolution_breached;
-    std::string reason = PriorityName(t.priority) + " ticket open " +
-                         std::to_string(static_cast<int64_t>(Hours(t.created, eval.at))) + " h";
-    if (t.response_breached) reason += ", response SLA breached";
-    if (t.resolution_breached) reason += ", resolution SLA breached";
-    if (!breached) reason += ", within SLA so far";
-    add(breached || t.priority == 1 ? 0 : 1, "Escalate ticket " + t.id + " to the support lead",
-        "ticket", t.id, reason, breached ? "alert:SLA_BREACH" : "driver:support");
-  }
-  // Finance.
-  for (const InvoiceState& i : s.invoices()) {
-    if (Overdue(i, eval.at - 1)) {
-      const int32_t days = k.day - static_cast<int32_t>(DayOf(i.due));
-      add(days > 30 || i.balance() >= 10'000'000 ? 0 : 1, "Call billing about invoice " + i.id,
-          "invoice", i.id,
-          Money(i.balance()) + " unpaid, " + std::to_string(days) + " days overdue",
-          "alert:INVOICE_OVERDUE");
-    } else if (i.disputed) {
-      add(1, "Resolve the dispute on invoice " + i.id, "invoice", i.id,
-          "invoice of " + Money(i.amount_cents) + " is disputed", "driver:financial");
-    }
-  }
-  if (k.credit_hold) {
-    add(0, "Review the credit hold with finance", "customer", s.customer_id(),
-        "the account is on credit hold", "driver:financial");
-  }
-  // Renewal.
-  if (k.days_to_renewal && *k.days_to_renewal <= config.renewal_window_days) {
-    const std::string end = FormatDate(ToMs(s.profile()->contract_end()));
-    const bool risky = eval.scores.risk_level != HealthSnapshot::LOW;
-    if (*k.days_to_renewal < 0) {
-      add(0, "Confirm the renewal: the contract has ended", "contract", end,
-          "contract ended on " + end + ", " + std::to_string(-*k.days_to_renewal) + " days ago",
-          "alert:RENEWAL_DUE");
-    } else {
-      add(risky ? 0 : 1, "Start the renewal conversation", "contract", end,
-          "contract ends on " + end + ", in " + std::to_string(*k.days_to_renewal) +
-              " days; churn risk " + std::to_string(eval.scores.risk) + "% (" +
-              HealthSnapshot::RiskLevel_Name(eval.scores.risk_level) + ")",
-          "alert:RENEWAL_DUE");
-    }
-  }
-  // Usage.
-  if (k.days_since_last_usage && *k.days_since_last_usage > config.usage_silent_grace_days) {
-    add(*k.days_since_last_usage > 14 ? 0 : 1, "Re-engage the account's users", "customer",
-        s.customer_id(),
-        "no product usage for " + std::to_string(*k.days_since_last_usage) + " days",
-        "driver:usage");
-  } else if (k.usage_prior_r30d >= config.rule(AlertEvent::USAGE_DROP).min_sample &&
-             k.usage_drop_pct >= config.rule(AlertEvent::USAGE_DROP).fire) {
-    std::string module;
-    if (eval.kpi_fields.top_modules_r30d_size() > 0) module = eval.kpi_fields.top_modules_r30d(0).module();
-    add(k.usage_drop_pct >= 50 ? 0 : 1, "Book an adoption review with the main users", "module",
-        module,
-        "usage down " + std::to_string(static_cast<int>(std::lround(k.usage_drop_pct))) +
-            "% vs prior 30 days (" + std::to_string(k.usage_prior_r30d) + " -> " +
-            std::to_string(k.usage_r30d) + " events)",
-        "alert:USAGE_DROP");
-  }
-  // Satisfaction and responsiveness.
-  for (const v1::Kpis::RecurringIssue& issue : eval.kpi_fields.recurring_issues()) {
-    add(1, "Fix the recurring issue \"" + issue.category() + "\" with product and support",
-        "category", issue.category(),
-        std::to_string(issue.tickets()) + " tickets about it in 90 days", "driver:support");
-    break;  // the largest one
-  }
-  if (k.csat_avg_r90d && k.ratings_r90d >= config.rule(AlertEvent::CSAT_LOW).min_sample &&
-      *k.csat_avg_r90d < config.rule(AlertEvent::CSAT_LOW).fire) {
-    add(1, "Follow up on low satisfaction", "customer", s.customer_id(),
-        "CSAT " + Fixed(*k.csat_avg_r90d, 2) + " over " +
-            std::to_string(k.ratings_r90d) + " ratings in 90 days",
-        "alert:CSAT_LOW");
-  }
-  if (k.avg_response_hours_r30d && k.responses_r30d >= config.rule(AlertEvent::RESPONSE_TIME_HIGH).min_sample &&
-      *k.avg_response_hours_r30d > config.rule(AlertEvent::RESPONSE_TIME_HIGH).fire) {
-    add(1, "Review support responsiveness for this account", "customer", s.customer_id(),
-        "first responses took " + std::to_string(static_cast<int>(std::lround(*k.avg_response_hours_r30d))) +
-            " h on average over 30 days",
-        "alert:RESPONSE_TIME_HIGH");
-  }
-  if (k.nps_latest && *k.nps_latest <= 6) {
-    add(1, "Call the detractor back", "customer", s.customer_id(),
-        "latest NPS answer is " + std::to_string(*k.nps_latest), "driver:engagement");
-  }
-  if (k.response_rate_r90d && k.campaigns_sent_r90d >= config.engagement_min_campaigns_sent &&
-      *k.response_rate_r90d < 0.2) {
-    add(2, "Refresh the outreach: campaigns go unanswered", "customer", s.customer_id(),
-        std::to_string(k.campaigns_engaged_r90d) + " of " + std::to_string(k.campaigns_sent_r90d) +
-            " campaigns engaged in 90 days",
-        "driver:engagement");
-  }
-  // An account in trouble with no specific cause above still needs a plan.
-  if (items.empty() && eval.scores.status != HealthSnapshot::HEALTHY &&
-      eval.scores.status != HealthSnapshot::STATUS_UNSPECIFIED && !eval.scores.drivers.empty()) {
-    add(eval.scores.status == HealthSnapshot::WATCH ? 2 : 0, "Open a success plan with the account team",
-        "customer", s.customer_id(),
-        "health " + std::to_string(eval.scores.health) + " (" +
-            HealthSnapshot::Status_Name(eval.scores.status) +
-            "): " + DriverText(eval.scores.drivers.front().component, k),
-        "driver:" + std::string(kComponentNames[eval.scores.drivers.front().component]));
-  }
-  std::stable_sort(items.begin(), items.end(),
-                   [](const Item& a, const Item& b) { return a.priority < b.priority; });
   json list = json::array();
-  for (Item& item : items) list.push_back(std::move(item.value));
+  for (Recommendation& r :
+       Recommend(s, eval.kpis, eval.scores, eval.kpi_fields, eval.at, ctx.config)) {
+    list.push_back({{"priority", PriorityLabel(r.priority)},
+                    {"action", std::move(r.action)},
+                    {"entity_type", std::move(r.entity_type)},
+                    {"entity_id", std::move(r.entity_id)},
+                    {"reason", std::move(r.reason)},
+                    {"source", std::move(r.source)},
+                    {"playbook", std::move(r.playbook)}});
+  }
   return {{"customer_id", s.customer_id()},
           {"health", eval.scores.health},
           {"status", HealthSnapshot::Status_Name(eval.scores.status)},
