@@ -128,6 +128,15 @@ struct Config {
   int onboarding_days = 90;
   double growth_usage_change_pct = 10;
 
+  // Recommendations (scoring/recommendations.h): when an action is urgent (high).
+  int recommend_max_tickets = 5;                  // tickets listed at most
+  int recommend_overdue_urgent_days = 30;         // an invoice overdue longer
+  int64_t recommend_overdue_urgent_cents = 10'000'000;  // or with at least this balance
+  int recommend_silent_urgent_days = 14;          // no usage for longer
+  double recommend_usage_drop_urgent_pct = 50;    // usage down at least this much
+  int recommend_nps_detractor_max = 6;            // latest NPS at most this: call back
+  double recommend_outreach_response_rate = 0.2;  // campaigns engaged below this share
+
   std::array<RuleConfig, kRuleCount> rules = DefaultRules();
 
   const RuleConfig& rule(v1::AlertEvent::Rule r) const { return rules[r]; }

@@ -74,6 +74,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
             "config key engine.batch_max_ms: expected an integer, got 'soon'");
   EXPECT_EQ(ErrorOf("engine: {retention_days: 30}"),
             "config key engine.retention_days: 30 is outside 60..3650");
+  EXPECT_EQ(ErrorOf("recommendations: {nps_detractor_max: 11}"),
+            "config key recommendations.nps_detractor_max: 11 is outside -1..10");
   EXPECT_EQ(ErrorOf("rules: {HEALTH_LOW: {severity: LOUD}}"),
             "config key rules.HEALTH_LOW.severity: expected INFO, WARNING or CRITICAL, got 'LOUD'");
   EXPECT_EQ(ErrorOf("rules: {HEALTH_LOW: {enabled: yes}}"),

@@ -98,7 +98,7 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
     if (a->priority != b->priority) return a->priority < b->priority;
     return a->created < b->created;
   });
-  for (size_t i = 0; i < open.size() && i < 5; ++i) {
+  for (size_t i = 0; i < open.size() && i < static_cast<size_t>(config.recommend_max_tickets); ++i) {
     const TicketState& t = *open[i];
     const bool breached = t.response_breached || t.resolution_breached;
     std::string reason = PriorityName(t.priority) + " ticket open " +
@@ -114,7 +114,10 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   for (const InvoiceState& i : s.invoices()) {
     if (Overdue(i, at - 1)) {
       const int32_t days = k.day - static_cast<int32_t>(DayOf(i.due));
-      r.Add(days > 30 || i.balance() >= 10'000'000 ? P::kHigh : P::kMedium,
+      r.Add(days > config.recommend_overdue_urgent_days ||
+                    i.balance() >= config.recommend_overdue_urgent_cents
+                ? P::kHigh
+                : P::kMedium,
             "Call billing about invoice " + i.id, "invoice", i.id,
             Money(i.balance()) + " unpaid, " + std::to_string(days) + " days overdue",
             "alert:INVOICE_OVERDUE");
@@ -145,7 +148,8 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   }
   // Usage.
   if (k.days_since_last_usage && *k.days_since_last_usage > config.usage_silent_grace_days) {
-    r.Add(*k.days_since_last_usage > 14 ? P::kHigh : P::kMedium, "Re-engage the account's users",
+    r.Add(*k.days_since_last_usage > config.recommend_silent_urgent_days ? P::kHigh : P::kMedium,
+          "Re-engage the account's users",
           "customer", s.customer_id(),
           "no product usage for " + std::to_string(*k.days_since_last_usage) + " days",
           "driver:usage");
@@ -153,7 +157,7 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
              k.usage_drop_pct >= config.rule(AlertEvent::USAGE_DROP).fire) {
     std::string module;
     if (fields.top_modules_r30d_size() > 0) module = fields.top_modules_r30d(0).module();
-    r.Add(k.usage_drop_pct >= 50 ? P::kHigh : P::kMedium,
+    r.Add(k.usage_drop_pct >= config.recommend_usage_drop_urgent_pct ? P::kHigh : P::kMedium,
           "Book an adoption review with the main users", "module", module,
           "usage down " + std::to_string(static_cast<int>(std::lround(k.usage_drop_pct))) +
               "% vs prior 30 days (" + std::to_string(k.usage_prior_r30d) + " -> " +
@@ -184,12 +188,12 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
               " h on average over 30 days",
           "alert:RESPONSE_TIME_HIGH");
   }
-  if (k.nps_latest && *k.nps_latest <= 6) {
+  if (k.nps_latest && *k.nps_latest <= config.recommend_nps_detractor_max) {
     r.Add(P::kMedium, "Call the detractor back", "customer", s.customer_id(),
           "latest NPS answer is " + std::to_string(*k.nps_latest), "driver:engagement");
   }
   if (k.response_rate_r90d && k.campaigns_sent_r90d >= config.engagement_min_campaigns_sent &&
-      *k.response_rate_r90d < 0.2) {
+      *k.response_rate_r90d < config.recommend_outreach_response_rate) {
     r.Add(P::kLow, "Refresh the outreach: campaigns go unanswered", "customer", s.customer_id(),
           std::to_string(k.campaigns_engaged_r90d) + " of " +
               std::to_string(k.campaigns_sent_r90d) + " campaigns engaged in 90 days",

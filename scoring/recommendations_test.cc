@@ -62,6 +62,21 @@ TEST_F(RecommendationsTest, HighBeforeMediumWithTheAlertRulesPlaybook) {
   EXPECT_STREQ(PriorityLabel(recs[2].priority), "medium");
 }
 
+TEST_F(RecommendationsTest, UrgencyThresholdsComeFromTheConfig) {
+  v1::InvoiceEvent inv = Invoice("i1", "INV-1", v1::InvoiceEvent::ISSUED);
+  inv.set_customer_id("cust-1");
+  inv.set_amount_cents(50'000);
+  *inv.mutable_due_date() = ToTimestamp(c360::testing::At(1, 0));
+  state_.ApplyInvoice(inv, c360::testing::At(0));
+  ASSERT_FALSE(At(c360::testing::At(10, 12)).empty());
+  EXPECT_EQ(At(c360::testing::At(10, 12))[0].priority, R::kMedium);  // 9 days, 500.00
+  config_.recommend_overdue_urgent_days = 5;
+  EXPECT_EQ(At(c360::testing::At(10, 12))[0].priority, R::kHigh);
+  config_.recommend_overdue_urgent_days = 30;
+  config_.recommend_overdue_urgent_cents = 50'000;
+  EXPECT_EQ(At(c360::testing::At(10, 12))[0].priority, R::kHigh);
+}
+
 TEST_F(RecommendationsTest, NothingForAHealthyQuietCustomer) {
   v1::UsageEvent u = Usage();
   u.set_customer_id("cust-1");
