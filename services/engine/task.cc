@@ -196,6 +196,12 @@ int Task::Process(int budget) {
   while (applied < budget) {
     // Timestamp synchronisation: the next record is the smallest (event_time, rank)
     // among the heads, and only when every partition has a head or is at its end.
+    if (std::all_of(std::begin(kEventTopics), std::end(kEventTopics),
+                    [&](InputTopic t) { return partition(t).records.empty(); })) {
+      // Nothing to apply: the next records start a wait of their own for what is drained.
+      for (const InputTopic& topic : kEventTopics) partition(topic).idle_deadline = kNoTime;
+      return applied;
+    }
     const InputTopic* best = nullptr;
     for (const InputTopic& topic : kEventTopics) {
       Partition& p = partition(topic);
@@ -207,7 +213,6 @@ int Task::Process(int budget) {
       DecodeHead(p);
       if (best == nullptr || p.head.event_time < partition(*best).head.event_time) best = &topic;
     }
-    if (best == nullptr) return applied;
     if (config_.max_task_idle_ms > 0 && !IdleWaitOver()) return applied;
     ApplyHead(*best);
     ++applied;
@@ -221,8 +226,10 @@ int Task::Process(int budget) {
 // max_task_idle_ms, as Kafka Streams' max.task.idle.ms: with records to apply, each drained
 // partition is waited for that long from when the task first finds it drained, until it
 // receives data (which clears its deadline). A deadline that passed lets the task go on
-// until the partition has data again. (Counted from when the partition emptied instead, a
-// quiet period used the wait up before the next burst came.)
+// until the partition has data again, or until the task has applied everything (Process
+// clears the deadlines then). Counted from when the partition emptied, or kept across a
+// quiet period, the wait was used up before the next burst came, and a burst's usage was
+// applied before its tickets, fetched a moment later.
 bool Task::IdleWaitOver() {
   const TimeMs now = clock_.NowMs();
   bool over = true;

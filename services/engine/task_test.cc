@@ -91,9 +91,9 @@ TEST_F(TaskTest, WaitsForEveryPartitionThenMergesByEventTimeAndRank) {
   EXPECT_EQ(owner_.live, 0);  // every applied record was released
 }
 
-// max_task_idle_ms as Kafka Streams counts it: each drained partition is waited for from
-// when the task first has records to apply without it, not from when it emptied, so that a
-// quiet period does not use the wait up before a burst arrives.
+// max_task_idle_ms: each drained partition is waited for from when the task first has
+// records to apply without it, not from when it emptied, and an idle task starts afresh,
+// so that a quiet period does not use the wait up before a burst arrives.
 TEST_F(TaskTest, IdleWaitCountsFromTheFirstRecordThatMustWait) {
   config_.max_task_idle_ms = 2000;
   EndAll();
@@ -120,11 +120,19 @@ TEST_F(TaskTest, IdleWaitCountsFromTheFirstRecordThatMustWait) {
   clock_.Advance(1);
   EXPECT_EQ(task_.Process(100), 1);
   EXPECT_EQ(task_.stream_time(), At(1, 12));
-  // Every drained partition was waited for and has had no data since: no more waiting.
+  // Everything applied, the task is idle: the next burst waits afresh for every drained
+  // partition, once; its later records go on without waiting again.
+  clock_.Advance(60'000);
   Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 13)), At(1, 13));
+  Feed(InputTopic::kUsage, "c1", UsageAt("c1", At(1, 14)), At(1, 14));
   task_.MarkAtEnd(InputTopic::kUsage);
+  EXPECT_EQ(task_.Process(100), 0);
+  clock_.Advance(1999);
+  EXPECT_EQ(task_.Process(100), 0);
+  clock_.Advance(1);
+  EXPECT_EQ(task_.Process(1), 1);
   EXPECT_EQ(task_.Process(100), 1);
-  EXPECT_EQ(task_.stream_time(), At(1, 13));
+  EXPECT_EQ(task_.stream_time(), At(1, 14));
   EXPECT_TRUE(task_.CaughtUp());
   EXPECT_EQ(owner_.live, 0);
 }
