@@ -1,5 +1,7 @@
 #include "common/crash_point.h"
 
+#ifdef C360_CRASH_POINTS
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -61,3 +63,5 @@ bool FailPoint(const char* name) {
 }
 
 }  // namespace c360
+
+#endif  // C360_CRASH_POINTS
