@@ -165,18 +165,27 @@ def dump_state(state_dir, tasks_only=False):
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
-def end_offsets(bootstrap, topics):
-    """Sum of high watermarks over every partition of `topics`."""
-    from confluent_kafka import Consumer
+def end_offsets(bootstrap, topics, timeout=30):
+    """Sum of high watermarks over every partition of `topics`. A broker just back from a
+    fault may answer NOT_LEADER_FOR_PARTITION (or time out) for a moment: asked again until
+    `timeout` seconds pass."""
+    from confluent_kafka import Consumer, KafkaException
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "c360-test-watermarks",
                   "log_level": 3})
+    deadline = time.monotonic() + timeout
     try:
-        total = 0
-        md = c.list_topics(timeout=10)
-        for topic in topics:
-            for p in md.topics[topic].partitions:
-                total += c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-        return total
+        while True:
+            try:
+                total = 0
+                md = c.list_topics(timeout=10)
+                for topic in topics:
+                    for p in md.topics[topic].partitions:
+                        total += c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                return total
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         c.close()
 
