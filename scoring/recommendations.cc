@@ -43,7 +43,7 @@ bool Overdue(const InvoiceState& i, TimeMs horizon) {
 
 class Recommender {
  public:
-  Recommender(const Config& config) : config_(config) {}
+  explicit Recommender(const Config& config) : config_(config) {}
 
   void Add(Recommendation::Priority priority, std::string action, std::string entity_type,
            std::string entity_id, std::string reason, std::string source) {
