@@ -85,6 +85,7 @@ std::vector<Key> Keys() {
       Int("engine.timer_grace_ms", &Config::timer_grace_ms, 0, 86'400'000),
       Int("engine.retention_days", &Config::retention_days, 60, 3650),
       Int("engine.cache_max_customers", &Config::cache_max_customers, 1, int64_t{1} << 40),
+      Int("engine.threads", &Config::threads, 1, 256),
       {"engine.processing_guarantee",
        [](Config& c, const std::string& p, const std::string& v) {
          if (v != "at_least_once" && v != "exactly_once") {

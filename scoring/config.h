@@ -57,6 +57,8 @@ struct Config {
   int timer_grace_ms = 60'000;
   int retention_days = 90;
   int64_t cache_max_customers = 1'000'000;  // per engine, over all its tasks
+  // Processing threads: the engine's tasks are spread over them at each turn of its loop.
+  int threads = 1;
   // at_least_once: outputs pass the offset-commit fence (any broker); exactly_once: each
   // batch's outputs and offsets in one Kafka transaction (a broker with transactions).
   bool exactly_once = false;

@@ -40,6 +40,12 @@ TEST(ConfigTest, LimitsOpenEntitiesPerCustomer) {
             "config key limits.open_entities_per_customer: 0 is outside 1..1000000");
 }
 
+TEST(ConfigTest, ProcessingThreads) {
+  EXPECT_EQ(ParseConfig("").threads, 1);
+  EXPECT_EQ(ParseConfig("engine: {threads: 4}").threads, 4);
+  EXPECT_EQ(ErrorOf("engine: {threads: 0}"), "config key engine.threads: 0 is outside 1..256");
+}
+
 TEST(ConfigTest, ReadsNestedKeysRulesAndKafkaProperties) {
   const Config c = ParseConfig(R"(
 topics: {alerts: cs.alerts}

@@ -337,7 +337,7 @@ class RestartTest(unittest.TestCase):
                     # A cache far smaller than the 150 customers: state is evicted after
                     # commits and read back, and must still add up exactly.
                     f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
-                            "engine:\n  batch_max_records: 2000\n  cache_max_customers: 10\n")
+                            "engine:\n  batch_max_records: 2000\n  cache_max_customers: 10\n  threads: 2\n")
                 group = "g-" + uuid.uuid4().hex
                 state = tmp + "/state"
                 stopped_at = []

@@ -42,8 +42,14 @@ class LiveReplayTest(unittest.TestCase):
             config = tmp + "/c360.yaml"
             with open(config, "w") as f:
                 f.write("engine:\n  batch_max_records: 500\n  max_task_idle_ms: 2000\n")
+            # The live engine spreads its tasks over two processing threads, the replay runs
+            # them on one (engine.threads).
+            live_config = tmp + "/live.yaml"
+            with open(live_config, "w") as f:
+                f.write("engine:\n  batch_max_records: 500\n  max_task_idle_ms: 2000\n"
+                        "  threads: 2\n")
             gen(bootstrap, 5, "2026-06-01")
-            live = t.Engine(bootstrap, tmp + "/live", "g-" + uuid.uuid4().hex, config=config)
+            live = t.Engine(bootstrap, tmp + "/live", "g-" + uuid.uuid4().hex, config=live_config)
             live.start()
             try:
                 live.wait_caught_up()

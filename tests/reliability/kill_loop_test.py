@@ -110,13 +110,15 @@ class KillLoopTest(unittest.TestCase):
             with open(config, "w") as f:
                 f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
                         f"engine:\n  batch_max_records: {BATCH}\n{guarantee}")
-            killed_config, killed_group = config, None  # None: a fresh group per run
+            # The killed engine spreads its tasks over two processing threads (engine.threads),
+            # the reference applies them on one: the same state and alerts either way.
+            killed_config, killed_group = tmp + "/killed.yaml", None  # None: a fresh group per run
+            static = ""
             if ON_KAFKA:
-                killed_config, killed_group = tmp + "/killed.yaml", "k-" + uuid.uuid4().hex
-                with open(killed_config, "w") as f:
-                    f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
-                            "  group.instance.id: killed\n"
-                            f"engine:\n  batch_max_records: {BATCH}\n{guarantee}")
+                killed_group, static = "k-" + uuid.uuid4().hex, "  group.instance.id: killed\n"
+            with open(killed_config, "w") as f:
+                f.write("kafka:\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1000\n"
+                        f"{static}engine:\n  batch_max_records: {BATCH}\n  threads: 2\n{guarantee}")
 
             # The reference: one uninterrupted run.
             reference = t.Engine(bootstrap, tmp + "/reference", "ref-" + uuid.uuid4().hex,
