@@ -2,8 +2,9 @@
 // The c360 engine: one Kafka consumer for every input topic, the tasks it is assigned,
 // one RocksDB store, and the publisher of the outbox (SPEC sections 2 and 6).
 //
-// One processing thread (the caller of Run) consumes, applies, commits and publishes;
-// librdkafka runs its own threads. Each commit is one RocksDB WriteBatch holding the
+// The caller of Run consumes, commits and publishes; the tasks' records are applied on it
+// and on engine.threads - 1 more threads (tasks share nothing); a commit writer thread
+// writes each batch, and librdkafka runs its own threads. Each commit is one RocksDB WriteBatch holding the
 // batch's customer states, offsets, stream times, timers and outbox entries; outbox
 // entries are published after their commit by an idempotent producer and deleted in a
 // later commit once their delivery is confirmed.

@@ -7,8 +7,11 @@
 // customers when first needed (a bounded write-back cache; Evict() trims it after a
 // commit, so only clean customers leave memory).
 //
-// The per-record path (Process -> ApplyHead -> Rescore) reads top to bottom in task.cc.
-// Not thread-safe: one processing thread drives every task.
+// The per-record path (Process -> ApplyHead -> Rescore) reads top to bottom in task.cc;
+// the customer cache and the day sweep are in task_customers.cc, the timers in
+// task_timers.cc, the outputs, dead letters, journal and the drain into a commit in
+// task_outputs.cc. Not thread-safe: one thread at a time drives a task (the engine's
+// processing threads take different tasks, engine.threads).
 
 #include <cstdint>
 #include <array>
@@ -141,6 +144,10 @@ class Task {
   const CustomerState* customer(const std::string& id) const;
 
  private:
+  // Timer kinds (Timer::kind).
+  static constexpr uint8_t kResponseTimer = 0;
+  static constexpr uint8_t kResolutionTimer = 1;
+  static constexpr uint8_t kInvoiceTimer = 2;
   struct Timer {
     TimeMs deadline;
     std::string customer_id;

@@ -1,0 +1,195 @@
+#pragma once
+// Engine::Impl, declared here once and defined in units named for their one job:
+//   engine.cc             construction, start and stop, stats and readiness
+//   engine_clients.cc     the Kafka clients: their properties, librdkafka's callbacks, the fenced producer's replacement
+//   engine_loop.cc        the processing loop: consume, route, apply over the processing threads, batch
+//   engine_rebalance.cc   the group: topics checked at start, tasks assigned and restored, revoked
+//   engine_commit.cc      the commit: every task drained into one WriteBatch, written by the commit writer
+//   engine_publish.cc     the outputs: the fence or the transaction, the producer, delivery reports
+// Private to the engine: include engine.h elsewhere.
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "services/engine/engine.h"
+#include "common/crash_point.h"
+#include "common/kafka.h"
+#include "services/engine/commit_writer.h"
+#include "services/engine/processing_pool.h"
+#include "services/engine/metrics.h"
+#include "services/engine/task.h"
+#include "services/engine/transaction.h"
+#include "state/store.h"
+
+namespace c360 {
+
+class Engine::Impl final : public RecordOwner {
+ public:
+  // engine.cc
+  Impl(EngineSettings settings, const Clock& clock);
+  ~Impl() override;
+  void Start();
+  void OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback);
+  EngineStats stats() const;
+  Readiness readiness() const;
+  void CountHttpRequest(const std::string& route, int status);
+  EngineStats CurrentStats() const;
+  Readiness CurrentReadiness();
+  static void AddCounters(const TaskCounters& c, EngineStats* s);
+  // engine_clients.cc
+  std::string TransactionalId() const;
+  void CreateClients();
+  KafkaHandle MakeProducer();
+  void ReplaceFencedProducer(const std::string& why);
+  void Release(void* handle) override;
+  void CopyHeaders(void* handle, state::v1::OutboxEntry* entry) override;
+  // engine_loop.cc
+  void Run(const std::function<bool()>& stop);
+  void Consume(const std::function<bool()>& stop);
+  int ProcessTasks();
+  int SweepTasks();
+
+  // Thread-safe (stats() and readiness(): the copies published at the last commit or refresh).
+  const StateStore* state() const { return store_view_.load(std::memory_order_acquire); }
+  const Config& config() const { return config_; }
+  std::string RenderMetrics() const { return metrics_.Render(); }
+
+  // Keeps a dropped task's counts in the totals.
+  void Retire(const TaskCounters& counters) { AddCounters(counters, &stats_); }
+
+ private:
+  // The commit metadata of the offsets this engine commits in its transactions:
+  // "c360-txn <transactional.id> <outbox sequence>" (DecideRestoredOutboxes reads it back).
+  static constexpr std::string_view kTransactionMark = "c360-txn";
+  struct InFlight {
+    uint16_t task;
+    uint64_t sequence;
+    state::v1::OutboxEntry entry;
+  };
+  // Committed outputs waiting for the group coordinator to accept an offset commit in this
+  // member's generation (the fence; docs/reliability.md).
+  struct Fence {
+    uint64_t id;
+    std::vector<PublishItem> items;
+    bool answered = false;
+    rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+  };
+
+  // engine.cc
+  void PublishStats();
+  void Shutdown();
+  // engine_clients.cc
+  static void OnKafkaError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static int OnKafkaStats(rd_kafka_t*, char* json, size_t json_len, void* opaque);
+  static void OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
+  // engine_loop.cc
+  void Route(rd_kafka_message_t* msg);
+  // engine_rebalance.cc
+  void CheckTopics();
+  void CheckStoredPartitions(int partitions);
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void Assign(rd_kafka_topic_partition_list_t* partitions);
+  void DecideRestoredOutboxes(const std::vector<Task*>& restored);
+  void Revoke(rd_kafka_t* rk);
+  // engine_commit.cc
+  void Commit();
+  void SubmitCommit();
+  bool FinishCommit(bool wait, bool publish_now = true);
+  // engine_publish.cc
+  PartitionList FenceOffsets() const;
+  PartitionList TransactionOffsets(const std::map<int32_t, uint64_t>& published) const;
+  int64_t OffsetsSum() const;
+  void Transact();
+  void IssueFence();
+  void ServeFences();
+  void RejectFences(rd_kafka_resp_err_t err);
+  void FenceNow(rd_kafka_t* rk);
+  std::vector<PublishItem> TakeUnpublished();
+  void PublishAll(std::vector<PublishItem>* items);
+  void Publish(PublishItem item);
+  void RetryFailed();
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
+  void Confirm(const InFlight& flight);
+
+  // Forgets the outputs no fence has passed (they stay in the RocksDB outbox).
+  size_t DropUnfenced() { return TakeUnpublished().size(); }
+
+  EngineSettings settings_;
+  const Config& config_;
+  const Clock& clock_;
+  std::unique_ptr<StateStore> store_;
+  std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
+  bool state_failed_ = false;  // a state write failed: write and publish nothing more
+  std::string fatal_;    // an error raised in a librdkafka callback, for Run to throw
+  // Two batches, so that one is drained while the other is written.
+  StateBatch batches_[2];
+  int next_batch_ = 0;
+  // Set when the state is open; declared after store_ and batches_, so destroyed before
+  // them (finishing a write in progress).
+  std::unique_ptr<CommitWriter> writer_;
+  struct Writing {  // the commit the writer is writing
+    bool active = false;
+    std::vector<PublishItem> publish;  // its outputs, published once it is written
+    std::map<int32_t, std::array<int64_t, kInputTopicCount>> offsets;  // exactly_once
+  } writing_;
+  bool sweep_due_ = false;  // a commit completed (or had nothing to write) since the last sweep slice
+  KafkaHandle consumer_;
+  KafkaHandle producer_;
+  std::map<int32_t, std::unique_ptr<Task>> tasks_;
+  std::unique_ptr<ProcessingPool> pool_;  // engine.threads
+  std::vector<Task*> task_list_;     // ProcessTasks' turn: the tasks, and what each applied
+  std::vector<int> task_applied_;
+  std::vector<std::pair<uint16_t, uint64_t>> delivered_;
+  std::vector<std::unique_ptr<InFlight>> failed_;  // to publish again
+  // exactly_once (transaction.h): null otherwise.
+  std::unique_ptr<OutputTransactions> transactions_;
+  std::vector<std::unique_ptr<InFlight>> transaction_flights_;  // the open transaction's outputs
+  bool transaction_produce_failed_ = false;
+  int64_t transacted_progress_ = -1;            // OffsetsSum() at the last commit
+  std::string transactional_id_;
+  KafkaProperties producer_props_;
+  std::vector<std::chrono::steady_clock::time_point> fenced_at_;  // the last minute's fences
+  struct TaskProgress {
+    std::array<int64_t, kInputTopicCount> offsets{};  // as stored; -1: none
+    uint64_t published_sequence = 0;  // highest outbox sequence a committed transaction sent
+  };
+  std::map<int32_t, TaskProgress> progress_;  // exactly_once: the assigned tasks'
+  size_t in_flight_ = 0;
+  // Committed outputs not yet published: waiting for a fence, or in one (IssueFence).
+  std::vector<PublishItem> held_;
+  std::deque<Fence> fences_;
+  uint64_t next_fence_id_ = 1;
+  int64_t fence_rejections_ = 0;
+  std::chrono::steady_clock::time_point fence_retry_at_;
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> fence_queue_{
+      nullptr, &rd_kafka_queue_destroy};
+  std::function<void(const state::v1::OutboxEntry&)> on_delivered_;
+  EngineStats stats_;
+  EngineMetrics metrics_;
+  bool started_ = false;
+  // Set from librdkafka's callbacks, read on the processing thread. brokers_up_: -1
+  // until the first statistics arrive.
+  std::atomic<int> brokers_up_{-1};
+  std::atomic<int64_t> kafka_errors_{0};
+  mutable std::mutex stats_mu_;  // guards the two below
+  EngineStats published_stats_;
+  Readiness readiness_;
+};
+
+}  // namespace c360
