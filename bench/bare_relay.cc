@@ -255,8 +255,8 @@ int main(int argc, char** argv) {
   int64_t transaction_start = 0;  // its window's opening: its first record
   double health_due = 0;
 
-  auto produce = [&](rd_kafka_topic_t* topic, const void* value, size_t value_len,
-                     const void* key, size_t key_len, intptr_t source) {
+  auto produce = [&](rd_kafka_topic_t* topic, const void* value, size_t value_len, const void* key,
+                     size_t key_len, intptr_t source) {
     while (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                             const_cast<void*>(value), value_len, key, key_len,
                             reinterpret_cast<void*>(source)) != 0) {
@@ -283,7 +283,8 @@ int main(int argc, char** argv) {
     pending.clear();
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
     for (const auto& [tp, offset] : next_offsets) {
-      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
+      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
+          offset;
     }
     rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer.get());
     bool ok = Check(rd_kafka_send_offsets_to_transaction(producer.get(), offsets.get(), group, -1),

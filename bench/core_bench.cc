@@ -79,15 +79,15 @@ struct Fixture {
         Feed(InputTopic::kUsage, ids[i], u, At(day, 10));
         if (day == kHistoryDays - 2) {  // 10 tickets still open, 5 invoices
           for (int k = 0; k < 10; ++k) {
-            v1::TicketEvent t = Ticket("t" + std::to_string(k), "T-" + std::to_string(k),
-                                       K::CREATED, K::P3);
+            v1::TicketEvent t =
+                Ticket("t" + std::to_string(k), "T-" + std::to_string(k), K::CREATED, K::P3);
             t.set_customer_id(ids[i]);
             *t.mutable_event_time() = ToTimestamp(At(day, 9));
             Feed(InputTopic::kTickets, ids[i], t, At(day, 9));
           }
           for (int k = 0; k < 5; ++k) {
-            v1::InvoiceEvent inv =
-                Invoice("i" + std::to_string(k), "INV-" + std::to_string(k), v1::InvoiceEvent::ISSUED);
+            v1::InvoiceEvent inv = Invoice("i" + std::to_string(k), "INV-" + std::to_string(k),
+                                           v1::InvoiceEvent::ISSUED);
             inv.set_customer_id(ids[i]);
             inv.set_amount_cents(100'000);
             *inv.mutable_due_date() = ToTimestamp(At(day + 300, 0));
@@ -176,7 +176,11 @@ void BM_ProcessUsageEventThreads(benchmark::State& state) {
   state.SetItemsProcessed(events.load());
 }
 BENCHMARK(BM_ProcessUsageEventThreads)
-    ->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Ticket updates of random customers (each changes the entities: KPIs recomputed, timers
 // synced).
@@ -197,15 +201,16 @@ BENCHMARK(BM_ProcessTicketEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
 // Invoice disputes opened and resolved on the customers' 5 invoices.
 void BM_ProcessInvoiceEvent(benchmark::State& state) {
   int64_t n_total = 0;
-  ProcessBatches(state, 3, At(kHistoryDays - 1, 13),
-                 [&n_total](Fixture& f, int n, const std::string& id, TimeMs t) {
-                   v1::InvoiceEvent e = Invoice(
-                       "d" + std::to_string(++n_total), "INV-" + std::to_string(n % 5),
-                       n % 2 == 0 ? v1::InvoiceEvent::DISPUTED : v1::InvoiceEvent::DISPUTE_RESOLVED);
-                   e.set_customer_id(id);
-                   *e.mutable_event_time() = ToTimestamp(t);
-                   f.Feed(InputTopic::kInvoices, id, e, t);
-                 });
+  ProcessBatches(
+      state, 3, At(kHistoryDays - 1, 13),
+      [&n_total](Fixture& f, int n, const std::string& id, TimeMs t) {
+        v1::InvoiceEvent e =
+            Invoice("d" + std::to_string(++n_total), "INV-" + std::to_string(n % 5),
+                    n % 2 == 0 ? v1::InvoiceEvent::DISPUTED : v1::InvoiceEvent::DISPUTE_RESOLVED);
+        e.set_customer_id(id);
+        *e.mutable_event_time() = ToTimestamp(t);
+        f.Feed(InputTopic::kInvoices, id, e, t);
+      });
 }
 BENCHMARK(BM_ProcessInvoiceEvent)->Unit(benchmark::kMillisecond)->UseRealTime();
 

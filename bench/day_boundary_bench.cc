@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
       commit();
     }
   }
-  std::printf("loaded %ld customers (one usage event each) and committed: %.2f s, RSS %ld -> %ld MiB\n",
-              n, Seconds(start), rss_before, RssMb());
+  std::printf(
+      "loaded %ld customers (one usage event each) and committed: %.2f s, RSS %ld -> %ld MiB\n", n,
+      Seconds(start), rss_before, RssMb());
 
   // The record that crosses midnight.
   feed("cust-00000000", At(11, 0) + 1);
@@ -119,12 +120,12 @@ int main(int argc, char** argv) {
     commit();
   }
   const double total = Seconds(start);
-  std::printf("day boundary: the crossing record applied in %.3f ms; sweep re-scored %zu "
-              "customers (%lld counted) in %ld slices of 5,000, longest slice %.3f s, "
-              "total %.2f s (commits included); RSS %ld MiB\n",
-              crossing * 1000, visited,
-              static_cast<long long>(task.counters().rescored_on_day_change), slices, longest,
-              total, RssMb());
+  std::printf(
+      "day boundary: the crossing record applied in %.3f ms; sweep re-scored %zu "
+      "customers (%lld counted) in %ld slices of 5,000, longest slice %.3f s, "
+      "total %.2f s (commits included); RSS %ld MiB\n",
+      crossing * 1000, visited, static_cast<long long>(task.counters().rescored_on_day_change),
+      slices, longest, total, RssMb());
   store.reset();
   std::filesystem::remove_all(dir);
   return 0;

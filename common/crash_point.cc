@@ -15,7 +15,7 @@ namespace {
 
 struct Armed {
   std::string name;
-  long at = 1;  // the pass that crashes
+  long at = 1;        // the pass that crashes
   bool stop = false;  // `NAME:N:stop`: SIGSTOP instead of SIGKILL (a frozen process)
 };
 

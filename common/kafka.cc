@@ -28,8 +28,7 @@ KafkaHandle MakeClient(rd_kafka_type_t type, const KafkaProperties& properties) 
   return KafkaHandle(rk);
 }
 
-std::optional<std::string_view> HeaderValue(const rd_kafka_message_t* msg,
-                                            const char* name) {
+std::optional<std::string_view> HeaderValue(const rd_kafka_message_t* msg, const char* name) {
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return std::nullopt;

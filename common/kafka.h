@@ -48,8 +48,7 @@ KafkaConf MakeConf(const KafkaProperties& properties);
 KafkaHandle MakeClient(rd_kafka_type_t type, const KafkaProperties& properties);
 
 // Value of the last header named `name`, if any.
-std::optional<std::string_view> HeaderValue(const rd_kafka_message_t* msg,
-                                            const char* name);
+std::optional<std::string_view> HeaderValue(const rd_kafka_message_t* msg, const char* name);
 
 // Partition count of each topic, from the cluster's metadata (a missing topic maps to
 // 0). Throws KafkaError if metadata cannot be fetched within timeout_ms.

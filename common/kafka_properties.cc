@@ -71,9 +71,9 @@ void ReplaceWord(std::string* text, std::string_view word) {
   size_t at = 0;
   while ((at = text->find(word, at)) != std::string::npos) {
     const size_t end = at + word.size();
-    const bool bounded = (at == 0 || !IsWordChar((*text)[at - 1]) || !IsWordChar(word.front())) &&
-                         (end == text->size() || !IsWordChar((*text)[end]) ||
-                          !IsWordChar(word.back()));
+    const bool bounded =
+        (at == 0 || !IsWordChar((*text)[at - 1]) || !IsWordChar(word.front())) &&
+        (end == text->size() || !IsWordChar((*text)[end]) || !IsWordChar(word.back()));
     if (!bounded) {
       ++at;
       continue;

@@ -28,8 +28,7 @@ std::optional<std::string> ResolveKafkaReference(std::string* value);
 // librdkafka's reason for refusing name=value on a fresh conf, without the value; nullopt
 // if librdkafka takes it. (Whether a client can be built from a whole set is only known
 // when it is built: see Engine::CreateClients.)
-std::optional<std::string> RejectedKafkaProperty(const std::string& name,
-                                                 const std::string& value);
+std::optional<std::string> RejectedKafkaProperty(const std::string& name, const std::string& value);
 
 // `text`, a message librdkafka wrote about `value`, on one line and with the value (and each
 // comma- or space-separated part of it, as librdkafka quotes the one bad element of a list)

@@ -18,8 +18,8 @@ TEST(KafkaPropertiesTest, RefusesWhatC360SetsItselfByName) {
   for (const char* name :
        {"enable.auto.commit", "enable.auto.offset.store", "enable.idempotence", "group.id",
         "isolation.level", "transactional.id", "partition.assignment.strategy",
-        "enable.partition.eof", "auto.offset.reset", "auto.commit.enable",
-        "offset.store.method", "topic.auto.offset.reset", "topic.auto.commit.enable"}) {
+        "enable.partition.eof", "auto.offset.reset", "auto.commit.enable", "offset.store.method",
+        "topic.auto.offset.reset", "topic.auto.commit.enable"}) {
     SCOPED_TRACE(name);
     const auto why = RefusedKafkaProperty(name);
     ASSERT_TRUE(why.has_value());
@@ -75,9 +75,9 @@ TEST(KafkaPropertiesTest, SecretsAreKnownByName) {
                            "sasl.oauthbearer.extensions", "ssl.key.pem", "ssl_key"}) {
     EXPECT_TRUE(IsSecretKafkaProperty(name)) << name;
   }
-  for (const char* name : {"sasl.username", "ssl.certificate.pem", "ssl.ca.location",
-                           "ssl.key.location", "sasl.oauthbearer.method",
-                           "enable.sasl.oauthbearer.unsecure.jwt", "security.protocol"}) {
+  for (const char* name :
+       {"sasl.username", "ssl.certificate.pem", "ssl.ca.location", "ssl.key.location",
+        "sasl.oauthbearer.method", "enable.sasl.oauthbearer.unsecure.jwt", "security.protocol"}) {
     EXPECT_FALSE(IsSecretKafkaProperty(name)) << name;
   }
 }
@@ -150,10 +150,10 @@ TEST(KafkaPropertiesTest, LogLinesAreRedactedBeforeTheyAreWritten) {
   const auto previous = spdlog::default_logger();
   spdlog::set_default_logger(logger);
   RedactLogs(Redactor(std::map<std::string, std::string>{{"sasl.password", "hunter2-secret"},
-                                                        {"sasl.username", "c360"}}));
+                                                         {"sasl.username", "c360"}}));
   spdlog::set_pattern("%v");  // reaches the sink behind the redaction
-  spdlog::log(spdlog::level::err,
-              "event=rdkafka client={} facility={} message=\"{}\"", "rdkafka#consumer-1", "SASL",
+  spdlog::log(spdlog::level::err, "event=rdkafka client={} facility={} message=\"{}\"",
+              "rdkafka#consumer-1", "SASL",
               "sasl1:9093/1: SASL authentication error: Authentication failed for user c360 "
               "with password hunter2-secret (after 5ms in state AUTH_REQ)");
   spdlog::warn("event=kafka_error client=producer error=_AUTHENTICATION reason=\"{}\"",

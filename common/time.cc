@@ -44,8 +44,7 @@ std::string FormatRfc3339(TimeMs t) {
   const int64_t ms_of_day = t - StartOfDay(DayOf(t));
   char buf[40];
   std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ", FormatDate(t).c_str(),
-                static_cast<int>(ms_of_day / kMsPerHour),
-                static_cast<int>(ms_of_day / 60'000 % 60),
+                static_cast<int>(ms_of_day / kMsPerHour), static_cast<int>(ms_of_day / 60'000 % 60),
                 static_cast<int>(ms_of_day / 1000 % 60), static_cast<int>(ms_of_day % 1000));
   return buf;
 }

@@ -22,8 +22,7 @@ TEST(TimeTest, ParsesAndFormatsDates) {
   EXPECT_EQ(DayOf(*t), 20780);
   EXPECT_EQ(FormatDate(*t), "2026-11-23");
   EXPECT_EQ(FormatMonth(*t), "2026-11");
-  EXPECT_EQ(FormatRfc3339(*t + 13 * kMsPerHour + 29 * 60'000 + 21'005),
-            "2026-11-23T13:29:21.005Z");
+  EXPECT_EQ(FormatRfc3339(*t + 13 * kMsPerHour + 29 * 60'000 + 21'005), "2026-11-23T13:29:21.005Z");
 }
 
 TEST(TimeTest, RejectsDatesThatDoNotExist) {

@@ -90,11 +90,17 @@ struct World {
     }
     auto api = std::make_shared<const api::CustomerApi>(
         config, clock, [this] { return store.get(); },
-        [] { return api::Ownership{{0}, 2, "fuzz"}; });
+        [] {
+          return api::Ownership{{0}, 2, "fuzz"};
+        });
     for (Router* router : {&open, &guarded}) {
       api::CustomerApi::Register(api, *router);
-      router->Get("/healthz", [](const HttpRequest&) { return HttpResponse{200, "application/json", "{}", {}}; },
-                  Router::Cost::kCheap);
+      router->Get(
+          "/healthz",
+          [](const HttpRequest&) {
+            return HttpResponse{200, "application/json", "{}", {}};
+          },
+          Router::Cost::kCheap);
     }
     guarded.RequireHost({"localhost", "127.0.0.1"});
     guarded.RequireToken("fuzz-token-0123456789");
@@ -151,7 +157,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   raw.method = View(req.method_string());
   raw.target = View(req.target());
   if (auto it = req.find(http::field::host); it != req.end()) raw.host = View(it->value());
-  if (auto it = req.find(http::field::authorization); it != req.end()) raw.authorization = View(it->value());
+  if (auto it = req.find(http::field::authorization); it != req.end())
+    raw.authorization = View(it->value());
   raw.http10 = req.version() == 10;
   const bool head = raw.method == "HEAD";
   Check(world->open.Handle(raw), head);

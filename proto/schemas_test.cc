@@ -63,8 +63,7 @@ void FillEveryField(Message* m, int* n) {
         case FieldDescriptor::CPPTYPE_MESSAGE:
           FillEveryField(f->is_repeated() ? r->AddMessage(m, f) : r->MutableMessage(m, f), n);
           break;
-        default:
-          FAIL() << "field type not covered: " << f->full_name();
+        default: FAIL() << "field type not covered: " << f->full_name();
       }
     }
   }
@@ -89,17 +88,16 @@ TEST_P(SchemaRoundTripTest, BinaryAndJsonKeepEveryField) {
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(*original, &json, print).ok());
   std::unique_ptr<Message> from_json(original->New());
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, from_json.get()).ok()) << json;
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*original, *from_json))
-      << json;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*original, *from_json)) << json;
 }
 
 TEST(SchemaTest, EnumsAreNestedWithAnUnspecifiedZero) {
   const std::vector<const google::protobuf::EnumDescriptor*> enums = {
-      v1::TicketEvent::Kind_descriptor(),       v1::TicketEvent::Priority_descriptor(),
-      v1::InvoiceEvent::Kind_descriptor(),      v1::CampaignEvent::Kind_descriptor(),
-      v1::CustomerProfile::Segment_descriptor(), v1::AlertEvent::Rule_descriptor(),
-      v1::AlertEvent::State_descriptor(),       v1::AlertEvent::Severity_descriptor(),
-      v1::AlertEvent::SlaKind_descriptor(),     v1::HealthSnapshot::Status_descriptor(),
+      v1::TicketEvent::Kind_descriptor(),         v1::TicketEvent::Priority_descriptor(),
+      v1::InvoiceEvent::Kind_descriptor(),        v1::CampaignEvent::Kind_descriptor(),
+      v1::CustomerProfile::Segment_descriptor(),  v1::AlertEvent::Rule_descriptor(),
+      v1::AlertEvent::State_descriptor(),         v1::AlertEvent::Severity_descriptor(),
+      v1::AlertEvent::SlaKind_descriptor(),       v1::HealthSnapshot::Status_descriptor(),
       v1::HealthSnapshot::RiskLevel_descriptor(), v1::Lifecycle::Stage_descriptor()};
   for (const auto* e : enums) {
     ASSERT_NE(e->containing_type(), nullptr) << e->full_name();
@@ -118,10 +116,8 @@ TEST(SchemaTest, EnumsAreNestedWithAnUnspecifiedZero) {
 INSTANTIATE_TEST_SUITE_P(
     EveryMessage, SchemaRoundTripTest,
     ::testing::Values(std::make_shared<v1::UsageEvent>(), std::make_shared<v1::TicketEvent>(),
-                      std::make_shared<v1::InvoiceEvent>(),
-                      std::make_shared<v1::CampaignEvent>(),
-                      std::make_shared<v1::CustomerProfile>(),
-                      std::make_shared<v1::AlertEvent>(),
+                      std::make_shared<v1::InvoiceEvent>(), std::make_shared<v1::CampaignEvent>(),
+                      std::make_shared<v1::CustomerProfile>(), std::make_shared<v1::AlertEvent>(),
                       std::make_shared<v1::HealthSnapshot>()),
     [](const auto& info) { return info.param->GetDescriptor()->name(); });
 

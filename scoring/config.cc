@@ -26,7 +26,8 @@ struct Key {
 int64_t ParseInt(const std::string& path, const std::string& v, int64_t lo, int64_t hi) {
   int64_t out = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size()) Bad(path, "expected an integer, got '" + v + "'");
+  if (ec != std::errc() || end != v.data() + v.size())
+    Bad(path, "expected an integer, got '" + v + "'");
   if (out < lo || out > hi) {
     Bad(path, v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
   }
@@ -106,7 +107,8 @@ std::vector<Key> Keys() {
          std::string token = v;  // or ${env:NAME} / ${file:/path}, as Kafka's secrets
          if (auto why = ResolveKafkaReference(&token)) Bad(p, *why);
          if (token.size() < 16) Bad(p, "a token needs at least 16 characters");
-         if (token.find_first_of(" \t\r\n") != std::string::npos) Bad(p, "a token cannot hold spaces");
+         if (token.find_first_of(" \t\r\n") != std::string::npos)
+           Bad(p, "a token cannot hold spaces");
          c.http.auth_token = token;
        }},
       {"http.tls_cert_file",
@@ -133,12 +135,11 @@ std::vector<Key> Keys() {
       Double("scores.support.open_p1_points", &Config::support_open_p1_points, 0, 100),
       Double("scores.support.open_p2_points", &Config::support_open_p2_points, 0, 100),
       Int("scores.support.free_tickets", &Config::support_free_tickets, 0, 100'000),
-      Double("scores.support.points_per_extra_ticket", &Config::support_points_per_extra_ticket,
-             0, 100),
+      Double("scores.support.points_per_extra_ticket", &Config::support_points_per_extra_ticket, 0,
+             100),
       Int("scores.financial.max_overdue_points", &Config::financial_max_overdue_points, 0, 100),
       Double("scores.financial.disputed_points", &Config::financial_disputed_points, 0, 100),
-      Double("scores.financial.credit_hold_points", &Config::financial_credit_hold_points, 0,
-             100),
+      Double("scores.financial.credit_hold_points", &Config::financial_credit_hold_points, 0, 100),
       Double("scores.engagement.none_present", &Config::engagement_none_present, 0, 100),
       Int("scores.engagement.min_campaigns_sent", &Config::engagement_min_campaigns_sent, 1,
           100'000),
@@ -163,30 +164,31 @@ std::vector<Key> Keys() {
       Int("recommendations.overdue_urgent_cents", &Config::recommend_overdue_urgent_cents, 0,
           INT64_MAX),
       Int("recommendations.silent_urgent_days", &Config::recommend_silent_urgent_days, 0, 3650),
-      Double("recommendations.usage_drop_urgent_pct", &Config::recommend_usage_drop_urgent_pct,
-             0, 100),
+      Double("recommendations.usage_drop_urgent_pct", &Config::recommend_usage_drop_urgent_pct, 0,
+             100),
       Int("recommendations.nps_detractor_max", &Config::recommend_nps_detractor_max, -1, 10),
-      Double("recommendations.outreach_response_rate",
-             &Config::recommend_outreach_response_rate, 0, 1),
+      Double("recommendations.outreach_response_rate", &Config::recommend_outreach_response_rate, 0,
+             1),
       Int("scores.lifecycle.onboarding_days", &Config::onboarding_days, 0, 3650),
       Double("scores.lifecycle.growth_usage_change_pct", &Config::growth_usage_change_pct, -100,
              1e6),
   };
   for (int p = 1; p <= 4; ++p) {
     const std::string base = "sla.P" + std::to_string(p);
-    keys.push_back({base + ".response_hours", [p](Config& c, const std::string& k,
-                                                  const std::string& v) {
-                      c.sla[p].response_hours = static_cast<int>(ParseInt(k, v, 0, 100'000));
-                    }});
-    keys.push_back({base + ".resolution_hours", [p](Config& c, const std::string& k,
-                                                    const std::string& v) {
-                      c.sla[p].resolution_hours = static_cast<int>(ParseInt(k, v, 0, 100'000));
-                    }});
+    keys.push_back(
+        {base + ".response_hours", [p](Config& c, const std::string& k, const std::string& v) {
+           c.sla[p].response_hours = static_cast<int>(ParseInt(k, v, 0, 100'000));
+         }});
+    keys.push_back(
+        {base + ".resolution_hours", [p](Config& c, const std::string& k, const std::string& v) {
+           c.sla[p].resolution_hours = static_cast<int>(ParseInt(k, v, 0, 100'000));
+         }});
   }
   for (int r = 1; r < kRuleCount; ++r) {
     const std::string base = "rules." + AlertEvent::Rule_Name(static_cast<AlertEvent::Rule>(r));
     keys.push_back({base + ".enabled", [r](Config& c, const std::string& k, const std::string& v) {
-                      if (v != "true" && v != "false") Bad(k, "expected true or false, got '" + v + "'");
+                      if (v != "true" && v != "false")
+                        Bad(k, "expected true or false, got '" + v + "'");
                       c.rules[r].enabled = v == "true";
                     }});
     keys.push_back({base + ".fire", [r](Config& c, const std::string& k, const std::string& v) {
@@ -195,14 +197,14 @@ std::vector<Key> Keys() {
     keys.push_back({base + ".resolve", [r](Config& c, const std::string& k, const std::string& v) {
                       c.rules[r].resolve = ParseDouble(k, v, -1e9, 1e9);
                     }});
-    keys.push_back({base + ".min_sample", [r](Config& c, const std::string& k,
-                                              const std::string& v) {
-                      c.rules[r].min_sample = static_cast<int>(ParseInt(k, v, 0, 1'000'000));
-                    }});
-    keys.push_back({base + ".severity", [r](Config& c, const std::string& k,
-                                            const std::string& v) {
+    keys.push_back(
+        {base + ".min_sample", [r](Config& c, const std::string& k, const std::string& v) {
+           c.rules[r].min_sample = static_cast<int>(ParseInt(k, v, 0, 1'000'000));
+         }});
+    keys.push_back({base + ".severity", [r](Config& c, const std::string& k, const std::string& v) {
                       AlertEvent::Severity s;
-                      if (!AlertEvent::Severity_Parse(v, &s) || s == AlertEvent::SEVERITY_UNSPECIFIED) {
+                      if (!AlertEvent::Severity_Parse(v, &s) ||
+                          s == AlertEvent::SEVERITY_UNSPECIFIED) {
                         Bad(k, "expected INFO, WARNING or CRITICAL, got '" + v + "'");
                       }
                       c.rules[r].severity = s;
@@ -211,10 +213,10 @@ std::vector<Key> Keys() {
                       c.rules[r].action = v;
                     }});
     if (r == AlertEvent::HEALTH_LOW) {
-      keys.push_back({base + ".escalate", [r](Config& c, const std::string& k,
-                                              const std::string& v) {
-                        c.rules[r].escalate = ParseDouble(k, v, -1e9, 1e9);
-                      }});
+      keys.push_back(
+          {base + ".escalate", [r](Config& c, const std::string& k, const std::string& v) {
+             c.rules[r].escalate = ParseDouble(k, v, -1e9, 1e9);
+           }});
     }
   }
   return keys;
@@ -247,9 +249,10 @@ std::string KafkaProperty(const std::string& path, const YAML::Node& node) {
 void Validate(const Config& c) {
   const Config::Http& http = c.http;
   if (http.tls_cert_file.empty() != http.tls_key_file.empty()) {
-    throw ConfigError(http.tls_key_file.empty()
-                          ? "config key http.tls_key_file: HTTPS needs it beside http.tls_cert_file"
-                          : "config key http.tls_cert_file: HTTPS needs it beside http.tls_key_file");
+    throw ConfigError(
+        http.tls_key_file.empty()
+            ? "config key http.tls_key_file: HTTPS needs it beside http.tls_cert_file"
+            : "config key http.tls_cert_file: HTTPS needs it beside http.tls_key_file");
   }
   for (const auto& [key, path] : {std::pair{"http.tls_cert_file", http.tls_cert_file},
                                   std::pair{"http.tls_key_file", http.tls_key_file}}) {
@@ -303,7 +306,8 @@ Config Parse(const YAML::Node& root) {
     for (const Key& k : keys) {
       if (k.path == path) key = &k;
     }
-    if (key == nullptr) throw ConfigError("config key " + path + ": unknown key (see docs/config.md)");
+    if (key == nullptr)
+      throw ConfigError("config key " + path + ": unknown key (see docs/config.md)");
     if (!node.IsScalar()) Bad(path, "expected a single value");
     key->set(config, path, node.as<std::string>());
   }
@@ -315,24 +319,64 @@ Config Parse(const YAML::Node& root) {
 
 std::array<RuleConfig, kRuleCount> Config::DefaultRules() {
   std::array<RuleConfig, kRuleCount> r;
-  r[AlertEvent::HEALTH_LOW] = {true, 60, 65, 40, 0, AlertEvent::WARNING,
+  r[AlertEvent::HEALTH_LOW] = {true,
+                               60,
+                               65,
+                               40,
+                               0,
+                               AlertEvent::WARNING,
                                "Open a success plan: review the drivers with the account team "
                                "and schedule a check-in call."};
-  r[AlertEvent::CHURN_RISK_HIGH] = {true, 70, 60, 0, 0, AlertEvent::WARNING,
+  r[AlertEvent::CHURN_RISK_HIGH] = {true,
+                                    70,
+                                    60,
+                                    0,
+                                    0,
+                                    AlertEvent::WARNING,
                                     "Escalate to the account owner for an executive sponsor call."};
-  r[AlertEvent::USAGE_DROP] = {true, 30, 20, 0, 10, AlertEvent::WARNING,
+  r[AlertEvent::USAGE_DROP] = {true,
+                               30,
+                               20,
+                               0,
+                               10,
+                               AlertEvent::WARNING,
                                "Reach out to the main users: offer training on the modules "
                                "whose use fell."};
-  r[AlertEvent::SLA_BREACH] = {true, 0, 0, 0, 0, AlertEvent::INFO,
+  r[AlertEvent::SLA_BREACH] = {true,
+                               0,
+                               0,
+                               0,
+                               0,
+                               AlertEvent::INFO,
                                "Escalate the ticket to the support lead and update the customer."};
-  r[AlertEvent::INVOICE_OVERDUE] = {true, 0, 0, 0, 0, AlertEvent::WARNING,
+  r[AlertEvent::INVOICE_OVERDUE] = {true,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    AlertEvent::WARNING,
                                     "Call billing: agree a payment date for the overdue invoice."};
-  r[AlertEvent::CSAT_LOW] = {true, 4.0, 4.2, 0, 3, AlertEvent::WARNING,
+  r[AlertEvent::CSAT_LOW] = {true,
+                             4.0,
+                             4.2,
+                             0,
+                             3,
+                             AlertEvent::WARNING,
                              "Review the low-rated tickets with the support lead and follow up."};
-  r[AlertEvent::RESPONSE_TIME_HIGH] = {true, 6, 5, 0, 3, AlertEvent::WARNING,
+  r[AlertEvent::RESPONSE_TIME_HIGH] = {true,
+                                       6,
+                                       5,
+                                       0,
+                                       3,
+                                       AlertEvent::WARNING,
                                        "Rebalance the support queue: this customer waits too long "
                                        "for first responses."};
-  r[AlertEvent::RENEWAL_DUE] = {true, 90, 0, 0, 0, AlertEvent::INFO,
+  r[AlertEvent::RENEWAL_DUE] = {true,
+                                90,
+                                0,
+                                0,
+                                0,
+                                AlertEvent::INFO,
                                 "Start the renewal conversation with the decision maker."};
   return r;
 }

@@ -34,7 +34,7 @@ struct RuleConfig {
   double escalate = 0;  // HEALTH_LOW: below this the episode is CRITICAL
   int min_sample = 0;   // prior usage / ratings / responses needed to fire or resolve
   v1::AlertEvent::Severity severity = v1::AlertEvent::WARNING;
-  std::string action;   // recommended action text
+  std::string action;  // recommended action text
 };
 
 struct SlaPolicy {
@@ -52,7 +52,8 @@ struct Config {
   // Engine.
   int batch_max_records = 1'000'000;
   int batch_max_ms = 10;  // the live batch window: alerts leave within it (docs/performance.md)
-  int batch_catchup_ms = 3000;  // each customer written once per 3 s of backlog (docs/performance.md)
+  int batch_catchup_ms =
+      3000;  // each customer written once per 3 s of backlog (docs/performance.md)
   int max_task_idle_ms = 0;
   int timer_grace_ms = 60'000;
   int retention_days = 90;
@@ -131,13 +132,13 @@ struct Config {
   double growth_usage_change_pct = 10;
 
   // Recommendations (scoring/recommendations.h): when an action is urgent (high).
-  int recommend_max_tickets = 5;                  // tickets listed at most
-  int recommend_overdue_urgent_days = 30;         // an invoice overdue longer
+  int recommend_max_tickets = 5;                        // tickets listed at most
+  int recommend_overdue_urgent_days = 30;               // an invoice overdue longer
   int64_t recommend_overdue_urgent_cents = 10'000'000;  // or with at least this balance
-  int recommend_silent_urgent_days = 14;          // no usage for longer
-  double recommend_usage_drop_urgent_pct = 50;    // usage down at least this much
-  int recommend_nps_detractor_max = 6;            // latest NPS at most this: call back
-  double recommend_outreach_response_rate = 0.2;  // campaigns engaged below this share
+  int recommend_silent_urgent_days = 14;                // no usage for longer
+  double recommend_usage_drop_urgent_pct = 50;          // usage down at least this much
+  int recommend_nps_detractor_max = 6;                  // latest NPS at most this: call back
+  double recommend_outreach_response_rate = 0.2;        // campaigns engaged below this share
 
   std::array<RuleConfig, kRuleCount> rules = DefaultRules();
 

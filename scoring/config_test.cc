@@ -143,8 +143,10 @@ TEST(ConfigTest, KafkaSecretsComeFromTheEnvironmentOrAFile) {
   ::setenv("C360_CONFIG_TEST_SECRET", "from-env", 1);
   const std::string file = ::testing::TempDir() + "/config_test_password";
   std::ofstream(file) << "from-file\n";
-  const Config c = ParseConfig("kafka:\n  sasl.password: ${env:C360_CONFIG_TEST_SECRET}\n"
-                               "  ssl.key.password: ${file:" + file + "}\n");
+  const Config c = ParseConfig(
+      "kafka:\n  sasl.password: ${env:C360_CONFIG_TEST_SECRET}\n"
+      "  ssl.key.password: ${file:" +
+      file + "}\n");
   EXPECT_EQ(c.kafka.at("sasl.password"), "from-env");
   EXPECT_EQ(c.kafka.at("ssl.key.password"), "from-file");
   std::remove(file.c_str());

@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::string_view kOtherModule = "other";
 constexpr int kModuleDays = 30;
-constexpr int kMonthsKept = 13;  // 12 shown, plus the month before for a clean slide
+constexpr int kMonthsKept = 13;      // 12 shown, plus the month before for a clean slide
 constexpr int kTicketDaysKept = 91;  // 13 weeks of weekly tickets
 
 template <typename Entity>
@@ -27,8 +27,7 @@ Entity* FindOrAdd(std::vector<Entity>* entities, const std::string& id) {
 // it if missing. In-order events land at the back, so the search is short. Returns true
 // when an entry was inserted.
 template <typename Entry, typename KeyOf>
-bool AddSorted(std::vector<Entry>* entries, int32_t k, int64_t quantity, KeyOf key,
-               Entry fresh) {
+bool AddSorted(std::vector<Entry>* entries, int32_t k, int64_t quantity, KeyOf key, Entry fresh) {
   auto it = entries->end();
   while (it != entries->begin() && key(*(it - 1)) > k) --it;
   if (it != entries->begin() && key(*(it - 1)) == k) {
@@ -114,8 +113,8 @@ bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32
   Touch(event_time);
 
   if (d > day - kUsageDays) {
-    AddSorted(&usage_days_, d, quantity, [](const UsageDay& u) { return u.day; },
-              UsageDay{d, quantity});
+    AddSorted(
+        &usage_days_, d, quantity, [](const UsageDay& u) { return u.day; }, UsageDay{d, quantity});
   }
   const uint16_t module = ModuleIndex(e.module());
   if (d > day - kModuleDays) {
@@ -133,8 +132,9 @@ bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32
     }
   }
   const int32_t month = MonthIndexOfDay(d);
-  if (AddSorted(&months_, month, quantity, [](const MonthCount& m) { return m.month; },
-                MonthCount{month, quantity}) &&
+  if (AddSorted(
+          &months_, month, quantity, [](const MonthCount& m) { return m.month; },
+          MonthCount{month, quantity}) &&
       months_.size() > kMonthsKept) {
     months_.erase(months_.begin());
   }
@@ -227,16 +227,15 @@ bool CustomerState::ApplyTicket(const v1::TicketEvent& e, TimeMs t, const Config
       ticket->created = t;
       Touch(t);
       const SlaPolicy& sla = config.sla[ticket->priority];
-      ticket->response_due = e.has_response_due() ? ToMs(e.response_due())
-                                                  : t + sla.response_hours * kMsPerHour;
-      ticket->resolution_due = e.has_resolution_due() ? ToMs(e.resolution_due())
-                                                      : t + sla.resolution_hours * kMsPerHour;
+      ticket->response_due =
+          e.has_response_due() ? ToMs(e.response_due()) : t + sla.response_hours * kMsPerHour;
+      ticket->resolution_due =
+          e.has_resolution_due() ? ToMs(e.resolution_due()) : t + sla.resolution_hours * kMsPerHour;
       // Events of this ticket that arrived before its CREATED are judged now.
       if (ticket->first_response != kNoTime && ticket->first_response > ticket->response_due) {
         ticket->response_breached = true;
       }
-      if (ticket->first_resolved != kNoTime &&
-          ticket->first_resolved > ticket->resolution_due) {
+      if (ticket->first_resolved != kNoTime && ticket->first_resolved > ticket->resolution_due) {
         ticket->resolution_breached = true;
       }
       break;
@@ -366,11 +365,13 @@ void CustomerState::RecordDaily(int32_t day, int health, int risk, int status) {
 
 void CustomerState::CloseMonthsBefore(int32_t month) {
   size_t closed = 0;
-  while (closed < daily_scores_.size() && MonthIndexOfDay(daily_scores_[closed].day) < month) ++closed;
+  while (closed < daily_scores_.size() && MonthIndexOfDay(daily_scores_[closed].day) < month)
+    ++closed;
   if (closed == 0) return;
   daily_closed_.insert(daily_closed_.end(), daily_scores_.begin(),
                        daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
-  daily_scores_.erase(daily_scores_.begin(), daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
+  daily_scores_.erase(daily_scores_.begin(),
+                      daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
 }
 
 void CustomerState::CloseEarlierMonths() {

@@ -90,7 +90,7 @@ struct Rating {
 // Episode state of one customer-level rule (SPEC section 5).
 struct RuleState {
   bool firing = false;
-  int32_t episode = 0;  // episodes opened so far; the current one when firing
+  int32_t episode = 0;   // episodes opened so far; the current one when firing
   int32_t severity = 0;  // highest severity sent in the current episode
   std::string key;       // RENEWAL_DUE: the contract_end date alerted for
 };
@@ -244,10 +244,10 @@ class CustomerState {
   std::optional<v1::CustomerProfile> profile_;
 
   // Usage.
-  std::vector<UsageDay> usage_days_;     // ascending day, nonzero, within 60 days
-  std::vector<ModuleDay> module_days_;   // ascending day, within 30 days
-  std::vector<std::string> modules_;     // interned module names ("other" for none)
-  std::vector<MonthCount> months_;       // ascending month, the last 13
+  std::vector<UsageDay> usage_days_;    // ascending day, nonzero, within 60 days
+  std::vector<ModuleDay> module_days_;  // ascending day, within 30 days
+  std::vector<std::string> modules_;    // interned module names ("other" for none)
+  std::vector<MonthCount> months_;      // ascending month, the last 13
   int32_t last_usage_day_ = kNoDay;
   // Sums cached for window day sums_day_ (kNoDay: stale).
   int32_t sums_day_ = kNoDay;

@@ -42,7 +42,8 @@ void ComputeEntityKpis(CustomerState& state, int32_t day, TimeMs horizon, Entity
   const int32_t r90_from = day - 89;
   TimeMs next_deadline = std::numeric_limits<TimeMs>::max();
   const auto pending = [&](TimeMs deadline) {
-    if (deadline != kNoTime && deadline > horizon) next_deadline = std::min(next_deadline, deadline);
+    if (deadline != kNoTime && deadline > horizon)
+      next_deadline = std::min(next_deadline, deadline);
   };
 
   int64_t response_ms = 0;
@@ -76,8 +77,8 @@ void ComputeEntityKpis(CustomerState& state, int32_t day, TimeMs horizon, Entity
         static_cast<double>(response_ms) / k.responses_r30d / static_cast<double>(kMsPerHour);
   }
   if (k.resolutions_r30d > 0) {
-    k.avg_resolution_hours_r30d = static_cast<double>(resolution_ms) / k.resolutions_r30d /
-                                  static_cast<double>(kMsPerHour);
+    k.avg_resolution_hours_r30d =
+        static_cast<double>(resolution_ms) / k.resolutions_r30d / static_cast<double>(kMsPerHour);
   }
 
   for (const Rating& r : state.ratings()) {
@@ -108,7 +109,8 @@ void ComputeEntityKpis(CustomerState& state, int32_t day, TimeMs horizon, Entity
   k.credit_hold = state.credit_hold();
 
   for (const CampaignState& c : state.campaigns()) {
-    if (c.sent_day != kNoDay && c.sent_day >= r90_from && c.sent_day <= day) ++k.campaigns_sent_r90d;
+    if (c.sent_day != kNoDay && c.sent_day >= r90_from && c.sent_day <= day)
+      ++k.campaigns_sent_r90d;
     if (c.engaged_day != kNoDay && c.engaged_day >= r90_from && c.engaged_day <= day) {
       ++k.campaigns_engaged_r90d;
     }

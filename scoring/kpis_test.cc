@@ -28,10 +28,10 @@ class KpisTest : public ::testing::Test {
 TEST_F(KpisTest, UsageWindowsHaveExactBoundaries) {
   // T on day 100: R30D = days 71..100, prior = days 41..70.
   UseOn(100, 100, "reports", 5);
-  UseOn(71, 100);        // first day of R30D
+  UseOn(71, 100);         // first day of R30D
   UseOn(70, 100, "", 2);  // last day of prior; module none counts as "other"
-  UseOn(41, 100);        // first day of prior
-  UseOn(40, 100);        // outside both windows
+  UseOn(41, 100);         // first day of prior
+  UseOn(40, 100);         // outside both windows
   CoreKpis k = At_(100);
   EXPECT_EQ(k.usage_r30d, 6);
   EXPECT_EQ(k.usage_prior_r30d, 3);
@@ -90,8 +90,7 @@ TEST_F(KpisTest, TicketLifecycleAndSla) {
   state_.ApplyTicket(Ticket("e2", "T-1", K::FIRST_RESPONSE, K::P2), At(10, 17), kConfig);
   // T-2: P1 resolved with no earlier response after 30 min: that is its first response.
   state_.ApplyTicket(Ticket("e3", "T-2", K::CREATED, K::P1), At(11, 0), kConfig);
-  state_.ApplyTicket(Ticket("e4", "T-2", K::RESOLVED, K::P1), At(11, 0) + kMsPerHour / 2,
-                     kConfig);
+  state_.ApplyTicket(Ticket("e4", "T-2", K::RESOLVED, K::P1), At(11, 0) + kMsPerHour / 2, kConfig);
   // T-3: P1 still open.
   state_.ApplyTicket(Ticket("e5", "T-3", K::CREATED, K::P1), At(12, 0), kConfig);
   state_.ApplyTicket(Ticket("e6", "T-3", K::FIRST_RESPONSE, K::P1), At(12, 0) + 60'000, kConfig);
@@ -192,7 +191,7 @@ TEST_F(KpisTest, CampaignsRatingsAndInteractions) {
                          At(c));
   }
   state_.ApplyCampaign(Campaign("o1", "C1", K::OPENED), At(1, 15));
-  state_.ApplyCampaign(Campaign("k1", "C1", K::CLICKED), At(1, 16));  // same campaign
+  state_.ApplyCampaign(Campaign("k1", "C1", K::CLICKED), At(1, 16));       // same campaign
   state_.ApplyCampaign(Campaign("u2", "C2", K::UNSUBSCRIBED), At(2, 15));  // not engagement
   v1::CampaignEvent survey = Campaign("r3", "C3", K::RESPONDED);
   survey.set_nps(6);

@@ -16,7 +16,8 @@ using v1::HealthSnapshot;
 std::string Money(int64_t cents) {
   const int64_t abs = cents < 0 ? -cents : cents;
   std::string whole = std::to_string(abs / 100);
-  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<size_t>(i), ",");
+  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3)
+    whole.insert(static_cast<size_t>(i), ",");
   std::string frac = std::to_string(abs % 100);
   if (frac.size() < 2) frac.insert(0, "0");
   return (cents < 0 ? "-" : "") + whole + "." + frac;
@@ -58,10 +59,9 @@ class Recommender {
                                     std::move(playbook)});
   }
   std::vector<Recommendation> Take() {
-    std::stable_sort(items_.begin(), items_.end(),
-                     [](const Recommendation& a, const Recommendation& b) {
-                       return a.priority < b.priority;
-                     });
+    std::stable_sort(
+        items_.begin(), items_.end(),
+        [](const Recommendation& a, const Recommendation& b) { return a.priority < b.priority; });
     return std::move(items_);
   }
   bool empty() const { return items_.empty(); }
@@ -87,7 +87,8 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   // Support: open tickets that breached their SLA or are P1/P2, most urgent first.
   std::vector<const TicketState*> open;
   for (const TicketState& t : s.tickets()) {
-    if (t.open() && (t.response_breached || t.resolution_breached || t.priority == 1 || t.priority == 2)) {
+    if (t.open() &&
+        (t.response_breached || t.resolution_breached || t.priority == 1 || t.priority == 2)) {
       open.push_back(&t);
     }
   }
@@ -98,7 +99,8 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
     if (a->priority != b->priority) return a->priority < b->priority;
     return a->created < b->created;
   });
-  for (size_t i = 0; i < open.size() && i < static_cast<size_t>(config.recommend_max_tickets); ++i) {
+  for (size_t i = 0; i < open.size() && i < static_cast<size_t>(config.recommend_max_tickets);
+       ++i) {
     const TicketState& t = *open[i];
     const bool breached = t.response_breached || t.resolution_breached;
     std::string reason = PriorityName(t.priority) + " ticket open " +
@@ -149,8 +151,7 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   // Usage.
   if (k.days_since_last_usage && *k.days_since_last_usage > config.usage_silent_grace_days) {
     r.Add(*k.days_since_last_usage > config.recommend_silent_urgent_days ? P::kHigh : P::kMedium,
-          "Re-engage the account's users",
-          "customer", s.customer_id(),
+          "Re-engage the account's users", "customer", s.customer_id(),
           "no product usage for " + std::to_string(*k.days_since_last_usage) + " days",
           "driver:usage");
   } else if (k.usage_prior_r30d >= config.rule(AlertEvent::USAGE_DROP).min_sample &&
@@ -167,7 +168,8 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   // Satisfaction and responsiveness.
   if (fields.recurring_issues_size() > 0) {  // the largest one
     const v1::Kpis::RecurringIssue& issue = fields.recurring_issues(0);
-    r.Add(P::kMedium, "Fix the recurring issue \"" + issue.category() + "\" with product and support",
+    r.Add(P::kMedium,
+          "Fix the recurring issue \"" + issue.category() + "\" with product and support",
           "category", issue.category(),
           std::to_string(issue.tickets()) + " tickets about it in 90 days", "driver:support");
   }
@@ -181,8 +183,7 @@ std::vector<Recommendation> Recommend(const CustomerState& s, const CoreKpis& k,
   if (k.avg_response_hours_r30d &&
       k.responses_r30d >= config.rule(AlertEvent::RESPONSE_TIME_HIGH).min_sample &&
       *k.avg_response_hours_r30d > config.rule(AlertEvent::RESPONSE_TIME_HIGH).fire) {
-    r.Add(P::kMedium, "Review support responsiveness for this account", "customer",
-          s.customer_id(),
+    r.Add(P::kMedium, "Review support responsiveness for this account", "customer", s.customer_id(),
           "first responses took " +
               std::to_string(static_cast<int>(std::lround(*k.avg_response_hours_r30d))) +
               " h on average over 30 days",

@@ -21,9 +21,9 @@ struct Recommendation {
   std::string action;       // what to do, for a person
   std::string entity_type;  // ticket, invoice, contract, customer, module, category
   std::string entity_id;
-  std::string reason;       // the figures behind it
-  std::string source;       // "alert:RULE" or "driver:component"
-  std::string playbook;     // the alert rule's configured action, if any
+  std::string reason;    // the figures behind it
+  std::string source;    // "alert:RULE" or "driver:component"
+  std::string playbook;  // the alert rule's configured action, if any
 };
 
 // `fields` is FillKpis' output for the same KPIs (top modules, recurring issues); `at` is

@@ -37,13 +37,14 @@ class Evaluator {
     using R = AlertEvent;
     // HEALTH_LOW: with escalation to CRITICAL below `escalate`.
     const RuleConfig& hl = c.rule(R::HEALTH_LOW);
-    Episode(R::HEALTH_LOW, true, s_.health < hl.fire, s_.health >= hl.resolve, s_.health, hl.fire,
-            s_.health < hl.escalate ? R::CRITICAL : hl.severity,
-            [&] {
-              return "Health of " + Who() + " is " + std::to_string(s_.health) + ", below " +
-                     Fixed(hl.fire, 0) + TopDriver();
-            },
-            [&] { return "Health of " + Who() + " is back to " + std::to_string(s_.health) + "."; });
+    Episode(
+        R::HEALTH_LOW, true, s_.health < hl.fire, s_.health >= hl.resolve, s_.health, hl.fire,
+        s_.health < hl.escalate ? R::CRITICAL : hl.severity,
+        [&] {
+          return "Health of " + Who() + " is " + std::to_string(s_.health) + ", below " +
+                 Fixed(hl.fire, 0) + TopDriver();
+        },
+        [&] { return "Health of " + Who() + " is back to " + std::to_string(s_.health) + "."; });
     RuleState& health_rule = state_.rules()[R::HEALTH_LOW];
     if (hl.enabled && health_rule.firing && health_rule.severity < R::CRITICAL &&
         s_.health < hl.escalate) {
@@ -55,52 +56,58 @@ class Evaluator {
     }
 
     const RuleConfig& cr = c.rule(R::CHURN_RISK_HIGH);
-    Episode(R::CHURN_RISK_HIGH, true, s_.risk >= cr.fire, s_.risk < cr.resolve, s_.risk, cr.fire,
-            cr.severity,
-            [&] { return "Churn risk of " + Who() + " is " + std::to_string(s_.risk) + "%" + TopDriver(); },
-            [&] { return "Churn risk of " + Who() + " is down to " + std::to_string(s_.risk) + "%."; });
+    Episode(
+        R::CHURN_RISK_HIGH, true, s_.risk >= cr.fire, s_.risk < cr.resolve, s_.risk, cr.fire,
+        cr.severity,
+        [&] {
+          return "Churn risk of " + Who() + " is " + std::to_string(s_.risk) + "%" + TopDriver();
+        },
+        [&] { return "Churn risk of " + Who() + " is down to " + std::to_string(s_.risk) + "%."; });
 
     // Compared exactly in integers: drop >= t  <=>  100 (prior - cur) >= t prior.
     const RuleConfig& ud = c.rule(R::USAGE_DROP);
     const int64_t prior = k_.usage_prior_r30d;
     const int64_t drop_x100 = 10'000 * (prior - k_.usage_r30d);
-    Episode(R::USAGE_DROP, prior >= ud.min_sample, drop_x100 >= Hundredths(ud.fire) * prior,
-            drop_x100 < Hundredths(ud.resolve) * prior, k_.usage_drop_pct, ud.fire, ud.severity,
-            [&] {
-              return "Usage of " + Who() + " is down " + Fixed(k_.usage_drop_pct, 0) +
-                     "% vs the prior 30 days (" + std::to_string(k_.usage_r30d) + " vs " +
-                     std::to_string(prior) + " events).";
-            },
-            [&] {
-              return "Usage of " + Who() + " recovered: down only " +
-                     Fixed(k_.usage_drop_pct, 0) + "% vs the prior 30 days.";
-            });
+    Episode(
+        R::USAGE_DROP, prior >= ud.min_sample, drop_x100 >= Hundredths(ud.fire) * prior,
+        drop_x100 < Hundredths(ud.resolve) * prior, k_.usage_drop_pct, ud.fire, ud.severity,
+        [&] {
+          return "Usage of " + Who() + " is down " + Fixed(k_.usage_drop_pct, 0) +
+                 "% vs the prior 30 days (" + std::to_string(k_.usage_r30d) + " vs " +
+                 std::to_string(prior) + " events).";
+        },
+        [&] {
+          return "Usage of " + Who() + " recovered: down only " + Fixed(k_.usage_drop_pct, 0) +
+                 "% vs the prior 30 days.";
+        });
 
     const RuleConfig& cs = c.rule(R::CSAT_LOW);
     const int64_t sum_x100 = 100 * k_.csat_sum_r90d;
     const double csat = k_.csat_avg_r90d.value_or(0);
-    Episode(R::CSAT_LOW, k_.ratings_r90d >= cs.min_sample,
-            sum_x100 < Hundredths(cs.fire) * k_.ratings_r90d,
-            sum_x100 >= Hundredths(cs.resolve) * k_.ratings_r90d, csat, cs.fire, cs.severity,
-            [&] {
-              return "CSAT of " + Who() + " averages " + Fixed(csat, 2) + " over " +
-                     std::to_string(k_.ratings_r90d) + " ratings in 90 days.";
-            },
-            [&] { return "CSAT of " + Who() + " is back to " + Fixed(csat, 2) + "."; });
+    Episode(
+        R::CSAT_LOW, k_.ratings_r90d >= cs.min_sample,
+        sum_x100 < Hundredths(cs.fire) * k_.ratings_r90d,
+        sum_x100 >= Hundredths(cs.resolve) * k_.ratings_r90d, csat, cs.fire, cs.severity,
+        [&] {
+          return "CSAT of " + Who() + " averages " + Fixed(csat, 2) + " over " +
+                 std::to_string(k_.ratings_r90d) + " ratings in 90 days.";
+        },
+        [&] { return "CSAT of " + Who() + " is back to " + Fixed(csat, 2) + "."; });
 
     const RuleConfig& rt = c.rule(R::RESPONSE_TIME_HIGH);
     const double hours = k_.avg_response_hours_r30d.value_or(0);
-    Episode(R::RESPONSE_TIME_HIGH, k_.responses_r30d >= rt.min_sample, hours > rt.fire,
-            hours <= rt.resolve, hours, rt.fire, rt.severity,
-            [&] {
-              return "First responses to " + Who() + " take " + Fixed(hours, 1) +
-                     " hours on average (" + std::to_string(k_.responses_r30d) +
-                     " tickets in 30 days).";
-            },
-            [&] {
-              return "First responses to " + Who() + " are back to " + Fixed(hours, 1) +
-                     " hours on average.";
-            });
+    Episode(
+        R::RESPONSE_TIME_HIGH, k_.responses_r30d >= rt.min_sample, hours > rt.fire,
+        hours <= rt.resolve, hours, rt.fire, rt.severity,
+        [&] {
+          return "First responses to " + Who() + " take " + Fixed(hours, 1) +
+                 " hours on average (" + std::to_string(k_.responses_r30d) +
+                 " tickets in 30 days).";
+        },
+        [&] {
+          return "First responses to " + Who() + " are back to " + Fixed(hours, 1) +
+                 " hours on average.";
+        });
 
     if (ctx_.entities_changed) {
       SlaBreaches();
@@ -155,9 +162,9 @@ class Evaluator {
         const double took_h =
             static_cast<double>((done != kNoTime ? done : ctx_.stream_time) - t.created) /
             kMsPerHour;
-        const char* what = done != kNoTime
-                               ? (response ? " got its first response after " : " was resolved after ")
-                               : (response ? " has had no response for " : " is unresolved after ");
+        const char* what =
+            done != kNoTime ? (response ? " got its first response after " : " was resolved after ")
+                            : (response ? " has had no response for " : " is unresolved after ");
         Emit(AlertEvent::SLA_BREACH, AlertEvent::FIRING, severity,
              t.id + (response ? "/response" : "/resolution"), 1, took_h, due_h,
              priority + "ticket " + t.id + " of " + Who() + what + Fixed(took_h, 1) +
@@ -176,13 +183,13 @@ class Evaluator {
     if (!rc.enabled) return;
     constexpr int64_t kCriticalAmountCents = 10'000'000;
     for (InvoiceState& i : state_.mutable_invoices()) {
-      const bool overdue = !i.voided && i.due != kNoTime && i.due <= ctx_.deadline_horizon &&
-                           i.balance() > 0;
+      const bool overdue =
+          !i.voided && i.due != kNoTime && i.due <= ctx_.deadline_horizon && i.balance() > 0;
       const double amount = static_cast<double>(i.amount_cents) / 100.0;
       if (overdue && !i.overdue_alerted) {
         i.overdue_alerted = true;
-        AlertEvent::Severity s = i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL
-                                                                        : rc.severity;
+        AlertEvent::Severity s =
+            i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL : rc.severity;
         if (vip_) s = Raise(s);
         const int32_t days = k_.day - static_cast<int32_t>(DayOf(i.due));
         Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::FIRING, s, i.id, 1,
@@ -193,8 +200,8 @@ class Evaluator {
              i.id);
       } else if (i.overdue_alerted && !i.overdue_resolved && (i.voided || i.balance() == 0)) {
         i.overdue_resolved = true;
-        AlertEvent::Severity s = i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL
-                                                                        : rc.severity;
+        AlertEvent::Severity s =
+            i.amount_cents >= kCriticalAmountCents ? AlertEvent::CRITICAL : rc.severity;
         if (vip_) s = Raise(s);
         Emit(AlertEvent::INVOICE_OVERDUE, AlertEvent::RESOLVED, s, i.id, 1, 0, amount,
              "Invoice " + i.id + " of " + Who() + (i.voided ? " was voided." : " is paid in full."),

@@ -44,7 +44,6 @@ void EvaluateRules(CustomerState& state, const CoreKpis& kpis, const Scores& sco
                    const RuleContext& ctx, std::vector<v1::AlertEvent>* out);
 
 // First 16 lower-case hex digits of SHA-256(customer_id + "|" + rule + "|" + key).
-std::string AlertId(std::string_view customer_id, v1::AlertEvent::Rule rule,
-                    std::string_view key);
+std::string AlertId(std::string_view customer_id, v1::AlertEvent::Rule rule, std::string_view key);
 
 }  // namespace c360

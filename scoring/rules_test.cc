@@ -24,7 +24,7 @@ class RulesTest : public ::testing::Test {
     }
     if (risk) {
       s.risk = *risk;
-      s.risk_level = *risk >= 70 ? v1::HealthSnapshot::HIGH
+      s.risk_level = *risk >= 70   ? v1::HealthSnapshot::HIGH
                      : *risk >= 40 ? v1::HealthSnapshot::MEDIUM
                                    : v1::HealthSnapshot::LOW;
     }

@@ -140,9 +140,8 @@ Scores ComputeScores(const CoreKpis& k, const Config& c) {
     const int64_t deficit = weights[i] * (kFull - s.components[i]);  // 1e-4 points
     if (deficit > 0) s.drivers.push_back({static_cast<Component>(i), deficit});
   }
-  std::stable_sort(s.drivers.begin(), s.drivers.end(), [](const auto& a, const auto& b) {
-    return a.deficit_e4 > b.deficit_e4;
-  });
+  std::stable_sort(s.drivers.begin(), s.drivers.end(),
+                   [](const auto& a, const auto& b) { return a.deficit_e4 > b.deficit_e4; });
 
   if (k.days_since_contract_start && *k.days_since_contract_start < c.onboarding_days) {
     s.lifecycle = v1::Lifecycle::ONBOARDING;

@@ -20,9 +20,9 @@ inline constexpr std::array<const char*, 4> kComponentNames = {"usage", "support
 
 struct Scores {
   std::array<int32_t, 4> components = {0, 0, 0, 0};  // hundredths, 0..10000
-  int32_t health = 0;                                 // 0..100
+  int32_t health = 0;                                // 0..100
   v1::HealthSnapshot::Status status = v1::HealthSnapshot::STATUS_UNSPECIFIED;
-  int32_t risk = 0;                                   // 0..100
+  int32_t risk = 0;  // 0..100
   v1::HealthSnapshot::RiskLevel risk_level = v1::HealthSnapshot::RISK_LEVEL_UNSPECIFIED;
   v1::Lifecycle::Stage lifecycle = v1::Lifecycle::STAGE_UNSPECIFIED;
   // Components with a deficit, largest weighted deficit first. deficit_e4 is the SPEC's

@@ -192,7 +192,8 @@ TEST(ScoresTest, LifecycleTakesTheFirstStageThatApplies) {
 }
 
 TEST(ScoresTest, ConfigurableWeightsChangeHealth) {
-  Config c = ParseConfig("scores:\n  weights: {usage: 50, support: 20, financial: 20, engagement: 10}\n");
+  Config c =
+      ParseConfig("scores:\n  weights: {usage: 50, support: 20, financial: 20, engagement: 10}\n");
   CoreKpis k;  // usage 50, the rest full, engagement 70
   // 50 x 50 + 20 x 100 + 20 x 100 + 10 x 70 = 7200 -> 72.
   EXPECT_EQ(ComputeScores(k, c).health, 72);

@@ -389,7 +389,7 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
   s->journal_next_ = c.journal_next();
   s->daily_months_.assign(c.daily_months().begin(), c.daily_months().end());
   s->CloseEarlierMonths();  // format 1 kept the whole timeline here
-  s->sums_day_ = kNoDay;  // rebuilt on first use
+  s->sums_day_ = kNoDay;    // rebuilt on first use
   return true;
 }
 

@@ -124,7 +124,7 @@ TEST(DailyScoresTest, KeepsTheLastValueOfEachDayAndOnlyChanges) {
   EXPECT_EQ(s.daily_scores(), Daily({{100, 75, 12, 2}, {103, 70, 15, 2}}));
   s.RecordDaily(103, 75, 12, 2);  // back to the day before's value: the entry goes
   EXPECT_EQ(s.daily_scores(), Daily({{100, 75, 12, 2}}));
-  s.RecordDaily(99, 60, 30, 3);   // a timer's deadline behind T counts for the last day
+  s.RecordDaily(99, 60, 30, 3);  // a timer's deadline behind T counts for the last day
   EXPECT_EQ(s.daily_scores(), Daily({{100, 60, 30, 3}}));
 }
 
@@ -273,9 +273,7 @@ class RandomStates {
             s.ApplyProfile(Profile());
           }
           break;
-        case 9:
-          s.RecordDaily(day + Small(-3, 3), Small(0, 100), Small(0, 100), Small(0, 4));
-          break;
+        case 9: s.RecordDaily(day + Small(-3, 3), Small(0, 100), Small(0, 100), Small(0, 4)); break;
         case 10: s.Prune(day); break;
         case 11: {
           RuleState& r = s.rules()[static_cast<size_t>(Between(0, kRuleCount - 1))];
@@ -406,10 +404,20 @@ class RandomStates {
  private:
   // Strings of every length class and of several scripts, NUL included (valid UTF-8:
   // proto3 strings must be).
-  inline static const std::vector<std::string> kTexts = {
-      "", "a", "T-1", "INV-0042", "cust-00042", "évènement", "日本語のチケット", "🙂🚀",
-      "Ω≈ç√∫", std::string("nul\0inside", 10), std::string(127, 'x'), std::string(128, 'y'),
-      std::string(300, 'z'), std::string(20'000, 'w')};
+  inline static const std::vector<std::string> kTexts = {"",
+                                                         "a",
+                                                         "T-1",
+                                                         "INV-0042",
+                                                         "cust-00042",
+                                                         "évènement",
+                                                         "日本語のチケット",
+                                                         "🙂🚀",
+                                                         "Ω≈ç√∫",
+                                                         std::string("nul\0inside", 10),
+                                                         std::string(127, 'x'),
+                                                         std::string(128, 'y'),
+                                                         std::string(300, 'z'),
+                                                         std::string(20'000, 'w')};
   inline static const std::vector<std::string> kModules = {
       "", "api", "reports", "dashboards", "other", "модуль", "模块", std::string(200, 'm')};
 

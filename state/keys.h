@@ -12,15 +12,15 @@
 namespace c360::state {
 
 enum class Family : char {
-  kCustomer = 'C',     // task . customer_id                   -> CustomerState
-  kOffset = 'O',       // task . topic id(u8)                  -> next offset to read
-  kStreamTime = 'S',   // task                                 -> stream time, last day
-  kTimer = 'T',        // task . deadline(u64) . customer_id . 0 . entity . kind(u8)
-  kOutbox = 'X',       // task . sequence(u64)                 -> outbox entry
-  kMeta = 'M',         // name                                 -> store-wide values
-  kJournal = 'J',      // task . customer_id . 0 . sequence(u64) -> JournalEntry
-  kRow = 'R',          // task . customer_id                   -> CustomerRow
-  kDaily = 'D',        // task . customer_id . 0 . month(u32)  -> DailyScores of a closed month
+  kCustomer = 'C',    // task . customer_id                   -> CustomerState
+  kOffset = 'O',      // task . topic id(u8)                  -> next offset to read
+  kStreamTime = 'S',  // task                                 -> stream time, last day
+  kTimer = 'T',       // task . deadline(u64) . customer_id . 0 . entity . kind(u8)
+  kOutbox = 'X',      // task . sequence(u64)                 -> outbox entry
+  kMeta = 'M',        // name                                 -> store-wide values
+  kJournal = 'J',     // task . customer_id . 0 . sequence(u64) -> JournalEntry
+  kRow = 'R',         // task . customer_id                   -> CustomerRow
+  kDaily = 'D',       // task . customer_id . 0 . month(u32)  -> DailyScores of a closed month
 };
 
 void AppendU16(std::string* out, uint16_t v);

@@ -10,14 +10,14 @@ namespace {
 
 TEST(KeysTest, TimerKeysSortByTaskThenDeadlineThenCustomerEntityKind) {
   const std::vector<TimerKey> expected = {
-      {1, -5000, "b", "T-1", 0},        // before the epoch still sorts first
+      {1, -5000, "b", "T-1", 0},  // before the epoch still sorts first
       {1, 1000, "a", "T-9", 1},
       {1, 2000, "a", "T-1", 0},
-      {1, 2000, "a", "T-1", 1},         // response (0) before resolution (1)
+      {1, 2000, "a", "T-1", 1},  // response (0) before resolution (1)
       {1, 2000, "a", "T-2", 0},
-      {1, 2000, "ab", "T-0", 0},        // "a" < "ab": the NUL terminator sorts first
+      {1, 2000, "ab", "T-0", 0},  // "a" < "ab": the NUL terminator sorts first
       {1, 2000, "b", "T-0", 0},
-      {2, -9000, "a", "T-0", 0},        // next task
+      {2, -9000, "a", "T-0", 0},  // next task
   };
   std::vector<std::string> keys;
   for (const TimerKey& t : expected) keys.push_back(EncodeTimerKey(t));
@@ -45,7 +45,9 @@ TEST(KeysTest, OutboxAndTaskPrefixesAreBigEndian) {
   EXPECT_LT(OutboxKey(1, 255), OutboxKey(1, 256));
   EXPECT_LT(OutboxKey(1, UINT64_MAX), OutboxKey(2, 0));
   EXPECT_LT(CustomerKey(255, "z"), CustomerKey(256, "a"));
-  EXPECT_EQ(CustomerKey(258, "c-1"), std::string("C\x01\x02" "c-1", 6));
+  EXPECT_EQ(CustomerKey(258, "c-1"), std::string("C\x01\x02"
+                                                 "c-1",
+                                                 6));
 }
 
 }  // namespace

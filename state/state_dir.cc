@@ -23,9 +23,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kMarkerPrefix = "c360 state format ";
 constexpr char kAdvice[] = "point --state-dir at a new or empty directory";
 
-std::string SystemError(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
+std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Names RocksDB gives the files of its directory (its file/filename.cc).
 bool IsRocksDbFile(const std::string& name) {
@@ -46,9 +44,10 @@ class NullLogger : public rocksdb::Logger {
 };
 
 bool IsC360Family(char byte) {
-  for (state::Family f : {state::Family::kCustomer, state::Family::kOffset, state::Family::kStreamTime,
-                          state::Family::kTimer, state::Family::kOutbox, state::Family::kMeta,
-                          state::Family::kJournal, state::Family::kRow, state::Family::kDaily}) {
+  for (state::Family f :
+       {state::Family::kCustomer, state::Family::kOffset, state::Family::kStreamTime,
+        state::Family::kTimer, state::Family::kOutbox, state::Family::kMeta,
+        state::Family::kJournal, state::Family::kRow, state::Family::kDaily}) {
     if (byte == static_cast<char>(f)) return true;
   }
   return false;

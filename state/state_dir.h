@@ -23,9 +23,9 @@ inline constexpr int kOldestStateFormat = 1;  // the oldest format this c360 upg
 inline constexpr std::string_view kStateMarkerFile = "C360-STATE";
 
 enum class StateDirOrigin {
-  kCreated,  // missing or empty: created (mode 0700, missing parents too) and marked
-  kMarked,   // marked with this format already
-  kAdopted,  // a state directory of the c360 before the marker (docs/state.md): marked now
+  kCreated,   // missing or empty: created (mode 0700, missing parents too) and marked
+  kMarked,    // marked with this format already
+  kAdopted,   // a state directory of the c360 before the marker (docs/state.md): marked now
   kUpgraded,  // marked with an older format this c360 upgrades: marked with this one now
 };
 

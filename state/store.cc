@@ -36,8 +36,7 @@ void StateBatch::PutTask(uint16_t task, const state::v1::Task& meta) {
   batch_.Put(state::StreamTimeKey(task), scratch_);
 }
 
-void StateBatch::PutOutbox(uint16_t task, uint64_t sequence,
-                           const state::v1::OutboxEntry& entry) {
+void StateBatch::PutOutbox(uint16_t task, uint64_t sequence, const state::v1::OutboxEntry& entry) {
   entry.SerializeToString(&scratch_);
   batch_.Put(state::OutboxKey(task, sequence), scratch_);
 }
@@ -115,7 +114,8 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
-  if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
+  if (!status.ok())
+    throw StateError("cannot open state directory " + dir + ": " + status.ToString());
   return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw), origin));
 }
 
@@ -123,7 +123,8 @@ std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
   rocksdb::Options options;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
-  if (!status.ok()) throw StateError("cannot open state directory " + dir + ": " + status.ToString());
+  if (!status.ok())
+    throw StateError("cannot open state directory " + dir + ": " + status.ToString());
   return std::unique_ptr<StateStore>(
       new StateStore(std::unique_ptr<rocksdb::DB>(raw), StateDirOrigin::kMarked));
 }
@@ -166,14 +167,16 @@ std::optional<int> StateStore::LoadInputPartitions() const {
 std::optional<std::string> StateStore::SaveInputPartitions(int count) {
   std::string value;
   state::AppendU64(&value, static_cast<uint64_t>(count));
-  const rocksdb::Status status = db_->Put(rocksdb::WriteOptions(), state::InputPartitionsKey(), value);
+  const rocksdb::Status status =
+      db_->Put(rocksdb::WriteOptions(), state::InputPartitionsKey(), value);
   if (status.ok()) return std::nullopt;
   return status.ToString();
 }
 
 std::optional<int64_t> StateStore::LoadOffset(uint16_t task, uint8_t topic_id) const {
   std::string value;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::OffsetKey(task, topic_id), &value);
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), state::OffsetKey(task, topic_id), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok() || value.size() != 8) throw StateError("cannot read offset: " + s.ToString());
   return static_cast<int64_t>(state::ReadU64(value));
@@ -225,10 +228,9 @@ bool StateStore::LoadCustomerAt(uint16_t task, std::string_view customer_id, Cus
   return true;
 }
 
-void StateStore::ScanPrefix(
-    const std::string& prefix,
-    const std::function<void(std::string_view, std::string_view)>& fn,
-    const rocksdb::Snapshot* snapshot) const {
+void StateStore::ScanPrefix(const std::string& prefix,
+                            const std::function<void(std::string_view, std::string_view)>& fn,
+                            const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions options;
   options.snapshot = snapshot;
   const std::optional<std::string> upper = PrefixEnd(prefix);
@@ -243,8 +245,7 @@ void StateStore::ScanPrefix(
 }
 
 void StateStore::ForEachCustomer(
-    uint16_t task,
-    const std::function<void(const std::string&, std::string_view)>& fn) const {
+    uint16_t task, const std::function<void(const std::string&, std::string_view)>& fn) const {
   const std::string prefix = state::TaskPrefix(state::Family::kCustomer, task);
   ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
     fn(std::string(key.substr(prefix.size())), value);
@@ -279,12 +280,12 @@ void StateStore::ForEachTimer(uint16_t task,
 }
 
 void StateStore::ForEachOutbox(
-    uint16_t task,
-    const std::function<void(uint64_t, const state::v1::OutboxEntry&)>& fn) const {
+    uint16_t task, const std::function<void(uint64_t, const state::v1::OutboxEntry&)>& fn) const {
   const std::string prefix = state::TaskPrefix(state::Family::kOutbox, task);
   ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
     state::v1::OutboxEntry entry;
-    if (key.size() != prefix.size() + 8 || !entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    if (key.size() != prefix.size() + 8 ||
+        !entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
       throw StateError("unreadable outbox entry in task " + std::to_string(task));
     }
     fn(state::ReadU64(key.substr(prefix.size())), entry);

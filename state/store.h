@@ -89,11 +89,13 @@ class StateView {
   std::optional<state::v1::Task> LoadTask(uint16_t task) const;
   bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
   // Every customer of the task in customer_id order, as stored bytes (CustomerCodec).
-  void ForEachCustomer(uint16_t task,
-                       const std::function<void(std::string_view id, std::string_view value)>& fn) const;
+  void ForEachCustomer(
+      uint16_t task,
+      const std::function<void(std::string_view id, std::string_view value)>& fn) const;
   // Every customer's list row of the task, in customer_id order.
-  void ForEachRow(uint16_t task,
-                  const std::function<void(std::string_view id, const state::v1::CustomerRow& row)>& fn) const;
+  void ForEachRow(
+      uint16_t task,
+      const std::function<void(std::string_view id, const state::v1::CustomerRow& row)>& fn) const;
   // The customer's journal entries, oldest first.
   std::vector<state::v1::JournalEntry> Journal(uint16_t task, std::string_view customer_id) const;
   // The entries of the customer's stored months of daily scores, ascending day (see
@@ -137,15 +139,17 @@ class StateStore {
   // stored value that does not decode, naming the customer (C360_FAIL_POINT=read:N makes
   // the N-th and later reads fail as an I/O error would).
   bool LoadCustomer(uint16_t task, std::string_view customer_id, CustomerState* out) const;
-  void ForEachCustomer(uint16_t task,
-                       const std::function<void(const std::string& id, std::string_view value)>& fn) const;
+  void ForEachCustomer(
+      uint16_t task,
+      const std::function<void(const std::string& id, std::string_view value)>& fn) const;
   // Up to `limit` customer ids of the task greater than `after` ("" = from the first), in
   // order, without reading their values.
   std::vector<std::string> CustomerIdsAfter(uint16_t task, const std::string& after,
                                             size_t limit) const;
   void ForEachTimer(uint16_t task, const std::function<void(const state::TimerKey&)>& fn) const;
-  void ForEachOutbox(uint16_t task,
-                     const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;
+  void ForEachOutbox(
+      uint16_t task,
+      const std::function<void(uint64_t seq, const state::v1::OutboxEntry&)>& fn) const;
 
   // A snapshot view of the state as of the last commit.
   std::unique_ptr<StateView> View() const;

@@ -30,9 +30,7 @@ class StateDirTest : public ::testing::Test {
     text << in.rdbuf();
     return text.str();
   }
-  static void Write(const fs::path& file, const std::string& text) {
-    std::ofstream(file) << text;
-  }
+  static void Write(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }
   static std::set<std::string> Listing(const fs::path& dir) {
     std::set<std::string> names;
     for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename());

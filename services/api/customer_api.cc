@@ -48,14 +48,15 @@ json Coverage(const Ownership& own) {
 
 // Parses a comma-separated list of enum names; nullopt names the bad one in *bad.
 template <typename Enum>
-std::optional<std::set<int>> EnumSet(const std::string& text, bool (*parse)(const std::string&, Enum*),
-                                     std::string* bad) {
+std::optional<std::set<int>> EnumSet(const std::string& text,
+                                     bool (*parse)(const std::string&, Enum*), std::string* bad) {
   std::set<int> out;
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
     std::string name = text.substr(start, comma - start);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
     Enum value;
     if (name.empty() || name.find("UNSPECIFIED") != std::string::npos || !parse(name, &value)) {
       *bad = name;
@@ -69,8 +70,9 @@ std::optional<std::set<int>> EnumSet(const std::string& text, bool (*parse)(cons
 
 // True when `text` contains `lower` (already lower case), ignoring ASCII case.
 bool ContainsLower(const std::string& text, const std::string& lower) {
-  auto it = std::search(text.begin(), text.end(), lower.begin(), lower.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  auto it = std::search(text.begin(), text.end(), lower.begin(), lower.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
   return it != text.end();
 }
 
@@ -145,7 +147,8 @@ std::optional<std::string> TakeField(std::string_view* in) {
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
   size_t n = 0;
   const auto [ptr, ec] = std::from_chars(in->data(), in->data() + colon, n);
-  if (ec != std::errc() || ptr != in->data() + colon || in->size() - colon - 1 < n) return std::nullopt;
+  if (ec != std::errc() || ptr != in->data() + colon || in->size() - colon - 1 < n)
+    return std::nullopt;
   std::string field(in->substr(colon + 1, n));
   in->remove_prefix(colon + 1 + n);
   return field;
@@ -154,13 +157,15 @@ std::optional<std::string> TakeField(std::string_view* in) {
 std::string EncodeCursor(const Sort& sort, const SortKey& key, const std::string& id) {
   std::string raw;
   AppendField(&raw, (sort.descending ? "-" : "") + sort.name);
-  AppendField(&raw, std::holds_alternative<int64_t>(key) ? "i" + std::to_string(std::get<int64_t>(key))
-                                                         : "s" + std::get<std::string>(key));
+  AppendField(&raw, std::holds_alternative<int64_t>(key)
+                        ? "i" + std::to_string(std::get<int64_t>(key))
+                        : "s" + std::get<std::string>(key));
   AppendField(&raw, id);
   return Hex(raw);
 }
 
-std::optional<std::pair<SortKey, std::string>> DecodeCursor(const std::string& cursor, const Sort& sort) {
+std::optional<std::pair<SortKey, std::string>> DecodeCursor(const std::string& cursor,
+                                                            const Sort& sort) {
   const auto raw = Unhex(cursor);
   if (!raw) return std::nullopt;
   std::string_view in = *raw;
@@ -185,11 +190,11 @@ CustomerApi::CustomerApi(const Config& config, const Clock& clock,
     : config_(config), clock_(clock), store_(std::move(store)), ownership_(std::move(ownership)) {}
 
 void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& server) {
-  server.Get("/api/v1/customers/{id}", [api](const HttpRequest& r) { return api->Customer(r.matches[1], ""); });
+  server.Get("/api/v1/customers/{id}",
+             [api](const HttpRequest& r) { return api->Customer(r.matches[1], ""); });
   for (const char* part : {"/alerts", "/timeline", "/recommendations"}) {
-    server.Get(std::string("/api/v1/customers/{id}") + part, [api, part](const HttpRequest& r) {
-      return api->Customer(r.matches[1], part);
-    });
+    server.Get(std::string("/api/v1/customers/{id}") + part,
+               [api, part](const HttpRequest& r) { return api->Customer(r.matches[1], part); });
   }
   server.Get("/api/v1/customers", [api](const HttpRequest& r) { return api->List(r); });
   server.Get("/api/v1/summary", [api](const HttpRequest&) { return api->Summary(); });
@@ -204,7 +209,8 @@ void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& serve
 
 HttpResponse CustomerApi::Customer(const std::string& id, const std::string& part) const {
   const StateStore* store = store_();
-  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  if (store == nullptr)
+    return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
   if (own.tasks.empty()) {
     return JsonError(503, "no_tasks",
@@ -241,17 +247,27 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   std::optional<std::set<int>> statuses, segments, risks;
   std::string bad;
   if (request.has_param("status")) {
-    statuses = EnumSet<HealthSnapshot::Status>(request.param("status"), &HealthSnapshot::Status_Parse, &bad);
-    if (!statuses) return BadParameter("status", "expected HEALTHY, WATCH, AT_RISK or CRITICAL (comma-separated), not '" + bad + "'");
+    statuses = EnumSet<HealthSnapshot::Status>(request.param("status"),
+                                               &HealthSnapshot::Status_Parse, &bad);
+    if (!statuses)
+      return BadParameter(
+          "status",
+          "expected HEALTHY, WATCH, AT_RISK or CRITICAL (comma-separated), not '" + bad + "'");
   }
   if (request.has_param("segment")) {
     segments = EnumSet<v1::CustomerProfile::Segment>(request.param("segment"),
                                                      &v1::CustomerProfile::Segment_Parse, &bad);
-    if (!segments) return BadParameter("segment", "expected SMB, MID_MARKET, ENTERPRISE or GOVERNMENT (comma-separated), not '" + bad + "'");
+    if (!segments)
+      return BadParameter(
+          "segment", "expected SMB, MID_MARKET, ENTERPRISE or GOVERNMENT (comma-separated), not '" +
+                         bad + "'");
   }
   if (request.has_param("risk")) {
-    risks = EnumSet<HealthSnapshot::RiskLevel>(request.param("risk"), &HealthSnapshot::RiskLevel_Parse, &bad);
-    if (!risks) return BadParameter("risk", "expected LOW, MEDIUM or HIGH (comma-separated), not '" + bad + "'");
+    risks = EnumSet<HealthSnapshot::RiskLevel>(request.param("risk"),
+                                               &HealthSnapshot::RiskLevel_Parse, &bad);
+    if (!risks)
+      return BadParameter("risk",
+                          "expected LOW, MEDIUM or HIGH (comma-separated), not '" + bad + "'");
   }
   Sort sort;
   if (request.has_param("sort")) {
@@ -259,7 +275,10 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
     sort.descending = !s.empty() && s[0] == '-';
     if (sort.descending) s.erase(0, 1);
     if (s != "health" && s != "risk" && s != "revenue" && s != "name" && s != "id") {
-      return BadParameter("sort", "expected health, risk, revenue, name or id, optionally with a leading - for descending, not '" + request.param("sort") + "'");
+      return BadParameter("sort",
+                          "expected health, risk, revenue, name or id, optionally with a leading - "
+                          "for descending, not '" +
+                              request.param("sort") + "'");
     }
     sort.name = s;
   }
@@ -267,8 +286,10 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   if (request.has_param("limit")) {
     const std::string text = request.param("limit");
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || limit < 1 || limit > kMaxLimit) {
-      return BadParameter("limit", "expected an integer from 1 to " + std::to_string(kMaxLimit) + ", not '" + text + "'");
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || limit < 1 ||
+        limit > kMaxLimit) {
+      return BadParameter("limit", "expected an integer from 1 to " + std::to_string(kMaxLimit) +
+                                       ", not '" + text + "'");
     }
   }
   // q: a case-insensitive substring of the customer_id or the name (the page's search box).
@@ -276,23 +297,29 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   if (request.has_param("q")) {
     query = request.param("q");
     if (query.size() > 200) return BadParameter("q", "at most 200 characters");
-    std::transform(query.begin(), query.end(), query.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(query.begin(), query.end(), query.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
   }
   std::optional<std::pair<SortKey, std::string>> after;
   if (request.has_param("cursor")) {
     after = DecodeCursor(request.param("cursor"), sort);
-    if (!after) return BadParameter("cursor", "not a cursor of this list's sort order (pass next_cursor back unchanged, with the same sort)");
+    if (!after)
+      return BadParameter("cursor",
+                          "not a cursor of this list's sort order (pass next_cursor back "
+                          "unchanged, with the same sort)");
   }
 
   const StateStore* store = store_();
-  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  if (store == nullptr)
+    return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
   std::vector<CustomerRow> rows = Rows(*store->View(), own, config_);
   std::erase_if(rows, [&](const CustomerRow& r) {
     if (statuses && (!r.scored || !statuses->count(r.status))) return true;
     if (risks && (!r.scored || !risks->count(r.risk_level))) return true;
     if (segments && (!r.has_profile || !segments->count(r.segment))) return true;
-    if (!query.empty() && !ContainsLower(r.customer_id, query) && !ContainsLower(r.name, query)) return true;
+    if (!query.empty() && !ContainsLower(r.customer_id, query) && !ContainsLower(r.name, query))
+      return true;
     return false;
   });
   const size_t total = rows.size();
@@ -306,7 +333,8 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   const size_t page = std::min(keyed.size(), static_cast<size_t>(limit));
   std::partial_sort(keyed.begin(), keyed.begin() + static_cast<ptrdiff_t>(page), keyed.end(),
                     [&](const auto& a, const auto& b) {
-                      return Before(a.first, a.second->customer_id, b.first, b.second->customer_id, sort);
+                      return Before(a.first, a.second->customer_id, b.first, b.second->customer_id,
+                                    sort);
                     });
   json items = json::array();
   for (size_t i = 0; i < page; ++i) items.push_back(RowJson(*keyed[i].second));
@@ -323,26 +351,33 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
 
 HttpResponse CustomerApi::Summary() const {
   const StateStore* store = store_();
-  if (store == nullptr) return JsonError(503, "starting", "the engine has not opened its state yet");
+  if (store == nullptr)
+    return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
   const auto view = store->View();
   std::vector<CustomerRow> rows = Rows(*view, own, config_);
 
   json by_status = json::object(), by_risk = json::object(), by_segment = json::object();
-  for (int s = 1; s <= 4; ++s) by_status[HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(s))] = 0;
-  for (int r = 1; r <= 3; ++r) by_risk[HealthSnapshot::RiskLevel_Name(static_cast<HealthSnapshot::RiskLevel>(r))] = 0;
-  for (int s = 1; s <= 4; ++s) by_segment[v1::CustomerProfile::Segment_Name(static_cast<v1::CustomerProfile::Segment>(s))] = 0;
+  for (int s = 1; s <= 4; ++s)
+    by_status[HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(s))] = 0;
+  for (int r = 1; r <= 3; ++r)
+    by_risk[HealthSnapshot::RiskLevel_Name(static_cast<HealthSnapshot::RiskLevel>(r))] = 0;
+  for (int s = 1; s <= 4; ++s)
+    by_segment[v1::CustomerProfile::Segment_Name(static_cast<v1::CustomerProfile::Segment>(s))] = 0;
   by_segment["NONE"] = 0;  // no profile, or no segment in it
   int64_t health_sum = 0, scored = 0, total_revenue = 0, revenue_at_risk = 0;
   for (const CustomerRow& r : rows) {
     total_revenue += r.annual_revenue_cents;
-    const std::string segment = r.has_profile && r.segment != 0 ? v1::CustomerProfile::Segment_Name(r.segment) : "NONE";
+    const std::string segment =
+        r.has_profile && r.segment != 0 ? v1::CustomerProfile::Segment_Name(r.segment) : "NONE";
     by_segment[segment] = by_segment[segment].get<int64_t>() + 1;
     if (!r.scored) continue;
     ++scored;
     health_sum += r.health;
-    by_status[HealthSnapshot::Status_Name(r.status)] = by_status[HealthSnapshot::Status_Name(r.status)].get<int64_t>() + 1;
-    by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)] = by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)].get<int64_t>() + 1;
+    by_status[HealthSnapshot::Status_Name(r.status)] =
+        by_status[HealthSnapshot::Status_Name(r.status)].get<int64_t>() + 1;
+    by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)] =
+        by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)].get<int64_t>() + 1;
     if (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL) {
       revenue_at_risk += r.annual_revenue_cents;
     }
@@ -355,15 +390,21 @@ HttpResponse CustomerApi::Summary() const {
   std::vector<const CustomerRow*> all, at_risk;
   for (const CustomerRow& r : rows) {
     all.push_back(&r);
-    if (r.scored && (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL)) at_risk.push_back(&r);
+    if (r.scored && (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL))
+      at_risk.push_back(&r);
   }
   const auto top = [&](std::vector<const CustomerRow*>& list) {
     const size_t n = std::min(list.size(), kTopCustomers);
-    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(n), list.end(), by_revenue);
+    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(n), list.end(),
+                      by_revenue);
     json out = json::array();
     for (size_t i = 0; i < n; ++i) {
       json row = RowJson(*list[i]);
-      row["revenue_share_pct"] = total_revenue > 0 ? Rounded(100.0 * static_cast<double>(list[i]->annual_revenue_cents) / static_cast<double>(total_revenue), 2) : 0.0;
+      row["revenue_share_pct"] =
+          total_revenue > 0 ? Rounded(100.0 * static_cast<double>(list[i]->annual_revenue_cents) /
+                                          static_cast<double>(total_revenue),
+                                      2)
+                            : 0.0;
       out.push_back(std::move(row));
     }
     return out;
@@ -375,7 +416,8 @@ HttpResponse CustomerApi::Summary() const {
 
   // FIRING alerts in the 24 hours of stream time up to each task's T.
   json alerts = json::object();
-  for (int r = 1; r < kRuleCount; ++r) alerts[v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r))] = 0;
+  for (int r = 1; r < kRuleCount; ++r)
+    alerts[v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r))] = 0;
   int64_t alerts_total = 0;
   for (uint16_t task : own.tasks) {
     const auto meta = view->LoadTask(task);
@@ -390,20 +432,30 @@ HttpResponse CustomerApi::Summary() const {
       }
     }
   }
-  return Json({{"customers", rows.size()},
-               {"scored", scored},
-               {"by_status", by_status},
-               {"by_risk_level", by_risk},
-               {"by_segment", by_segment},
-               {"average_health", scored > 0 ? json(Rounded(static_cast<double>(health_sum) / static_cast<double>(scored), 2)) : json(nullptr)},
-               {"total_revenue_cents", total_revenue},
-               {"revenue_at_risk_cents", revenue_at_risk},
-               {"revenue_at_risk_pct", total_revenue > 0 ? Rounded(100.0 * static_cast<double>(revenue_at_risk) / static_cast<double>(total_revenue), 2) : 0.0},
-               {"top_customers_by_revenue", top_revenue},
-               {"top_customers_revenue_share_pct", total_revenue > 0 ? Rounded(100.0 * static_cast<double>(top_sum) / static_cast<double>(total_revenue), 2) : 0.0},
-               {"top_at_risk_by_revenue", top_at_risk},
-               {"alerts_last_24h", {{"by_rule", alerts}, {"total", alerts_total}}},
-               {"tasks", Coverage(own)}});
+  return Json(
+      {{"customers", rows.size()},
+       {"scored", scored},
+       {"by_status", by_status},
+       {"by_risk_level", by_risk},
+       {"by_segment", by_segment},
+       {"average_health",
+        scored > 0 ? json(Rounded(static_cast<double>(health_sum) / static_cast<double>(scored), 2))
+                   : json(nullptr)},
+       {"total_revenue_cents", total_revenue},
+       {"revenue_at_risk_cents", revenue_at_risk},
+       {"revenue_at_risk_pct", total_revenue > 0
+                                   ? Rounded(100.0 * static_cast<double>(revenue_at_risk) /
+                                                 static_cast<double>(total_revenue),
+                                             2)
+                                   : 0.0},
+       {"top_customers_by_revenue", top_revenue},
+       {"top_customers_revenue_share_pct",
+        total_revenue > 0
+            ? Rounded(100.0 * static_cast<double>(top_sum) / static_cast<double>(total_revenue), 2)
+            : 0.0},
+       {"top_at_risk_by_revenue", top_at_risk},
+       {"alerts_last_24h", {{"by_rule", alerts}, {"total", alerts_total}}},
+       {"tasks", Coverage(own)}});
 }
 
 }  // namespace c360::api

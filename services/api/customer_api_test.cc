@@ -36,7 +36,9 @@ class CustomerApiTest : public ::testing::Test {
     task_.Restore(*store_);
     api_ = std::make_shared<CustomerApi>(
         config_, clock_, [this] { return store_.get(); },
-        [] { return Ownership{{0}, 2, "c360-test"}; });
+        [] {
+          return Ownership{{0}, 2, "c360-test"};
+        });
   }
   ~CustomerApiTest() override {
     router_.reset();
@@ -60,7 +62,8 @@ class CustomerApiTest : public ::testing::Test {
     p.set_annual_revenue_cents(revenue_cents);
     FeedRaw(InputTopic::kCustomers, id, p.SerializeAsString(), At(0));
   }
-  void FeedRaw(InputTopic topic, const std::string& key, std::optional<std::string> value, TimeMs t) {
+  void FeedRaw(InputTopic topic, const std::string& key, std::optional<std::string> value,
+               TimeMs t) {
     void* handle = owner_.Hold({key, value.value_or(""), {}});
     auto* held = static_cast<FakeOwner::Held*>(handle);
     TaskRecord r;
@@ -132,7 +135,8 @@ class CustomerApiTest : public ::testing::Test {
     Profile("late", "Late Payer", v1::CustomerProfile::MID_MARKET, 30'000'000);
     Profile("support", "Support Heavy", v1::CustomerProfile::ENTERPRISE, 80'000'000);
     // Late payer: INV-3 due on day 2, unpaid at day 10 -> 8 days overdue: financial 92,
-    // usage 50 (never used), engagement 70: health floor((175000+250000+230000+105000+5000)/1e4) = 76.
+    // usage 50 (never used), engagement 70: health floor((175000+250000+230000+105000+5000)/1e4)
+    // = 76.
     v1::InvoiceEvent issued = Invoice("l1", "INV-3", v1::InvoiceEvent::ISSUED);
     issued.set_amount_cents(500'000);
     *issued.mutable_due_date() = ToTimestamp(At(2, 0));
@@ -141,14 +145,17 @@ class CustomerApiTest : public ::testing::Test {
     // resolution SLAs, a credit hold at 14:00: support 35, financial 60 -> health 52, AT_RISK.
     Feed(InputTopic::kTickets, Ticket("s1", "T-9", v1::TicketEvent::CREATED, v1::TicketEvent::P1),
          "support", At(9, 12));
-    Feed(InputTopic::kInvoices, Invoice("s2", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "support", At(9, 14));
+    Feed(InputTopic::kInvoices, Invoice("s2", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "support",
+         At(9, 14));
     // SPEC 4's worked example: no usage, no tickets, a credit hold, one survey with NPS 4.
-    Feed(InputTopic::kInvoices, Invoice("w1", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "worked", At(10, 8));
+    Feed(InputTopic::kInvoices, Invoice("w1", "", v1::InvoiceEvent::CREDIT_HOLD_SET), "worked",
+         At(10, 8));
     v1::CampaignEvent survey = Campaign("w2", "S1", v1::CampaignEvent::RESPONDED);
     survey.set_nps(4);
     Feed(InputTopic::kCampaigns, survey, "worked", At(10, 9));
     // Healthy VIP: usage every day (prior window empty -> usage 100): health 96.
-    for (int d = 1; d <= 10; ++d) Feed(InputTopic::kUsage, Usage("reports", 3), "healthy", At(d, 10));
+    for (int d = 1; d <= 10; ++d)
+      Feed(InputTopic::kUsage, Usage("reports", 3), "healthy", At(d, 10));
     Commit();
   }
 
@@ -174,7 +181,8 @@ TEST_F(CustomerApiTest, WorkedExampleMatchesTheSpec) {
   EXPECT_EQ(v["status"], "WATCH");
   EXPECT_EQ(v["risk"], 31);
   EXPECT_EQ(v["risk_level"], "LOW");
-  EXPECT_EQ(v["components"], json({{"usage", 50.0}, {"support", 100.0}, {"financial", 60.0}, {"engagement", 40.0}}));
+  EXPECT_EQ(v["components"],
+            json({{"usage", 50.0}, {"support", 100.0}, {"financial", 60.0}, {"engagement", 40.0}}));
   ASSERT_EQ(v["drivers"].size(), 3u);
   EXPECT_EQ(v["drivers"][0]["component"], "usage");
   EXPECT_EQ(v["drivers"][0]["deficit"], 17.5);
@@ -193,7 +201,7 @@ TEST_F(CustomerApiTest, WorkedExampleMatchesTheSpec) {
   EXPECT_EQ(k["monthly_usage"].back()["month"], "2026-03");
   EXPECT_EQ(k["tickets_by_priority_r30d"], json({{"P1", 0}, {"P2", 0}, {"P3", 0}, {"P4", 0}}));
   EXPECT_EQ(v["stream_time"], "2026-03-11T10:00:00.000Z");  // T: the latest event (usage of day 10)
-  EXPECT_EQ(v["staleness_seconds"], 26 * 3600.0);               // the clock is at day 11 12:00
+  EXPECT_EQ(v["staleness_seconds"], 26 * 3600.0);           // the clock is at day 11 12:00
   EXPECT_EQ(v["weekly_tickets"]["weeks"].size(), 13u);
   EXPECT_EQ(v["weekly_tickets"]["sla_target_pct"], 95.0);
 }
@@ -265,8 +273,9 @@ TEST_F(CustomerApiTest, TiesPageByCustomerIdAndEmptyParametersAreAbsent) {
   }
   EXPECT_EQ(paged, (std::vector<std::string>{"p1", "p2", "p3"}));
   // SPEC writes the URL with empty parameters: they mean "not given".
-  const json all = GetJson("/api/v1/customers", {{"status", ""}, {"segment", ""}, {"risk", ""},
-                                                 {"sort", ""}, {"limit", ""}, {"cursor", ""}});
+  const json all = GetJson(
+      "/api/v1/customers",
+      {{"status", ""}, {"segment", ""}, {"risk", ""}, {"sort", ""}, {"limit", ""}, {"cursor", ""}});
   EXPECT_EQ(all["total"], 4);
 }
 
@@ -281,10 +290,12 @@ TEST_F(CustomerApiTest, JournalKeepsTheLast200Entries) {
   Feed(InputTopic::kInvoices, issued, "flip", At(0, 1));
   constexpr int kCycles = 60;
   for (int i = 0; i < kCycles; ++i) {
-    Feed(InputTopic::kInvoices, Invoice("s" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_SET),
-         "flip", At(40, 0) + 2 * i * 60'000);
-    Feed(InputTopic::kInvoices, Invoice("r" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_RELEASED),
-         "flip", At(40, 0) + (2 * i + 1) * 60'000);
+    Feed(InputTopic::kInvoices,
+         Invoice("s" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_SET), "flip",
+         At(40, 0) + 2 * i * 60'000);
+    Feed(InputTopic::kInvoices,
+         Invoice("r" + std::to_string(i), "", v1::InvoiceEvent::CREDIT_HOLD_RELEASED), "flip",
+         At(40, 0) + (2 * i + 1) * 60'000);
   }
   Commit();
   const json t = GetJson("/api/v1/customers/flip/timeline");
@@ -322,7 +333,8 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
   // Risk: z = -3 + 2 (breach rate 1) + 0.6 (engagement 70) + 1 (hold) + 0.5 (one P1) = 1.1
   // -> 75, HIGH.
   EXPECT_EQ(v["risk"], 75);
-  EXPECT_EQ(firing, (std::multiset<std::string>{"SLA_BREACH", "SLA_BREACH", "HEALTH_LOW", "CHURN_RISK_HIGH"}));
+  EXPECT_EQ(firing, (std::multiset<std::string>{"SLA_BREACH", "SLA_BREACH", "HEALTH_LOW",
+                                                "CHURN_RISK_HIGH"}));
 
   // The timeline says why: the breach came from the response timer, AT_RISK from the hold.
   const json t = GetJson("/api/v1/customers/support/timeline");
@@ -337,11 +349,12 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
   for (const json& e : t["events"]) {
     if (e["type"] == "alert" && e["rule"] == "SLA_BREACH") {
       breach_by_timer |= e["cause"]["kind"] == "timer" &&
-                        e["cause"]["text"] == "response SLA deadline of ticket T-9 passed";
+                         e["cause"]["text"] == "response SLA deadline of ticket T-9 passed";
     }
     if (e["type"] == "status_change" && e["to"] == "AT_RISK") {
-      at_risk_by_hold |= e["cause"]["kind"] == "event" &&
-                        e["cause"]["text"].get<std::string>().find("CREDIT_HOLD_SET") != std::string::npos;
+      at_risk_by_hold |=
+          e["cause"]["kind"] == "event" &&
+          e["cause"]["text"].get<std::string>().find("CREDIT_HOLD_SET") != std::string::npos;
     }
   }
   EXPECT_TRUE(breach_by_timer) << t.dump(2);
@@ -350,7 +363,8 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
   const json recs = GetJson("/api/v1/customers/support/recommendations");
   ASSERT_FALSE(recs["recommendations"].empty());
   EXPECT_EQ(recs["recommendations"][0]["entity_id"], "T-9");
-  EXPECT_NE(recs["recommendations"][0]["action"].get<std::string>().find("Escalate ticket T-9"), std::string::npos);
+  EXPECT_NE(recs["recommendations"][0]["action"].get<std::string>().find("Escalate ticket T-9"),
+            std::string::npos);
 
   const json alerts = GetJson("/api/v1/customers/support/alerts");
   EXPECT_EQ(alerts["firing"].size(), 4u);  // both SLA kinds of T-9, HEALTH_LOW, CHURN_RISK_HIGH
@@ -379,18 +393,25 @@ TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
     for (const json& c : list["customers"]) out.push_back(c["customer_id"]);
     return out;
   };
-  EXPECT_EQ(ids(GetJson("/api/v1/customers")), (std::vector<std::string>{"support", "worked", "late", "healthy"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers")),
+            (std::vector<std::string>{"support", "worked", "late", "healthy"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"sort", "-health"}})),
             (std::vector<std::string>{"healthy", "late", "worked", "support"}));
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "WATCH"}})), (std::vector<std::string>{"worked", "late"}));
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "watch"}})), (std::vector<std::string>{"worked", "late"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "WATCH"}})),
+            (std::vector<std::string>{"worked", "late"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "watch"}})),
+            (std::vector<std::string>{"worked", "late"}));
   EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"segment", "ENTERPRISE"}, {"sort", "-revenue"}})),
             (std::vector<std::string>{"healthy", "support"}));
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "AT_RISK,CRITICAL"}})), (std::vector<std::string>{"support"}));
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"risk", "LOW"}, {"sort", "id"}})).front(), "healthy");
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"q", "PAYER"}})), (std::vector<std::string>{"late"}));  // name
-  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"q", "or"}, {"sort", "id"}})),
-            (std::vector<std::string>{"healthy", "support", "worked"}));  // "Corp", "support", "worked"
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"status", "AT_RISK,CRITICAL"}})),
+            (std::vector<std::string>{"support"}));
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"risk", "LOW"}, {"sort", "id"}})).front(),
+            "healthy");
+  EXPECT_EQ(ids(GetJson("/api/v1/customers", {{"q", "PAYER"}})),
+            (std::vector<std::string>{"late"}));  // name
+  EXPECT_EQ(
+      ids(GetJson("/api/v1/customers", {{"q", "or"}, {"sort", "id"}})),
+      (std::vector<std::string>{"healthy", "support", "worked"}));  // "Corp", "support", "worked"
   const json healthy = GetJson("/api/v1/customers", {{"status", "HEALTHY"}})["customers"][0];
   EXPECT_EQ(healthy["health"], 96);
   EXPECT_EQ(healthy["vip"], true);
@@ -408,9 +429,12 @@ TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
   }
   EXPECT_EQ(paged, (std::vector<std::string>{"healthy", "support", "late", "worked"}));
 
-  for (const auto& [name, value] : std::map<std::string, std::string>{
-           {"limit", "abc"}, {"status", "PURPLE"}, {"segment", "HUGE"}, {"risk", "EXTREME"},
-           {"sort", "mood"}, {"cursor", "zz"}}) {
+  for (const auto& [name, value] : std::map<std::string, std::string>{{"limit", "abc"},
+                                                                      {"status", "PURPLE"},
+                                                                      {"segment", "HUGE"},
+                                                                      {"risk", "EXTREME"},
+                                                                      {"sort", "mood"},
+                                                                      {"cursor", "zz"}}) {
     const HttpResponse r = Get("/api/v1/customers", {{name, value}});
     EXPECT_EQ(r.status, 400) << name << "=" << value;
     const json body = json::parse(r.body);
@@ -422,7 +446,8 @@ TEST_F(CustomerApiTest, ListFiltersSortsAndPages) {
   }
   // A cursor of another sort order is refused, not misread.
   const json first = GetJson("/api/v1/customers", {{"limit", "1"}});
-  EXPECT_EQ(Get("/api/v1/customers", {{"cursor", first["next_cursor"]}, {"sort", "name"}}).status, 400);
+  EXPECT_EQ(Get("/api/v1/customers", {{"cursor", first["next_cursor"]}, {"sort", "name"}}).status,
+            400);
 }
 
 TEST_F(CustomerApiTest, SummaryCountsAndRevenue) {
@@ -484,7 +509,8 @@ TEST_F(CustomerApiTest, TimelineKeepsAYearWhileTheCustomerValueKeepsItsOpenMonth
   EXPECT_GE(stored.daily_months().size(), 12u);
   // Every stored D key is a month the customer lists (none left behind).
   std::set<int32_t> months;
-  for (const DailyScore& d : store_->View()->DailyHistory(0, "year")) months.insert(MonthIndexOfDay(d.day));
+  for (const DailyScore& d : store_->View()->DailyHistory(0, "year"))
+    months.insert(MonthIndexOfDay(d.day));
   EXPECT_EQ(months, std::set<int32_t>(stored.daily_months().begin(), stored.daily_months().end()));
 
   const json days = GetJson("/api/v1/customers/year/timeline")["days"];
@@ -499,8 +525,8 @@ TEST_F(CustomerApiTest, TimelineKeepsAYearWhileTheCustomerValueKeepsItsOpenMonth
     ASSERT_EQ(entry["date"], FormatDate(StartOfDay(day)));
     EXPECT_EQ(entry["health"], health) << entry;
     EXPECT_EQ(entry["risk"], risk) << entry;
-    EXPECT_EQ(entry["status"], v1::HealthSnapshot::Status_Name(
-                                   static_cast<v1::HealthSnapshot::Status>(status)))
+    EXPECT_EQ(entry["status"],
+              v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(status)))
         << entry;
   }
 }

@@ -23,10 +23,13 @@ constexpr int kWeeks = 13;
 
 json Time(TimeMs t) { return t == kNoTime ? json(nullptr) : json(FormatRfc3339(t)); }
 
-double Hours(TimeMs from, TimeMs to) { return Rounded(static_cast<double>(to - from) / kMsPerHour, 2); }
+double Hours(TimeMs from, TimeMs to) {
+  return Rounded(static_cast<double>(to - from) / kMsPerHour, 2);
+}
 
 std::string StatusName(int status) {
-  return status == 0 ? "" : HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(status));
+  return status == 0 ? ""
+                     : HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(status));
 }
 
 // A message by reflection: int64 as numbers (protobuf's JSON mapping would quote them),
@@ -143,9 +146,10 @@ json AlertJson(const AlertEvent& a) {
       {"recommended_action", a.recommended_action()},
       {"stream_time", Time(ToMs(a.stream_time()))},
       {"event_time", Time(ToMs(a.event_time()))},
-      {"source", {{"topic", a.source_topic()},
-                  {"partition", a.source_partition()},
-                  {"offset", a.source_offset()}}},
+      {"source",
+       {{"topic", a.source_topic()},
+        {"partition", a.source_partition()},
+        {"offset", a.source_offset()}}},
   };
   if (a.rule() == AlertEvent::SLA_BREACH) out["sla_kind"] = AlertEvent::SlaKind_Name(a.sla_kind());
   return out;
@@ -167,7 +171,7 @@ struct Firing {
   AlertEvent::Rule rule;
   std::string key;  // of its alert_id (SPEC section 5)
   std::string entity_id;
-  int severity;     // from the state when known; the journal's message says more
+  int severity;  // from the state when known; the journal's message says more
 };
 
 std::vector<Firing> FiringAlerts(const CustomerState& s) {
@@ -175,16 +179,18 @@ std::vector<Firing> FiringAlerts(const CustomerState& s) {
   for (int r = 1; r < kRuleCount; ++r) {
     const RuleState& rs = s.rules()[r];
     const auto rule = static_cast<AlertEvent::Rule>(r);
-    if (!rs.firing || rule == AlertEvent::SLA_BREACH || rule == AlertEvent::INVOICE_OVERDUE) continue;
+    if (!rs.firing || rule == AlertEvent::SLA_BREACH || rule == AlertEvent::INVOICE_OVERDUE)
+      continue;
     const bool renewal = rule == AlertEvent::RENEWAL_DUE;
-    out.push_back({rule, renewal ? rs.key : std::to_string(rs.episode), renewal ? rs.key : "",
-                   rs.severity});
+    out.push_back(
+        {rule, renewal ? rs.key : std::to_string(rs.episode), renewal ? rs.key : "", rs.severity});
   }
   // SLA_BREACH never resolves (SPEC 5); it stays on the list while its ticket is open.
   for (const TicketState& t : s.tickets()) {
     if (!t.open()) continue;
     if (t.response_alerted) out.push_back({AlertEvent::SLA_BREACH, t.id + "/response", t.id, 0});
-    if (t.resolution_alerted) out.push_back({AlertEvent::SLA_BREACH, t.id + "/resolution", t.id, 0});
+    if (t.resolution_alerted)
+      out.push_back({AlertEvent::SLA_BREACH, t.id + "/resolution", t.id, 0});
   }
   for (const InvoiceState& i : s.invoices()) {
     if (i.overdue_alerted && !i.overdue_resolved) {
@@ -265,14 +271,15 @@ json OpenInvoices(const CustomerState& s, const Evaluation& eval) {
   for (const InvoiceState& i : s.invoices()) {
     if (i.voided || (i.balance() == 0 && !i.disputed)) continue;
     const bool overdue = Overdue(i, horizon);
-    out.push_back({{"invoice_id", i.id},
-                   {"amount_cents", i.amount_cents},
-                   {"balance_cents", i.balance()},
-                   {"issued", Time(i.issued)},
-                   {"due", Time(i.due)},
-                   {"overdue", overdue},
-                   {"days_overdue", overdue ? eval.kpis.day - static_cast<int32_t>(DayOf(i.due)) : 0},
-                   {"disputed", i.disputed}});
+    out.push_back(
+        {{"invoice_id", i.id},
+         {"amount_cents", i.amount_cents},
+         {"balance_cents", i.balance()},
+         {"issued", Time(i.issued)},
+         {"due", Time(i.due)},
+         {"overdue", overdue},
+         {"days_overdue", overdue ? eval.kpis.day - static_cast<int32_t>(DayOf(i.due)) : 0},
+         {"disputed", i.disputed}});
   }
   return out;
 }
@@ -311,9 +318,8 @@ json CustomerView(const CustomerState& s, const Evaluation& eval,
   FillDrivers(sc, eval.kpis, &drivers);
   json driver_list = json::array();
   for (const v1::Driver& d : drivers) {
-    driver_list.push_back({{"component", d.component()},
-                           {"deficit", Rounded(d.deficit(), 2)},
-                           {"text", d.text()}});
+    driver_list.push_back(
+        {{"component", d.component()}, {"deficit", Rounded(d.deficit(), 2)}, {"text", d.text()}});
   }
   std::vector<const TicketState*> tickets;
   for (const TicketState& t : s.tickets()) {
@@ -323,7 +329,8 @@ json CustomerView(const CustomerState& s, const Evaluation& eval,
     return a->created != b->created ? a->created > b->created : a->id < b->id;
   });
   json recent = json::array();
-  for (size_t i = 0; i < tickets.size() && i < kRecentTickets; ++i) recent.push_back(TicketJson(*tickets[i]));
+  for (size_t i = 0; i < tickets.size() && i < kRecentTickets; ++i)
+    recent.push_back(TicketJson(*tickets[i]));
 
   json view = {
       {"customer_id", s.customer_id()},
@@ -349,7 +356,8 @@ json CustomerView(const CustomerState& s, const Evaluation& eval,
       {"staleness_seconds",
        ctx.stream_time == kNoTime
            ? json(nullptr)
-           : json(Rounded(static_cast<double>(std::max<TimeMs>(0, ctx.now - ctx.stream_time)) / 1000, 3))},
+           : json(Rounded(
+                 static_cast<double>(std::max<TimeMs>(0, ctx.now - ctx.stream_time)) / 1000, 3))},
   };
   return view;
 }
@@ -434,8 +442,8 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
           {"stream_time", Time(ctx.stream_time)}};
 }
 
-CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored,
-                  uint16_t task, const Config& config) {
+CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored, uint16_t task,
+                  const Config& config) {
   CustomerRow row;
   row.customer_id = std::string(customer_id);
   row.task = task;
@@ -453,16 +461,18 @@ CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& st
 }
 
 json RowJson(const CustomerRow& r) {
-  return {{"customer_id", r.customer_id},
-          {"name", r.name},
-          {"segment", r.has_profile ? json(v1::CustomerProfile::Segment_Name(r.segment)) : json(nullptr)},
-          {"annual_revenue_cents", r.annual_revenue_cents},
-          {"vip", r.vip},
-          {"health", r.scored ? json(r.health) : json(nullptr)},
-          {"status", r.scored ? json(HealthSnapshot::Status_Name(r.status)) : json(nullptr)},
-          {"risk", r.scored ? json(r.risk) : json(nullptr)},
-          {"risk_level", r.scored ? json(HealthSnapshot::RiskLevel_Name(r.risk_level)) : json(nullptr)},
-          {"task", r.task}};
+  return {
+      {"customer_id", r.customer_id},
+      {"name", r.name},
+      {"segment",
+       r.has_profile ? json(v1::CustomerProfile::Segment_Name(r.segment)) : json(nullptr)},
+      {"annual_revenue_cents", r.annual_revenue_cents},
+      {"vip", r.vip},
+      {"health", r.scored ? json(r.health) : json(nullptr)},
+      {"status", r.scored ? json(HealthSnapshot::Status_Name(r.status)) : json(nullptr)},
+      {"risk", r.scored ? json(r.risk) : json(nullptr)},
+      {"risk_level", r.scored ? json(HealthSnapshot::RiskLevel_Name(r.risk_level)) : json(nullptr)},
+      {"task", r.task}};
 }
 
 }  // namespace c360::api

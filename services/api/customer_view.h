@@ -77,8 +77,8 @@ struct CustomerRow {
   bool vip = false;
   uint16_t task = 0;
 };
-CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored,
-                  uint16_t task, const Config& config);
+CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored, uint16_t task,
+                  const Config& config);
 nlohmann::json RowJson(const CustomerRow& row);
 
 // Rounds half away from zero to `places` decimals (what JSON shows).

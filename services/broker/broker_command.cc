@@ -12,9 +12,10 @@ namespace c360 {
 
 CLI::App* AddBrokerCommand(CLI::App& app, BrokerOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "broker", "Embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1 for "
-                "development and tests; prints its bootstrap address first. Keeps about "
-                "5 MiB per partition.");
+      "broker",
+      "Embedded Kafka-protocol broker (librdkafka mock cluster) on 127.0.0.1 for "
+      "development and tests; prints its bootstrap address first. Keeps about "
+      "5 MiB per partition.");
   cmd->add_option("--port", o->port, "Bootstrap port on 127.0.0.1 (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();

@@ -149,8 +149,9 @@ std::string EmbeddedBroker::ApplyFault(const std::string& command) {
   long a = 0, b = 0, c = 0;
   if (verb == "down" || verb == "up") {
     if (!(in >> a)) return "expected: " + verb + " BROKER_ID";
-    const rd_kafka_resp_err_t err = verb == "down" ? rd_kafka_mock_broker_set_down(mock_, static_cast<int32_t>(a))
-                                                   : rd_kafka_mock_broker_set_up(mock_, static_cast<int32_t>(a));
+    const rd_kafka_resp_err_t err =
+        verb == "down" ? rd_kafka_mock_broker_set_down(mock_, static_cast<int32_t>(a))
+                       : rd_kafka_mock_broker_set_up(mock_, static_cast<int32_t>(a));
     return err ? rd_kafka_err2str(err) : "";
   }
   if (verb == "rtt") {
@@ -160,9 +161,12 @@ std::string EmbeddedBroker::ApplyFault(const std::string& command) {
     return err ? rd_kafka_err2str(err) : "";
   }
   if (verb == "errors") {
-    if (!(in >> a >> b >> c) || b < 1 || b > 100000) return "expected: errors API_KEY COUNT ERROR_CODE";
-    const std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(b), static_cast<rd_kafka_resp_err_t>(c));
-    rd_kafka_mock_push_request_errors_array(mock_, static_cast<int16_t>(a), errors.size(), errors.data());
+    if (!(in >> a >> b >> c) || b < 1 || b > 100000)
+      return "expected: errors API_KEY COUNT ERROR_CODE";
+    const std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(b),
+                                                  static_cast<rd_kafka_resp_err_t>(c));
+    rd_kafka_mock_push_request_errors_array(mock_, static_cast<int16_t>(a), errors.size(),
+                                            errors.data());
     return "";
   }
   return "unknown fault command '" + verb + "' (down, up, rtt, errors)";

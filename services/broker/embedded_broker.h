@@ -21,8 +21,8 @@
 namespace c360 {
 
 struct BrokerOptions {
-  int port = 0;         // bootstrap port on 127.0.0.1; 0 picks a free one
-  int partitions = 4;   // of every topic, inputs and outputs
+  int port = 0;        // bootstrap port on 127.0.0.1; 0 picks a free one
+  int partitions = 4;  // of every topic, inputs and outputs
   int broker_count = 1;
   TopicNames topics;
   bool faults = false;  // read fault-injection commands from stdin (ApplyFault)

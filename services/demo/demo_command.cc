@@ -36,8 +36,9 @@ std::string AlertLine(const v1::AlertEvent& a) {
 
 CLI::App* AddDemoCommand(CLI::App& app, DemoOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "demo", "Run everything on this machine: embedded broker, generator (simulated history "
-              "fast, then live) and engine; prints each alert; Ctrl-C stops");
+      "demo",
+      "Run everything on this machine: embedded broker, generator (simulated history "
+      "fast, then live) and engine; prints each alert; Ctrl-C stops");
   cmd->add_option("--customers", o->customers, "Simulated customers")
       ->check(CLI::Range(1, 100'000))
       ->capture_default_str();
@@ -96,7 +97,8 @@ int RunDemo(const DemoOptions& options) {
     std::cerr << "c360 demo: " << e.what() << std::endl;
     return 1;
   }
-  say("demo: the Customer 360 page is http://" + options.http + "/ (also /metrics, /healthz, /readyz)");
+  say("demo: the Customer 360 page is http://" + options.http +
+      "/ (also /metrics, /healthz, /readyz)");
   engine.OnDelivered([&](const state::v1::OutboxEntry& entry) {
     if (entry.topic() != settings.config.topics.alerts) return;
     v1::AlertEvent alert;

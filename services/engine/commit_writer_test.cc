@@ -45,13 +45,15 @@ TEST_F(CommitWriterTest, WritesEachBatchWholeOnItsThreadOneAtATime) {
     EXPECT_FALSE(result.error);
     EXPECT_GT(result.took.count(), 0);
     EXPECT_FALSE(writer.finished());
-    for (uint8_t topic = 0; topic < 5; ++topic) EXPECT_EQ(store_->LoadOffset(7, topic), round * 10 + topic);
+    for (uint8_t topic = 0; topic < 5; ++topic)
+      EXPECT_EQ(store_->LoadOffset(7, topic), round * 10 + topic);
   }
 }
 
 TEST_F(CommitWriterTest, WaitWaitsForTheWriteAndTheDestructorForOneInProgress) {
   StateBatch batch;
-  for (int i = 0; i < 50'000; ++i) batch.PutOffset(static_cast<uint16_t>(i % 1000), static_cast<uint8_t>(i % 5), i);
+  for (int i = 0; i < 50'000; ++i)
+    batch.PutOffset(static_cast<uint16_t>(i % 1000), static_cast<uint8_t>(i % 5), i);
   StateBatch last;  // outlives the writer, as the engine's batches do
   last.PutOffset(3, 3, 123);
   {

@@ -39,13 +39,15 @@ void Engine::Impl::Start() {
   if (store_->origin() == StateDirOrigin::kCreated) {
     spdlog::info("event=state_created state_dir={} format={}", settings_.state_dir, kStateFormat);
   } else if (store_->origin() == StateDirOrigin::kAdopted) {
-    spdlog::warn("event=state_adopted state_dir={} format={} reason=\"c360 state without a "
-                 "format marker (written before it existed): marked now\"",
-                 settings_.state_dir, kStateFormat);
+    spdlog::warn(
+        "event=state_adopted state_dir={} format={} reason=\"c360 state without a "
+        "format marker (written before it existed): marked now\"",
+        settings_.state_dir, kStateFormat);
   } else if (store_->origin() == StateDirOrigin::kUpgraded) {
-    spdlog::warn("event=state_upgraded state_dir={} format={} reason=\"state of an older c360: "
-                 "marked with this format now; customers move to it as they are loaded\"",
-                 settings_.state_dir, kStateFormat);
+    spdlog::warn(
+        "event=state_upgraded state_dir={} format={} reason=\"state of an older c360: "
+        "marked with this format now; customers move to it as they are loaded\"",
+        settings_.state_dir, kStateFormat);
   }
   if (!producer_) CreateClients();
   CheckTopics();
@@ -70,19 +72,19 @@ void Engine::Impl::Start() {
   started_ = true;
   store_view_.store(store_.get(), std::memory_order_release);
   PublishStats();
-  spdlog::info("event=engine_started brokers={} group={} state_dir={} clock={} output={} "
-               "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
-               "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
-               "cache_max_customers={} threads={} kafka_overrides={} processing_guarantee={} "
-               "transactional_id={}",
-               settings_.brokers, settings_.group, settings_.state_dir,
-               settings_.wall_clock ? "wall" : "event",
-               settings_.format == OutputFormat::kJson ? "json" : "protobuf",
-               config_.batch_max_records, config_.batch_max_ms, config_.batch_catchup_ms,
-               config_.max_task_idle_ms, config_.timer_grace_ms, config_.retention_days,
-               config_.cache_max_customers, config_.threads, config_.kafka.size(),
-               config_.exactly_once ? "exactly_once" : "at_least_once",
-               config_.exactly_once ? TransactionalId() : "none");
+  spdlog::info(
+      "event=engine_started brokers={} group={} state_dir={} clock={} output={} "
+      "batch_max_records={} batch_max_ms={} batch_catchup_ms={} "
+      "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
+      "cache_max_customers={} threads={} kafka_overrides={} processing_guarantee={} "
+      "transactional_id={}",
+      settings_.brokers, settings_.group, settings_.state_dir,
+      settings_.wall_clock ? "wall" : "event",
+      settings_.format == OutputFormat::kJson ? "json" : "protobuf", config_.batch_max_records,
+      config_.batch_max_ms, config_.batch_catchup_ms, config_.max_task_idle_ms,
+      config_.timer_grace_ms, config_.retention_days, config_.cache_max_customers, config_.threads,
+      config_.kafka.size(), config_.exactly_once ? "exactly_once" : "at_least_once",
+      config_.exactly_once ? TransactionalId() : "none");
 }
 
 void Engine::Impl::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {
@@ -109,8 +111,8 @@ EngineStats Engine::Impl::CurrentStats() const {
   s.tasks = static_cast<int>(tasks_.size());
   size_t fenced = held_.size();
   for (const Fence& f : fences_) fenced += f.items.size();
-  s.outbox_pending = static_cast<int64_t>(in_flight_ + failed_.size() + fenced +
-                                          writing_.publish.size());
+  s.outbox_pending =
+      static_cast<int64_t>(in_flight_ + failed_.size() + fenced + writing_.publish.size());
   s.fence_rejections = fence_rejections_;
   s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
   for (const auto& [id, task] : tasks_) {
@@ -158,7 +160,9 @@ Readiness Engine::Impl::CurrentReadiness() {
   for (auto& [id, task] : tasks_) {
     if (!task->CaughtUpOnce()) behind += (behind.empty() ? "" : ",") + std::to_string(id);
   }
-  if (!behind.empty()) return {false, "catching up: tasks " + behind + " have not reached the end of their partitions"};
+  if (!behind.empty())
+    return {false,
+            "catching up: tasks " + behind + " have not reached the end of their partitions"};
   return {true, "caught up"};
 }
 
@@ -203,13 +207,13 @@ void Engine::Impl::Shutdown() {
   tasks_.clear();
   PublishStats();
   const EngineStats final_stats = CurrentStats();
-  spdlog::info("event=engine_stopped consumed={} applied={} deadlettered={} commits={} "
-               "alerts={} snapshots={} day_change_rescores={} cache_hits={} "
-               "cache_misses={} unconfirmed_outputs={}",
-               final_stats.consumed, final_stats.applied, final_stats.deadlettered,
-               final_stats.commits, final_stats.alerts_published, final_stats.snapshots,
-               final_stats.rescored_on_day_change, final_stats.cache_hits,
-               final_stats.cache_misses, in_flight_);
+  spdlog::info(
+      "event=engine_stopped consumed={} applied={} deadlettered={} commits={} "
+      "alerts={} snapshots={} day_change_rescores={} cache_hits={} "
+      "cache_misses={} unconfirmed_outputs={}",
+      final_stats.consumed, final_stats.applied, final_stats.deadlettered, final_stats.commits,
+      final_stats.alerts_published, final_stats.snapshots, final_stats.rescored_on_day_change,
+      final_stats.cache_hits, final_stats.cache_misses, in_flight_);
 }
 
 Engine::Engine(EngineSettings settings, const Clock& clock)

@@ -4,8 +4,8 @@
 //
 // The caller of Run consumes, commits and publishes; the tasks' records are applied on it
 // and on engine.threads - 1 more threads (tasks share nothing); a commit writer thread
-// writes each batch, and librdkafka runs its own threads. Each commit is one RocksDB WriteBatch holding the
-// batch's customer states, offsets, stream times, timers and outbox entries; outbox
+// writes each batch, and librdkafka runs its own threads. Each commit is one RocksDB WriteBatch
+// holding the batch's customer states, offsets, stream times, timers and outbox entries; outbox
 // entries are published after their commit by an idempotent producer and deleted in a
 // later commit once their delivery is confirmed.
 

@@ -134,8 +134,10 @@ void Engine::Impl::ReplaceFencedProducer(const std::string& why) {
   fenced_at_.push_back(now);
   if (fenced_at_.size() > 3) {
     throw EngineError("the Kafka producer was fenced " + std::to_string(fenced_at_.size()) +
-                      " times in a minute (" + why + "): another engine uses the transactional "
-                      "id " + transactional_id_ + " (engine.transactional_id, docs/config.md)");
+                      " times in a minute (" + why +
+                      "): another engine uses the transactional "
+                      "id " +
+                      transactional_id_ + " (engine.transactional_id, docs/config.md)");
   }
   spdlog::warn("event=producer_fenced transactional_id={} reason=\"{}\" action=new_producer",
                transactional_id_, why);
@@ -200,7 +202,8 @@ int Engine::Impl::OnKafkaStats(rd_kafka_t*, char* json, size_t json_len, void* o
   return 0;  // librdkafka frees the JSON
 }
 
-void Engine::Impl::OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* buf) {
+void Engine::Impl::OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility,
+                              const char* buf) {
   spdlog::log(LogLevelOf(level), "event=rdkafka client={} facility={} message=\"{}\"",
               rd_kafka_name(rk), facility, buf);
 }

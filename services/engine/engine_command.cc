@@ -42,8 +42,9 @@ CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* o) {
                   "Also serve /healthz, /readyz and /metrics (only) on this HOST:PORT, apart "
                   "from the API's connections")
       ->check(CheckListenAddress);
-  cmd->add_option("--clock", o->clock, "wall: stream time follows the wall clock when caught "
-                                       "up; event: only events move it")
+  cmd->add_option("--clock", o->clock,
+                  "wall: stream time follows the wall clock when caught "
+                  "up; event: only events move it")
       ->check(CLI::IsMember({"wall", "event"}))
       ->capture_default_str();
   cmd->add_option("--group", o->group, "Kafka consumer group")->capture_default_str();

@@ -18,7 +18,8 @@ namespace {
 rlim_t OpenFileLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(limit.rlim_max, 65536);
+  const rlim_t wanted =
+      limit.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(limit.rlim_max, 65536);
   if (limit.rlim_cur < wanted) {
     limit.rlim_cur = wanted;
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
@@ -45,20 +46,32 @@ HttpServerOptions EngineHttpOptions(const Engine& engine) {
 
 void AddProbeRoutes(HttpServer& server, const Engine& engine) {
   constexpr auto kCheap = Router::Cost::kCheap;
-  server.Get("/metrics", [&engine](const HttpRequest&) {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", engine.RenderMetrics()};
-  }, kCheap);
-  server.Get("/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "application/json", R"({"status":"ok"})" "\n"};
-  }, kCheap);
-  server.Get("/readyz", [&engine](const HttpRequest&) {
-    const Readiness r = engine.readiness();
-    const EngineStats s = engine.stats();
-    nlohmann::json tasks = nlohmann::json::array();
-    for (const auto& [task, time] : s.stream_time_by_task) tasks.push_back(task);
-    const nlohmann::json body = {{"ready", r.ready}, {"reason", r.reason}, {"tasks", tasks}};
-    return HttpResponse{r.ready ? 200 : 503, "application/json", body.dump() + "\n"};
-  }, kCheap);
+  server.Get(
+      "/metrics",
+      [&engine](const HttpRequest&) {
+        return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                            engine.RenderMetrics()};
+      },
+      kCheap);
+  server.Get(
+      "/healthz",
+      [](const HttpRequest&) {
+        return HttpResponse{200, "application/json",
+                            R"({"status":"ok"})"
+                            "\n"};
+      },
+      kCheap);
+  server.Get(
+      "/readyz",
+      [&engine](const HttpRequest&) {
+        const Readiness r = engine.readiness();
+        const EngineStats s = engine.stats();
+        nlohmann::json tasks = nlohmann::json::array();
+        for (const auto& [task, time] : s.stream_time_by_task) tasks.push_back(task);
+        const nlohmann::json body = {{"ready", r.ready}, {"reason", r.reason}, {"tasks", tasks}};
+        return HttpResponse{r.ready ? 200 : 503, "application/json", body.dump() + "\n"};
+      },
+      kCheap);
 }
 
 void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& clock,
@@ -66,14 +79,15 @@ void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& cloc
   auto ownership = [&engine, group] {
     const EngineStats s = engine.stats();
     api::Ownership own;
-    for (const auto& [task, time] : s.stream_time_by_task) own.tasks.push_back(static_cast<uint16_t>(task));
+    for (const auto& [task, time] : s.stream_time_by_task)
+      own.tasks.push_back(static_cast<uint16_t>(task));
     own.task_count = s.partitions;
     own.group = group;
     return own;
   };
   api::CustomerApi::Register(
-      std::make_shared<const api::CustomerApi>(engine.config(), clock,
-                                               [&engine] { return engine.state(); }, ownership),
+      std::make_shared<const api::CustomerApi>(
+          engine.config(), clock, [&engine] { return engine.state(); }, ownership),
       server.router());
   AddProbeRoutes(server, engine);
 }

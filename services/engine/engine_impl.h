@@ -1,11 +1,12 @@
 #pragma once
 // Engine::Impl, declared here once and defined in units named for their one job:
 //   engine.cc             construction, start and stop, stats and readiness
-//   engine_clients.cc     the Kafka clients: their properties, librdkafka's callbacks, the fenced producer's replacement
-//   engine_loop.cc        the processing loop: consume, route, apply over the processing threads, batch
-//   engine_rebalance.cc   the group: topics checked at start, tasks assigned and restored, revoked
-//   engine_commit.cc      the commit: every task drained into one WriteBatch, written by the commit writer
-//   engine_publish.cc     the outputs: the fence or the transaction, the producer, delivery reports
+//   engine_clients.cc     the Kafka clients: their properties, librdkafka's callbacks, the fenced
+//   producer's replacement engine_loop.cc        the processing loop: consume, route, apply over
+//   the processing threads, batch engine_rebalance.cc   the group: topics checked at start, tasks
+//   assigned and restored, revoked engine_commit.cc      the commit: every task drained into one
+//   WriteBatch, written by the commit writer engine_publish.cc     the outputs: the fence or the
+//   transaction, the producer, delivery reports
 // Private to the engine: include engine.h elsewhere.
 
 #include <nlohmann/json.hpp>
@@ -136,7 +137,7 @@ class Engine::Impl final : public RecordOwner {
   std::unique_ptr<StateStore> store_;
   std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
   bool state_failed_ = false;  // a state write failed: write and publish nothing more
-  std::string fatal_;    // an error raised in a librdkafka callback, for Run to throw
+  std::string fatal_;          // an error raised in a librdkafka callback, for Run to throw
   // Two batches, so that one is drained while the other is written.
   StateBatch batches_[2];
   int next_batch_ = 0;
@@ -148,12 +149,13 @@ class Engine::Impl final : public RecordOwner {
     std::vector<PublishItem> publish;  // its outputs, published once it is written
     std::map<int32_t, std::array<int64_t, kInputTopicCount>> offsets;  // exactly_once
   } writing_;
-  bool sweep_due_ = false;  // a commit completed (or had nothing to write) since the last sweep slice
+  bool sweep_due_ =
+      false;  // a commit completed (or had nothing to write) since the last sweep slice
   KafkaHandle consumer_;
   KafkaHandle producer_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::unique_ptr<ProcessingPool> pool_;  // engine.threads
-  std::vector<Task*> task_list_;     // ProcessTasks' turn: the tasks, and what each applied
+  std::vector<Task*> task_list_;          // ProcessTasks' turn: the tasks, and what each applied
   std::vector<int> task_applied_;
   std::vector<std::pair<uint16_t, uint64_t>> delivered_;
   std::vector<std::unique_ptr<InFlight>> failed_;  // to publish again
@@ -161,7 +163,7 @@ class Engine::Impl final : public RecordOwner {
   std::unique_ptr<OutputTransactions> transactions_;
   std::vector<std::unique_ptr<InFlight>> transaction_flights_;  // the open transaction's outputs
   bool transaction_produce_failed_ = false;
-  int64_t transacted_progress_ = -1;            // OffsetsSum() at the last commit
+  int64_t transacted_progress_ = -1;  // OffsetsSum() at the last commit
   std::string transactional_id_;
   KafkaProperties producer_props_;
   std::vector<std::chrono::steady_clock::time_point> fenced_at_;  // the last minute's fences

@@ -67,8 +67,10 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
     } else if (!full) {
       const auto due = batch_started + std::chrono::milliseconds(config_.batch_max_ms);
       wait_ms = static_cast<int>(std::clamp<int64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              due - std::chrono::steady_clock::now()).count(), 0, 100));
+          std::chrono::duration_cast<std::chrono::milliseconds>(due -
+                                                                std::chrono::steady_clock::now())
+              .count(),
+          0, 100));
     }
     // The same while a commit is being written: its outputs wait for it.
     if (!fences_.empty() || writing_.active) wait_ms = std::min(wait_ms, 1);
@@ -182,8 +184,8 @@ int Engine::Impl::SweepTasks() {
 }
 
 void Engine::Impl::Route(rd_kafka_message_t* msg) {
-  const auto topic = msg->rkt ? config_.topics.InputByName(rd_kafka_topic_name(msg->rkt))
-                              : std::nullopt;
+  const auto topic =
+      msg->rkt ? config_.topics.InputByName(rd_kafka_topic_name(msg->rkt)) : std::nullopt;
   auto task = tasks_.find(msg->partition);
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     if (topic && task != tasks_.end()) task->second->MarkAtEnd(*topic);

@@ -19,7 +19,8 @@ constexpr auto kFenceRetry = std::chrono::seconds(1);
 // offsets stored in RocksDB with the state (which stay the ones c360 resumes from), so
 // the group's committed offsets also show its progress to Kafka's tools.
 PartitionList Engine::Impl::FenceOffsets() const {
-  PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * kInputTopicCount));
+  PartitionList offsets(
+      rd_kafka_topic_partition_list_new(static_cast<int>(tasks_.size()) * kInputTopicCount));
   for (const auto& [id, task] : tasks_) {
     for (InputTopic topic : kAllInputTopics) {
       if (const auto next = task->resume_offset(topic)) {
@@ -36,7 +37,8 @@ PartitionList Engine::Impl::FenceOffsets() const {
 // "c360-txn <transactional.id> <sequence>", the task's highest outbox sequence that a
 // committed transaction (this one, if it commits) has published.
 PartitionList Engine::Impl::TransactionOffsets(const std::map<int32_t, uint64_t>& published) const {
-  PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()) * kInputTopicCount));
+  PartitionList offsets(
+      rd_kafka_topic_partition_list_new(static_cast<int>(progress_.size()) * kInputTopicCount));
   for (const auto& [id, progress] : progress_) {
     const std::string mark = std::string(kTransactionMark) + " " + transactional_id_ + " " +
                              std::to_string(published.at(id));
@@ -137,9 +139,9 @@ void Engine::Impl::IssueFence() {
     return;
   }
   const uint64_t id = next_fence_id_++;
-  const rd_kafka_resp_err_t err = rd_kafka_commit_queue(
-      consumer_.get(), offsets.get(), fence_queue_.get(), nullptr,
-      reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+  const rd_kafka_resp_err_t err =
+      rd_kafka_commit_queue(consumer_.get(), offsets.get(), fence_queue_.get(), nullptr,
+                            reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     RejectFences(err);
     return;
@@ -152,7 +154,8 @@ void Engine::Impl::IssueFence() {
 void Engine::Impl::ServeFences() {
   while (rd_kafka_event_t* event = rd_kafka_queue_poll(fence_queue_.get(), 0)) {
     if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
-      const auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event)));
+      const auto id =
+          static_cast<uint64_t>(reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event)));
       rd_kafka_resp_err_t err = rd_kafka_event_error(event);
       if (const auto* offsets = rd_kafka_event_topic_partition_list(event)) {
         for (int i = 0; i < offsets->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
@@ -232,8 +235,8 @@ void Engine::Impl::PublishAll(std::vector<PublishItem>* items) {
 // by the open transaction, in order, whatever the delivery reports say (Transact decides
 // them once the transaction has ended).
 void Engine::Impl::Publish(PublishItem item) {
-  auto flight = std::make_unique<InFlight>(
-      InFlight{item.task, item.sequence, std::move(item.entry)});
+  auto flight =
+      std::make_unique<InFlight>(InFlight{item.task, item.sequence, std::move(item.entry)});
   InFlight* const opaque = flight.get();
   if (transactions_) transaction_flights_.push_back(std::move(flight));
   const state::v1::OutboxEntry& e = opaque->entry;
@@ -290,8 +293,8 @@ void Engine::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* 
   if (purged) return;  // not sent (assignment lost, or the engine is going): it stays in the outbox
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++self->kafka_errors_;
-    spdlog::warn("event=publish_failed topic={} error=\"{}\" action=retry",
-                 flight->entry.topic(), rd_kafka_err2str(msg->err));
+    spdlog::warn("event=publish_failed topic={} error=\"{}\" action=retry", flight->entry.topic(),
+                 rd_kafka_err2str(msg->err));
     self->failed_.push_back(std::move(flight));
     return;
   }

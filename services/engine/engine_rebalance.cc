@@ -23,7 +23,8 @@ void Engine::Impl::CheckTopics() {
     if (counts[i] != counts[0]) {
       mismatch = "input topics are not co-partitioned: ";
       for (int j = 0; j < kInputTopicCount; ++j) {
-        mismatch += all[j] + " has " + std::to_string(counts[j]) + (j + 1 < kInputTopicCount ? ", " : "");
+        mismatch +=
+            all[j] + " has " + std::to_string(counts[j]) + (j + 1 < kInputTopicCount ? ", " : "");
       }
     }
   }
@@ -58,9 +59,9 @@ void Engine::Impl::CheckStoredPartitions(int partitions) {
     throw EngineError(e.what());
   }
   if (stored && *stored != partitions) {
-    throw EngineRefused("state directory " + settings_.state_dir + " was built for input topics with " +
-                        std::to_string(*stored) + " partitions, but they now have " +
-                        std::to_string(partitions) + how);
+    throw EngineRefused("state directory " + settings_.state_dir +
+                        " was built for input topics with " + std::to_string(*stored) +
+                        " partitions, but they now have " + std::to_string(partitions) + how);
   }
   if (!stored) {
     if (auto error = store_->SaveInputPartitions(partitions)) {
@@ -70,7 +71,7 @@ void Engine::Impl::CheckStoredPartitions(int partitions) {
 }
 
 void Engine::Impl::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+                               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<Impl*>(opaque);
   // No exception may cross librdkafka's C frames: a failure is kept for Run to raise.
   try {
@@ -99,8 +100,8 @@ void Engine::Impl::Assign(rd_kafka_topic_partition_list_t* partitions) {
     if (!topic) continue;
     auto it = tasks_.find(p);
     if (it == tasks_.end()) {
-      auto task = std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_,
-                                         settings_.format, this);
+      auto task =
+          std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_, settings_.format, this);
       task->Restore(*store_);
       restored.push_back(task.get());
       it = tasks_.emplace(p, std::move(task)).first;
@@ -137,10 +138,12 @@ void Engine::Impl::Assign(rd_kafka_topic_partition_list_t* partitions) {
 // between its offset commit and its commit), this waits for it to end, at most the
 // transaction timeout, so that this engine's outputs come after it.
 void Engine::Impl::DecideRestoredOutboxes(const std::vector<Task*>& restored) {
-  PartitionList committed(rd_kafka_topic_partition_list_new(static_cast<int>(restored.size()) * kInputTopicCount));
+  PartitionList committed(
+      rd_kafka_topic_partition_list_new(static_cast<int>(restored.size()) * kInputTopicCount));
   for (const Task* task : restored) {
     for (InputTopic topic : kAllInputTopics) {
-      rd_kafka_topic_partition_list_add(committed.get(), config_.topics.Input(topic).c_str(), task->id());
+      rd_kafka_topic_partition_list_add(committed.get(), config_.topics.Input(topic).c_str(),
+                                        task->id());
     }
   }
   StableCommittedOffsets(consumer_.get(), committed.get(), config_.transaction_timeout_ms + 10'000);
@@ -156,11 +159,13 @@ void Engine::Impl::DecideRestoredOutboxes(const std::vector<Task*>& restored) {
       const int64_t stored = task->resume_offset(topic).value_or(-1);
       progress.offsets[static_cast<int>(topic)] = stored;
       if (e.offset >= 0 && e.offset > stored) ahead = true;
-      const std::string_view meta(static_cast<const char*>(e.metadata), e.metadata ? e.metadata_size : 0);
+      const std::string_view meta(static_cast<const char*>(e.metadata),
+                                  e.metadata ? e.metadata_size : 0);
       if (meta.starts_with(ours)) {
         uint64_t sequence = 0;
         const std::string_view digits = meta.substr(ours.size());
-        if (std::from_chars(digits.data(), digits.data() + digits.size(), sequence).ec == std::errc()) {
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), sequence).ec ==
+            std::errc()) {
           published = std::max(published.value_or(0), sequence);
         }
       }
@@ -207,15 +212,17 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
         ReplaceFencedProducer(e.what());  // expelled and fenced: a new producer for later
       }
     }
-    spdlog::warn("event=assignment_lost tasks={} action=drop_uncommitted "
-                 "unfenced_outputs={} producer_queue={}", tasks_.size(), unfenced, queued);
+    spdlog::warn(
+        "event=assignment_lost tasks={} action=drop_uncommitted "
+        "unfenced_outputs={} producer_queue={}",
+        tasks_.size(), unfenced, queued);
   } else if (!state_failed_) {
     // Still a member of the current generation: commit, fence what waits, publish it,
     // and wait for the broker so that the outbox is clean for the next owner. (After a
     // state failure this process writes and publishes nothing more: a restart does.)
     Commit();
     if (transactions_) {
-      Transact();  // what waits, in this generation's last transaction
+      Transact();                             // what waits, in this generation's last transaction
       const size_t refused = DropUnfenced();  // refused: it stays in the outbox
       if (refused > 0) spdlog::warn("event=revoked_outputs_held outputs={}", refused);
     } else {

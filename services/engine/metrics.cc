@@ -78,20 +78,20 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                                *registry_)
                             .Add({})),
       outbox_pending_(Define(BuildGauge(), "outbox_pending",
-                             "Outbox entries not yet confirmed by the broker (awaiting their fence, published, or to be retried)",
+                             "Outbox entries not yet confirmed by the broker (awaiting their "
+                             "fence, published, or to be retried)",
                              *registry_)
                           .Add({})),
       timers_pending_(Define(BuildGauge(), "timers_pending",
                              "Deadline timers waiting in the assigned tasks", *registry_)
                           .Add({})),
-      cached_customers_(Define(BuildGauge(), "customer_cache_customers",
-                               "Customers held in memory", *registry_)
-                            .Add({})),
+      cached_customers_(
+          Define(BuildGauge(), "customer_cache_customers", "Customers held in memory", *registry_)
+              .Add({})),
       tasks_(Define(BuildGauge(), "tasks_assigned", "Tasks assigned to this engine", *registry_)
                  .Add({})),
       live_bytes_(Define(BuildGauge(), "rocksdb_live_data_bytes",
-                         "State held by RocksDB: live data in SST files plus memtables",
-                         *registry_)
+                         "State held by RocksDB: live data in SST files plus memtables", *registry_)
                       .Add({})),
       pending_compaction_bytes_(Define(BuildGauge(), "rocksdb_pending_compaction_bytes",
                                        "Bytes RocksDB estimates compaction has to rewrite",
@@ -121,7 +121,8 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
     consumed_[t] = &consumed_family_.Add({{"topic", name}});
     for (int r = 0; r < kDeadLetterReasonCount; ++r) {
       deadlettered_[t][r] = &deadlettered_family_.Add(
-          {{"topic", name}, {"reason", std::string(ReasonLabel(static_cast<DeadLetterReason>(r)))}});
+          {{"topic", name},
+           {"reason", std::string(ReasonLabel(static_cast<DeadLetterReason>(r)))}});
     }
   }
   for (int rule = 1; rule < v1::AlertEvent::Rule_ARRAYSIZE; ++rule) {
@@ -145,8 +146,7 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
   customers_[0] = nullptr;
   for (int s = 1; s < kStatusCount; ++s) {
     customers_[s] = &customers_family_.Add(
-        {{"status",
-          v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(s))}});
+        {{"status", v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(s))}});
   }
 }
 

@@ -48,8 +48,8 @@ TEST_F(MetricsTest, EverySpecMetricIsExported) {
   for (const char* name :
        {"events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
         "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
-        "stream_time_seconds", "outbox_pending", "state_commit_seconds",
-        "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes"}) {
+        "stream_time_seconds", "outbox_pending", "state_commit_seconds", "rocksdb_live_data_bytes",
+        "rocksdb_pending_compaction_bytes"}) {
     EXPECT_NE(text.find(std::string("# TYPE c360_") + name + " "), std::string::npos) << name;
   }
 }
@@ -73,12 +73,13 @@ TEST_F(MetricsTest, CountersFollowTotalsAndNeverGoBack) {
   s.outbox_pending = 9;
   metrics_.Update(s);
   EXPECT_EQ(Sample(R"(c360_events_consumed_total{topic="c360.usage"})"), 7);
-  EXPECT_EQ(Sample(R"(c360_events_deadlettered_total{reason="malformed",topic="c360.invoices"})"), 2);
+  EXPECT_EQ(Sample(R"(c360_events_deadlettered_total{reason="malformed",topic="c360.invoices"})"),
+            2);
   EXPECT_EQ(Sample(R"(c360_customers{status="AT_RISK"})"), 4);
   EXPECT_EQ(Sample("c360_outbox_pending"), 9);
 
   s.consumed_by_topic[static_cast<int>(InputTopic::kUsage)] = 3;  // lower: ignored
-  s.customers_by_status[3] = 1;                                    // a gauge follows
+  s.customers_by_status[3] = 1;                                   // a gauge follows
   metrics_.Update(s);
   EXPECT_EQ(Sample(R"(c360_events_consumed_total{topic="c360.usage"})"), 7);
   EXPECT_EQ(Sample(R"(c360_customers{status="AT_RISK"})"), 1);

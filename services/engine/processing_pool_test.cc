@@ -22,7 +22,8 @@ TEST(ProcessingPoolTest, EveryIndexRunsOnceInEveryRound) {
         std::vector<std::atomic<int>> calls(count);
         pool.ForEach(count, [&](size_t i) { calls[i].fetch_add(1); });
         for (size_t i = 0; i < count; ++i) {
-          ASSERT_EQ(calls[i].load(), 1) << "threads " << threads << " count " << count << " i " << i;
+          ASSERT_EQ(calls[i].load(), 1)
+              << "threads " << threads << " count " << count << " i " << i;
         }
       }
     }
@@ -67,9 +68,10 @@ TEST(ProcessingPoolTest, OneThreadRunsOnTheCallerInOrder) {
 
 TEST(ProcessingPoolTest, AFailureIsRethrownOnTheCallerAndThePoolGoesOn) {
   ProcessingPool pool(2);
-  EXPECT_THROW(pool.ForEach(100, [](size_t i) {
-                 if (i == 7) throw std::runtime_error("task 7 failed");
-               }),
+  EXPECT_THROW(pool.ForEach(100,
+                            [](size_t i) {
+                              if (i == 7) throw std::runtime_error("task 7 failed");
+                            }),
                std::runtime_error);
   try {
     pool.ForEach(10, [](size_t i) {

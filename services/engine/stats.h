@@ -13,8 +13,8 @@
 
 namespace c360 {
 
-inline constexpr int kTimerKindCount = 3;   // response, resolution, invoice due
-inline constexpr int kStatusCount = 5;      // v1::HealthSnapshot::Status, UNSPECIFIED too
+inline constexpr int kTimerKindCount = 3;  // response, resolution, invoice due
+inline constexpr int kStatusCount = 5;     // v1::HealthSnapshot::Status, UNSPECIFIED too
 
 struct EngineStats {
   // Monotonic totals since the process started (dropped tasks' counts stay in).
@@ -35,7 +35,7 @@ struct EngineStats {
 
   // Current values, for the assigned tasks.
   int tasks = 0;
-  int partitions = 0;  // of each input topic: the number of tasks in the group
+  int partitions = 0;          // of each input topic: the number of tasks in the group
   int64_t outbox_pending = 0;  // not yet confirmed: in the open batch, awaiting a fence or
                                // transaction, published, or to retry
   int64_t timers_pending = 0;
@@ -68,7 +68,7 @@ inline std::vector<double> CommitTimeBounds() {
 inline std::vector<double> EventToAlertBounds() {
   // Fine below 100 ms, where the live target (p99 <= 50 ms) is judged.
   return {0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1,
-          0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+          0.25,   0.5,   1,      2.5,  5,     10,   30,    60,   120,  300,  600};
 }
 
 }  // namespace c360

@@ -190,23 +190,22 @@ std::optional<struct DeadLetter> Task::CheckOpenEntities(InputTopic topic, const
     if (!s.OpensTicket(d.ticket())) return std::nullopt;
     const size_t open = s.unresolved_tickets();
     if (open < limit) return std::nullopt;
-    return c360::DeadLetter{
-        DeadLetterReason::kInvalidValue,
-        "customer " + s.customer_id() + " has " + std::to_string(open) +
-            " open tickets, limits.open_entities_per_customer is " + std::to_string(limit) +
-            ": ticket " + d.ticket().ticket_id() + " would open one more"};
+    return c360::DeadLetter{DeadLetterReason::kInvalidValue,
+                            "customer " + s.customer_id() + " has " + std::to_string(open) +
+                                " open tickets, limits.open_entities_per_customer is " +
+                                std::to_string(limit) + ": ticket " + d.ticket().ticket_id() +
+                                " would open one more"};
   }
   if (topic == InputTopic::kInvoices) {
     const CustomerState& s = CustomerEntry(d.invoice().customer_id()).state;
     if (!s.OpensInvoice(d.invoice())) return std::nullopt;
     const size_t unsettled = s.unsettled_invoices();
     if (unsettled < limit) return std::nullopt;
-    return c360::DeadLetter{
-        DeadLetterReason::kInvalidValue,
-        "customer " + s.customer_id() + " has " + std::to_string(unsettled) +
-            " unsettled invoices, limits.open_entities_per_customer is " +
-            std::to_string(limit) + ": invoice " + d.invoice().invoice_id() +
-            " would add one more"};
+    return c360::DeadLetter{DeadLetterReason::kInvalidValue,
+                            "customer " + s.customer_id() + " has " + std::to_string(unsettled) +
+                                " unsettled invoices, limits.open_entities_per_customer is " +
+                                std::to_string(limit) + ": invoice " + d.invoice().invoice_id() +
+                                " would add one more"};
   }
   return std::nullopt;
 }
@@ -241,13 +240,13 @@ void Task::ApplyProfile(const TaskRecord& record) {
     ++counters_.applied;
     if (entry != nullptr && stream_time_ != kNoTime) {
       // A profile changes what the scores see (revenue, contract dates): re-score now.
-      const Cause cause{.alert = AlertCause{record.input.kafka_timestamp_ms,
-                                            config_.topics.customers, record.partition,
-                                            record.offset},
-                        .kafka_ts = record.input.kafka_timestamp_ms,
-                        .kind = CauseKind::kProfile,
-                        .topic = InputTopic::kCustomers,
-                        .tombstone = result.tombstone};
+      const Cause cause{
+          .alert = AlertCause{record.input.kafka_timestamp_ms, config_.topics.customers,
+                              record.partition, record.offset},
+          .kafka_ts = record.input.kafka_timestamp_ms,
+          .kind = CauseKind::kProfile,
+          .topic = InputTopic::kCustomers,
+          .tombstone = result.tombstone};
       Rescore(*entry, stream_time_, stream_time_ - 1, cause, /*sync_timers=*/false);
     }
   }
@@ -262,7 +261,8 @@ void Task::Advance(TimeMs t, const Cause& cause) {
   // Timers with deadlines before t fire in deadline order, each evaluated at T = deadline.
   while (!timers_.empty() && timers_.begin()->deadline < t) {
     const Timer timer = *timers_.begin();
-    stream_time_ = stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
+    stream_time_ =
+        stream_time_ == kNoTime ? timer.deadline : std::max(stream_time_, timer.deadline);
     Entry& entry = Touch(timer.customer_id);
     // A timer moved by the clock fires timer_grace_ms after its deadline, by design (late
     // records may still come): its alert's latency counts from then.
@@ -288,10 +288,10 @@ void Task::Advance(TimeMs t, const Cause& cause) {
   if (DayOf(t) != old_day) {
     // A new day: windows slide and day counts move for everyone, so every customer is
     // re-scored once, at t. The task's first record counts as a new day too: customers
-    // known only by their profiles so far get their first scores at it. Lazily: each customer's re-score runs before anything else
-    // touches it (Touch), and a sweep in customer_id order does the rest between batches
-    // (SweepStep), so a day boundary does not stall the task. A sweep still running when
-    // the next day comes is finished first.
+    // known only by their profiles so far get their first scores at it. Lazily: each customer's
+    // re-score runs before anything else touches it (Touch), and a sweep in customer_id order does
+    // the rest between batches (SweepStep), so a day boundary does not stall the task. A sweep
+    // still running when the next day comes is finished first.
     if (sweep_pending_) FinishSweep();
     CrashPoint("day-change");
     sweep_pending_ = true;
@@ -299,18 +299,15 @@ void Task::Advance(TimeMs t, const Cause& cause) {
     sweep_time_ = t;
     sweep_cursor_.clear();
     sweep_topic_ = std::string(cause.alert.source_topic);
-    sweep_cause_ = Cause{.alert = AlertCause{cause.alert.event_time, sweep_topic_,
-                                             cause.alert.source_partition,
-                                             cause.alert.source_offset},
-                         .kafka_ts = cause.alert.source_partition < 0
-                                         ? t + config_.timer_grace_ms
-                                         : cause.kafka_ts,
-                         .kind = CauseKind::kDayChange};
+    sweep_cause_ = Cause{
+        .alert = AlertCause{cause.alert.event_time, sweep_topic_, cause.alert.source_partition,
+                            cause.alert.source_offset},
+        .kafka_ts = cause.alert.source_partition < 0 ? t + config_.timer_grace_ms : cause.kafka_ts,
+        .kind = CauseKind::kDayChange};
   }
 }
 
-void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause,
-                   bool sync_timers) {
+void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, bool sync_timers) {
   CustomerState& s = entry.state;
   MarkDirty(entry);
   if (!s.exists()) return;

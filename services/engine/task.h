@@ -162,8 +162,8 @@ class Task {
   };
   struct Entry {
     CustomerState state;
-    EntityKpis entity_kpis;  // cached; see kpis.h
-    uint64_t last_used = 0;  // for eviction
+    EntityKpis entity_kpis;     // cached; see kpis.h
+    uint64_t last_used = 0;     // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
     bool row_dirty = false;  // its list row (published scores, profile) changed
@@ -191,7 +191,7 @@ class Task {
   };
   struct Partition {
     std::deque<TaskRecord> records;
-    Decoder decoder;         // holds the decoded head
+    Decoder decoder;  // holds the decoded head
     bool head_decoded = false;
     DecodeResult head;
     bool at_end = false;
@@ -249,8 +249,8 @@ class Task {
   int32_t sweep_day_ = kNoDay;
   TimeMs sweep_time_ = kNoTime;
   std::string sweep_cursor_;
-  std::string sweep_topic_;  // what sweep_cause_.alert.source_topic views
-  Cause sweep_cause_;         // kDayChange: the record that moved the day
+  std::string sweep_topic_;       // what sweep_cause_.alert.source_topic views
+  Cause sweep_cause_;             // kDayChange: the record that moved the day
   bool profiles_loaded_ = false;  // the customers partition reached its end once
   Partition partitions_[kInputTopicCount];
   std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;

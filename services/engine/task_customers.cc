@@ -17,9 +17,10 @@ void Task::Restore(const StateStore& store) {
     sweep_time_ = meta->sweep_time();
     sweep_cursor_ = meta->sweep_cursor();
     sweep_topic_ = meta->sweep_cause_topic();
-    sweep_cause_ = Cause{.alert = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
-                                             meta->sweep_cause_offset()},
-                         .kind = CauseKind::kDayChange};
+    sweep_cause_ =
+        Cause{.alert = AlertCause{sweep_time_, sweep_topic_, meta->sweep_cause_partition(),
+                                  meta->sweep_cause_offset()},
+              .kind = CauseKind::kDayChange};
     for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
       status_counts_[i] = meta->status_counts(i);
     }
@@ -123,7 +124,8 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
   if (store_ == nullptr || !store_->LoadCustomer(id_, customer_id, &entry->state)) {
     entry->state = CustomerState(customer_id);
     // New since the last day change: it has nothing to catch up on.
-    if (stream_time_ != kNoTime) entry->state.set_rescored_day(static_cast<int32_t>(DayOf(stream_time_)));
+    if (stream_time_ != kNoTime)
+      entry->state.set_rescored_day(static_cast<int32_t>(DayOf(stream_time_)));
   } else {
     // The stored timers are exactly the deadlines this state waits on (both were written
     // by the same commit), so the customer's own list is derived, not searched for.

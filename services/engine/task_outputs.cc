@@ -81,14 +81,17 @@ std::string Task::DescribeCause(const Cause& cause) const {
     case CauseKind::kTimer: {
       if (cause.timer == nullptr) return "a deadline passed";
       const std::string& id = cause.timer->entity_id;
-      if (cause.timer->kind == kResponseTimer) return "response SLA deadline of ticket " + id + " passed";
-      if (cause.timer->kind == kResolutionTimer) return "resolution SLA deadline of ticket " + id + " passed";
+      if (cause.timer->kind == kResponseTimer)
+        return "response SLA deadline of ticket " + id + " passed";
+      if (cause.timer->kind == kResolutionTimer)
+        return "resolution SLA deadline of ticket " + id + " passed";
       return "invoice " + id + " fell due unpaid";
     }
     case CauseKind::kDayChange:
       return "a new day (" + FormatDate(StartOfDay(sweep_day_)) + "): the rolling windows moved";
     case CauseKind::kProfile:
-      return cause.tombstone ? "the customer's profile was removed" : "the customer's profile was updated";
+      return cause.tombstone ? "the customer's profile was removed"
+                             : "the customer's profile was updated";
     case CauseKind::kEvent: break;
   }
   const Decoder& d = partitions_[static_cast<int>(cause.topic)].decoder;
@@ -109,17 +112,20 @@ std::string Task::DescribeCause(const Cause& cause) const {
     }
     case InputTopic::kInvoices: {
       const v1::InvoiceEvent& e = d.invoice();
-      if (e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET || e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
+      if (e.kind() == v1::InvoiceEvent::CREDIT_HOLD_SET ||
+          e.kind() == v1::InvoiceEvent::CREDIT_HOLD_RELEASED) {
         return v1::InvoiceEvent::Kind_Name(e.kind()) + " on the account";
       }
       std::string text = "invoice " + e.invoice_id() + " " + v1::InvoiceEvent::Kind_Name(e.kind());
       if (e.kind() == v1::InvoiceEvent::ISSUED) text += " " + FormatCents(e.amount_cents());
-      if (e.kind() == v1::InvoiceEvent::PAID && e.has_paid_cents()) text += " " + FormatCents(e.paid_cents());
+      if (e.kind() == v1::InvoiceEvent::PAID && e.has_paid_cents())
+        text += " " + FormatCents(e.paid_cents());
       return text;
     }
     case InputTopic::kCampaigns: {
       const v1::CampaignEvent& e = d.campaign();
-      std::string text = "campaign " + e.campaign_id() + " " + v1::CampaignEvent::Kind_Name(e.kind());
+      std::string text =
+          "campaign " + e.campaign_id() + " " + v1::CampaignEvent::Kind_Name(e.kind());
       if (e.has_nps()) text += " (NPS " + std::to_string(e.nps()) + ")";
       if (e.has_csat()) text += " (CSAT " + std::to_string(e.csat()) + ")";
       return text;

@@ -188,15 +188,15 @@ TEST_F(TaskTest, OpenEntitiesBeyondTheLimitAreInvalidValueAndOpenOnesStillTakeEv
   ticket("t2", "T-2", K::CREATED);
   ticket("t3", "T-3", K::FIRST_RESPONSE);  // open before its CREATED arrives
   run();
-  ticket("t4", "T-4", K::CREATED);      // 1st dead letter: a 4th open ticket
-  ticket("t5", "T-4", K::RESOLVED);     // a ticket born resolved opens nothing
-  ticket("t1", "T-1", K::CREATED);      // a redelivery changes nothing
+  ticket("t4", "T-4", K::CREATED);         // 1st dead letter: a 4th open ticket
+  ticket("t5", "T-4", K::RESOLVED);        // a ticket born resolved opens nothing
+  ticket("t1", "T-1", K::CREATED);         // a redelivery changes nothing
   ticket("t6", "T-1", K::FIRST_RESPONSE);  // an open ticket still takes its events
-  ticket("t7", "T-1", K::RESOLVED);     // 2 open now
+  ticket("t7", "T-1", K::RESOLVED);        // 2 open now
   run();
   const TimeMs before = task_.stream_time();
-  ticket("t8", "T-1", K::REOPENED);     // 3 open again
-  ticket("t9", "T-5", K::CREATED);      // 2nd dead letter
+  ticket("t8", "T-1", K::REOPENED);  // 3 open again
+  ticket("t9", "T-5", K::CREATED);   // 2nd dead letter
   run();
   EXPECT_EQ(task_.customer("cust-1")->unresolved_tickets(), 3u);
   EXPECT_EQ(task_.stream_time(), At(1, hour - 1));  // the dead letter did not move it
@@ -216,7 +216,7 @@ TEST_F(TaskTest, OpenEntitiesBeyondTheLimitAreInvalidValueAndOpenOnesStillTakeEv
   EXPECT_EQ(c.unsettled_invoices(), 2u);  // INV-3 (voided, never issued), INV-4
   EXPECT_TRUE(c.credit_hold());
   EXPECT_EQ(c.invoices().size(), 4u);
-  EXPECT_EQ(c.tickets().size(), 4u);      // T-1..T-4; T-5 never entered
+  EXPECT_EQ(c.tickets().size(), 4u);  // T-1..T-4; T-5 never entered
 
   std::vector<std::string> details;
   for (const auto& letter : Outputs(config_.topics.deadletter)) {
@@ -225,15 +225,17 @@ TEST_F(TaskTest, OpenEntitiesBeyondTheLimitAreInvalidValueAndOpenOnesStillTakeEv
     EXPECT_EQ(h["c360-reason"], "invalid_value");
     details.push_back(h["c360-detail"]);
   }
-  EXPECT_EQ(details, (std::vector<std::string>{
-      "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
-      "T-4 would open one more",
-      "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
-      "T-5 would open one more",
-      "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
-      "invoice INV-4 would add one more",
-      "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
-      "invoice INV-1 would add one more"}));
+  EXPECT_EQ(
+      details,
+      (std::vector<std::string>{
+          "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
+          "T-4 would open one more",
+          "customer cust-1 has 3 open tickets, limits.open_entities_per_customer is 3: ticket "
+          "T-5 would open one more",
+          "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
+          "invoice INV-4 would add one more",
+          "customer cust-1 has 3 unsettled invoices, limits.open_entities_per_customer is 3: "
+          "invoice INV-1 would add one more"}));
   EXPECT_EQ(owner_.live, 0);
 }
 
@@ -302,8 +304,8 @@ TEST_F(TaskTest, DayChangeRescoresSilentCustomers) {
 }
 
 TEST_F(TaskTest, StateSurvivesDrainAndRestore) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("c360-task-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("c360-task-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   EndAll();
   using K = v1::TicketEvent;
@@ -357,14 +359,15 @@ TEST_F(TaskTest, StateSurvivesDrainAndRestore) {
 }
 
 TEST_F(TaskTest, EvictedCustomersComeBackFromTheStoreWhole) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("c360-evict-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("c360-evict-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto store = StateStore::Open(dir.string());
   task_.Restore(*store);
   EndAll();
   for (int day = 1; day <= 3; ++day) {
-    for (const char* id : {"a", "b", "c"}) Feed(InputTopic::kUsage, id, UsageAt(id, At(day, 9)), At(day, 9));
+    for (const char* id : {"a", "b", "c"})
+      Feed(InputTopic::kUsage, id, UsageAt(id, At(day, 9)), At(day, 9));
   }
   EndAll();
   task_.Process(100);

@@ -34,12 +34,12 @@ void Task::SyncTimers(Entry& entry) {
   // rarely changes.
   WantedTimers(entry);
   const std::vector<TimerView>& wanted = timer_scratch_;
-  const bool same = wanted.size() == entry.timers.size() &&
-                    std::equal(wanted.begin(), wanted.end(), entry.timers.begin(),
-                               [](const TimerView& v, const Timer& t) {
-                                 return v.deadline == t.deadline && v.kind == t.kind &&
-                                        *v.entity == t.entity_id;
-                               });
+  const bool same =
+      wanted.size() == entry.timers.size() &&
+      std::equal(wanted.begin(), wanted.end(), entry.timers.begin(),
+                 [](const TimerView& v, const Timer& t) {
+                   return v.deadline == t.deadline && v.kind == t.kind && *v.entity == t.entity_id;
+                 });
   if (same) return;
   std::vector<Timer> next;
   next.reserve(wanted.size());

@@ -23,7 +23,8 @@ bool IsFenced(rd_kafka_error_t* error) {
 }
 
 std::string Describe(rd_kafka_error_t* error, const char* step) {
-  return std::string(step) + ": " + rd_kafka_error_name(error) + " (" + rd_kafka_error_string(error) + ")";
+  return std::string(step) + ": " + rd_kafka_error_name(error) + " (" +
+         rd_kafka_error_string(error) + ")";
 }
 
 }  // namespace
@@ -117,22 +118,28 @@ void StableCommittedOffsets(rd_kafka_t* consumer, rd_kafka_topic_partition_list_
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()).count();
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
     const rd_kafka_resp_err_t err =
         rd_kafka_committed(consumer, partitions, static_cast<int>(std::max<int64_t>(left, 1)));
     bool unstable = false;
     rd_kafka_resp_err_t partition_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int i = 0; i < partitions->cnt; ++i) {
-      if (partitions->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) unstable = true;
-      else if (partitions->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) partition_err = partitions->elems[i].err;
+      if (partitions->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT)
+        unstable = true;
+      else if (partitions->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        partition_err = partitions->elems[i].err;
     }
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && !unstable && partition_err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    if (std::chrono::steady_clock::now() >= deadline || (!unstable && err != RD_KAFKA_RESP_ERR__TIMED_OUT)) {
-      const rd_kafka_resp_err_t why =
-          err != RD_KAFKA_RESP_ERR_NO_ERROR ? err
-          : unstable                       ? RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT
-                                           : partition_err;
-      throw KafkaError(std::string("cannot read the group's committed offsets: ") + rd_kafka_err2name(why));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && !unstable &&
+        partition_err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      return;
+    if (std::chrono::steady_clock::now() >= deadline ||
+        (!unstable && err != RD_KAFKA_RESP_ERR__TIMED_OUT)) {
+      const rd_kafka_resp_err_t why = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err
+                                      : unstable ? RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT
+                                                 : partition_err;
+      throw KafkaError(std::string("cannot read the group's committed offsets: ") +
+                       rd_kafka_err2name(why));
     }
     // Another member's transaction still holds them: it commits or the coordinator aborts
     // it within the transaction timeout.

@@ -80,8 +80,8 @@ class Producer {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
           RD_KAFKA_V_KEY(record.customer_id.data(), record.customer_id.size()),
-          RD_KAFKA_V_VALUE(buffer_.data(), buffer_.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_TIMESTAMP(record.time),
+          RD_KAFKA_V_VALUE(buffer_.data(), buffer_.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(record.time),
           RD_KAFKA_V_HEADER("content-type", content_type, -1),
           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(record.topic))),
           RD_KAFKA_V_END);
@@ -126,8 +126,9 @@ class Pacer {
 
 CLI::App* AddGenCommand(CLI::App& app, GenOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "gen", "Produce realistic synthetic customers and events (personas: healthy, declining, "
-             "support-heavy, late payer, disengaged, churning)");
+      "gen",
+      "Produce realistic synthetic customers and events (personas: healthy, declining, "
+      "support-heavy, late payer, disengaged, churning)");
   cmd->add_option("--brokers", o->brokers, "Kafka bootstrap servers, e.g. 127.0.0.1:9092")
       ->required();
   cmd->add_option("--customers", o->customers, "Number of customers")
@@ -162,8 +163,8 @@ int RunGen(const GenOptions& options, std::ostream& out, const std::function<boo
   sim.customers = options.customers;
   sim.history_days = options.days;
   sim.seed = options.seed;
-  sim.start_ms = options.start.empty() ? StartOfDay(DayOf(now) - options.days)
-                                       : *ParseDate(options.start);
+  sim.start_ms =
+      options.start.empty() ? StartOfDay(DayOf(now) - options.days) : *ParseDate(options.start);
   Simulation simulation(sim);
   Tally tally;
   Producer producer(options, &tally);

@@ -17,13 +17,13 @@ namespace c360::gen {
 struct GenOptions {
   std::string brokers;
   int customers = 100;
-  double rate = 0;          // events/s; 0 = as fast as possible
-  int64_t events = 0;       // stop after this many records (profiles included); 0 = no cap
+  double rate = 0;     // events/s; 0 = as fast as possible
+  int64_t events = 0;  // stop after this many records (profiles included); 0 = no cap
   int days = 60;
   uint64_t seed = 1;
-  std::string start;        // YYYY-MM-DD; empty = today (UTC) minus `days`
+  std::string start;  // YYYY-MM-DD; empty = today (UTC) minus `days`
   std::string format = "protobuf";
-  bool live = false;        // after the history, go on in real time until stopped
+  bool live = false;  // after the history, go on in real time until stopped
   TopicNames topics;
   std::function<void()> on_history_done;  // called once the history is delivered (demo)
 };

@@ -13,17 +13,17 @@ using v1::InvoiceEvent;
 using v1::TicketEvent;
 
 constexpr std::array<std::string_view, 16> kNameFirst = {
-    "Northwind", "Bluepeak", "Cobalt", "Evergreen", "Ironclad", "Lumen",  "Meridian", "Nimbus",
+    "Northwind", "Bluepeak", "Cobalt", "Evergreen", "Ironclad", "Lumen", "Meridian", "Nimbus",
     "Orchid",    "Pinnacle", "Quartz", "Redwood",   "Summit",   "Tidal", "Vertex",   "Zephyr"};
 constexpr std::array<std::string_view, 12> kNameSecond = {
     "Logistics", "Health",  "Foods",   "Bank",      "Energy",  "Retail",
     "Labs",      "Capital", "Systems", "Insurance", "Telecom", "Media"};
 constexpr std::array<std::string_view, 8> kIndustries = {
-    "logistics", "healthcare", "retail", "finance", "energy", "software", "manufacturing",
-    "public sector"};
+    "logistics", "healthcare", "retail",        "finance",
+    "energy",    "software",   "manufacturing", "public sector"};
 constexpr std::array<std::string_view, 4> kRegions = {"NA", "EMEA", "APAC", "LATAM"};
-constexpr std::array<std::string_view, 6> kOwners = {"Ana Ruiz",   "Ben Okafor", "Chen Wei",
-                                                     "Dana Levi",  "Eli Novak",  "Fatima Noor"};
+constexpr std::array<std::string_view, 6> kOwners = {"Ana Ruiz",  "Ben Okafor", "Chen Wei",
+                                                     "Dana Levi", "Eli Novak",  "Fatima Noor"};
 // Module, action; the empty module counts as "other".
 constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kModules = {{
     {"dashboards", "view"},
@@ -34,8 +34,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kModules 
     {"admin", "invite_user"},
     {"", "login"},
 }};
-constexpr std::array<std::string_view, 6> kCategories = {
-    "performance", "login", "billing", "integration", "data-export", "bug"};
+constexpr std::array<std::string_view, 6> kCategories = {"performance", "login",       "billing",
+                                                         "integration", "data-export", "bug"};
 
 // SLA policy of SPEC section 3, in hours: response, resolution by priority P1..P4.
 constexpr std::array<int, 5> kResponseHours = {0, 1, 4, 8, 24};
@@ -108,8 +108,7 @@ std::string_view PersonaName(Persona persona) {
 }
 
 const google::protobuf::Message& GeneratedRecord::AsMessage() const {
-  return std::visit([](const auto& m) -> const google::protobuf::Message& { return m; },
-                    message);
+  return std::visit([](const auto& m) -> const google::protobuf::Message& { return m; }, message);
 }
 
 bool Simulation::Later::operator()(const GeneratedRecord& a, const GeneratedRecord& b) const {
@@ -140,9 +139,8 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
     // Contracts started 30..1000 days before the history ends (a few are still onboarding);
     // churning customers' contracts end within 60 days after it, others' spread over a year.
     const int64_t contract_start = end_day - c.rng.Between(30, 1000);
-    const int64_t contract_end = c.persona == Persona::kChurning
-                                     ? end_day + c.rng.Between(10, 60)
-                                     : end_day + c.rng.Between(20, 400);
+    const int64_t contract_end = c.persona == Persona::kChurning ? end_day + c.rng.Between(10, 60)
+                                                                 : end_day + c.rng.Between(20, 400);
     *p.mutable_contract_start() = ToTimestamp(StartOfDay(contract_start));
     *p.mutable_contract_end() = ToTimestamp(StartOfDay(contract_end));
     c.billing_day = static_cast<int>(c.rng.Between(1, 28));
@@ -213,9 +211,8 @@ TimeMs Simulation::NextDay(std::vector<GeneratedRecord>* out) {
     out->push_back(pending_.top());
     pending_.pop();
   }
-  std::sort(out->begin(), out->end(), [](const GeneratedRecord& a, const GeneratedRecord& b) {
-    return Later()(b, a);
-  });
+  std::sort(out->begin(), out->end(),
+            [](const GeneratedRecord& a, const GeneratedRecord& b) { return Later()(b, a); });
   today_ = nullptr;
   return day_start;
 }
@@ -269,12 +266,18 @@ void Simulation::Tickets(Customer& c, int index, TimeMs day_start, int day) {
 
   const bool troubled = c.persona == Persona::kSupportHeavy;
   const uint64_t p = c.rng.Below(100);
-  const int priority = troubled ? (p < 15 ? 1 : p < 45 ? 2 : p < 80 ? 3 : 4)
-                                : (p < 2 ? 1 : p < 12 ? 2 : p < 60 ? 3 : 4);
+  const int priority = troubled ? (p < 15   ? 1
+                                   : p < 45 ? 2
+                                   : p < 80 ? 3
+                                            : 4)
+                                : (p < 2    ? 1
+                                   : p < 12 ? 2
+                                   : p < 60 ? 3
+                                            : 4);
   const std::string ticket_id = "T-" + c.id.substr(5) + "-" + std::to_string(++c.tickets);
-  const std::string category =
-      troubled && c.rng.Chance(0.5) ? "performance"
-                                    : std::string(kCategories[c.rng.Below(kCategories.size())]);
+  const std::string category = troubled && c.rng.Chance(0.5)
+                                   ? "performance"
+                                   : std::string(kCategories[c.rng.Below(kCategories.size())]);
   const std::string module(kModules[c.rng.Below(kModules.size() - 1)].first);
   const TimeMs created = day_start + c.rng.Between(0, kMsPerDay - 1);
 
@@ -298,10 +301,10 @@ void Simulation::Tickets(Customer& c, int index, TimeMs day_start, int day) {
   // Response and resolution as a fraction of the SLA: late (above 1) for troubled customers.
   const TimeMs response_sla = kResponseHours[priority] * kMsPerHour;
   const TimeMs resolution_sla = kResolutionHours[priority] * kMsPerHour;
-  const double response_frac = troubled && c.rng.Chance(0.5) ? 1.2 + 1.8 * c.rng.Unit()
-                                                             : 0.05 + 0.6 * c.rng.Unit();
-  const double resolution_frac = troubled && c.rng.Chance(0.4) ? 1.1 + 1.5 * c.rng.Unit()
-                                                               : 0.2 + 0.6 * c.rng.Unit();
+  const double response_frac =
+      troubled && c.rng.Chance(0.5) ? 1.2 + 1.8 * c.rng.Unit() : 0.05 + 0.6 * c.rng.Unit();
+  const double resolution_frac =
+      troubled && c.rng.Chance(0.4) ? 1.1 + 1.5 * c.rng.Unit() : 0.2 + 0.6 * c.rng.Unit();
   const TimeMs responded = created + static_cast<TimeMs>(response_sla * response_frac) + 1;
   TimeMs resolved = created + static_cast<TimeMs>(resolution_sla * resolution_frac) + 2;
   resolved = std::max(resolved, responded + 1);
@@ -365,8 +368,8 @@ void Simulation::Invoices(Customer& c, int index, TimeMs day_start, int day) {
   }
   if (c.persona == Persona::kLatePayer && c.rng.Chance(0.25)) {
     const TimeMs disputed = issued + c.rng.Between(1, 10) * kMsPerDay;
-    Emit(Make(c, index, InputTopic::kInvoices, disputed,
-              invoice(InvoiceEvent::DISPUTED, disputed)));
+    Emit(
+        Make(c, index, InputTopic::kInvoices, disputed, invoice(InvoiceEvent::DISPUTED, disputed)));
     const TimeMs settled = disputed + c.rng.Between(5, 40) * kMsPerDay;
     Emit(Make(c, index, InputTopic::kInvoices, settled,
               invoice(InvoiceEvent::DISPUTE_RESOLVED, settled)));
@@ -399,8 +402,7 @@ void Simulation::Campaigns(Customer& c, int index, TimeMs day_start, int day) {
   const bool newsletter = day_number % 7 == 1;  // weekly, on Fridays
   const bool survey = day_number % 30 == 3;     // a survey every 30 days
   if (!newsletter && !survey) return;
-  const std::string campaign_id =
-      std::string(survey ? "SURVEY-" : "NEWS-") + FormatDate(day_start);
+  const std::string campaign_id = std::string(survey ? "SURVEY-" : "NEWS-") + FormatDate(day_start);
   const TimeMs sent = day_start + 14 * kMsPerHour;
 
   auto campaign = [&](CampaignEvent::Kind kind, TimeMs t) {
@@ -458,8 +460,8 @@ void Simulation::Campaigns(Customer& c, int index, TimeMs day_start, int day) {
     Emit(Make(c, index, InputTopic::kCampaigns, opened + 5 * 60'000, std::move(answer)));
   } else if (c.rng.Chance(0.4)) {
     const TimeMs clicked = opened + c.rng.Between(1, 30) * 60'000;
-    Emit(Make(c, index, InputTopic::kCampaigns, clicked,
-              campaign(CampaignEvent::CLICKED, clicked)));
+    Emit(
+        Make(c, index, InputTopic::kCampaigns, clicked, campaign(CampaignEvent::CLICKED, clicked)));
   }
 }
 

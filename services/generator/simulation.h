@@ -40,7 +40,7 @@ struct SimulationOptions {
   int customers = 100;
   int history_days = 60;  // days of history; the simulation may run on past them (live)
   uint64_t seed = 1;
-  TimeMs start_ms = 0;    // midnight UTC of the first simulated day
+  TimeMs start_ms = 0;  // midnight UTC of the first simulated day
 };
 
 using EventMessage = std::variant<v1::UsageEvent, v1::TicketEvent, v1::InvoiceEvent,
@@ -83,16 +83,15 @@ class Simulation {
     uint64_t event_seq = 0;
     int tickets = 0;
     int invoices = 0;
-    int billing_day = 0;     // day of month (1..28) invoices are issued
-    int daily_usage = 0;     // weekday usage events at full activity
+    int billing_day = 0;  // day of month (1..28) invoices are issued
+    int daily_usage = 0;  // weekday usage events at full activity
     std::vector<std::string> users;
   };
   struct Later {
     bool operator()(const GeneratedRecord& a, const GeneratedRecord& b) const;
   };
 
-  GeneratedRecord Make(Customer& c, int index, InputTopic topic, TimeMs time,
-                       EventMessage message);
+  GeneratedRecord Make(Customer& c, int index, InputTopic topic, TimeMs time, EventMessage message);
   std::string NextEventId(Customer& c);
   double UsageFactor(const Customer& c, int day) const;
   void Usage(Customer& c, int index, TimeMs day_start, int day);

@@ -178,10 +178,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
     parser_->body_limit(o.max_body_bytes);
     // The head and the body must both arrive within request_timeout of now.
     Lowest().expires_after(o.request_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](ErrorCode ec, size_t) {
-                              self->OnHead(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](ErrorCode ec, size_t) { self->OnHead(ec); });
   }
 
   void OnHead(ErrorCode ec) {
@@ -209,14 +208,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
     if (ec == http::error::body_limit) {
       return Reply("other",
                    JsonError(413, "body_too_large",
-                             "a request body may take at most " +
-                                 std::to_string(o.max_body_bytes) + " bytes"),
+                             "a request body may take at most " + std::to_string(o.max_body_bytes) +
+                                 " bytes"),
                    false);
     }
     if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return Reply("other", JsonError(400, "bad_request", "the request is not well-formed HTTP/1.1"),
-                   false);
+      return Reply("other",
+                   JsonError(400, "bad_request", "the request is not well-formed HTTP/1.1"), false);
     }
     Close();
   }
@@ -241,14 +240,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
     auto self = this->shared_from_this();
     const bool queued = server_.workers_.TrySubmit([self, routed = std::move(routed)] {
       HttpResponse response = Router::Run(routed);
-      asio::post(self->stream_.get_executor(),
-                 [self, route = routed.route, head = routed.head,
-                  response = std::move(response)]() mutable {
-                   self->Reply(route, std::move(response), head);
-                 });
+      asio::post(self->stream_.get_executor(), [self, route = routed.route, head = routed.head,
+                                                response = std::move(response)]() mutable {
+        self->Reply(route, std::move(response), head);
+      });
     });
     if (!queued) {
-      HttpResponse busy = JsonError(503, "busy", "too many requests in progress; try again shortly");
+      HttpResponse busy =
+          JsonError(503, "busy", "too many requests in progress; try again shortly");
       busy.headers.emplace_back("Retry-After", "1");
       Reply(route, std::move(busy), head);
     }
@@ -316,7 +315,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session<St
 
 void HttpServer::Impl::Start(const std::string& address) {
   const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) throw HttpError("cannot listen on " + address + ": expected HOST:PORT");
+  if (colon == std::string::npos)
+    throw HttpError("cannot listen on " + address + ": expected HOST:PORT");
   host_ = address.substr(0, colon);
   if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') {
     host_ = host_.substr(1, host_.size() - 2);  // [::1]:8080
@@ -356,23 +356,25 @@ void HttpServer::Impl::Start(const std::string& address) {
     }
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                      ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                      ssl::context::single_dh_use);
     tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
     if (ec) {
-      throw HttpError("cannot load http.tls_cert_file " + options_.tls_cert_file + ": " + ec.message());
+      throw HttpError("cannot load http.tls_cert_file " + options_.tls_cert_file + ": " +
+                      ec.message());
     }
     tls_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
     if (ec) {
-      throw HttpError("cannot load http.tls_key_file " + options_.tls_key_file + ": " + ec.message());
+      throw HttpError("cannot load http.tls_key_file " + options_.tls_key_file + ": " +
+                      ec.message());
     }
   }
 
   workers_.Start(options_.workers, options_.max_queued);
   Accept();
   io_thread_ = std::thread([this] { RunIo(); });
-  spdlog::info("event=http_listening address={}:{} tls={} auth={}", host_, port_,
-               tls_.has_value(), !options_.auth_token.empty());
+  spdlog::info("event=http_listening address={}:{} tls={} auth={}", host_, port_, tls_.has_value(),
+               !options_.auth_token.empty());
 }
 
 void HttpServer::Impl::Accept() {
@@ -415,7 +417,8 @@ void HttpServer::Impl::RunIo() {
   }
 }
 
-HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpServer::HttpServer(HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 HttpServer::~HttpServer() = default;
 
 void HttpServer::Get(const std::string& pattern, Handler handler, Router::Cost cost) {

@@ -42,7 +42,7 @@ struct HttpServerOptions {
   size_t max_queued = 256;        // kWork requests waiting for a worker, beyond which 503
   // On a loopback address, requests must name it (or localhost, or one of these) in Host.
   std::vector<std::string> allowed_hosts;
-  std::string auth_token;  // non-empty: /api/ needs "Authorization: Bearer <token>"
+  std::string auth_token;     // non-empty: /api/ needs "Authorization: Bearer <token>"
   std::string tls_cert_file;  // both set: HTTPS (PEM certificate chain and private key)
   std::string tls_key_file;
   // Called on the I/O thread once per answered request: the route's pattern ("other" when

@@ -113,8 +113,12 @@ class HttpServerTest : public ::testing::Test {
     server_->Get("/hello/{name}", [](const HttpRequest& req) {
       return HttpResponse{200, "text/plain", "hello " + req.matches[1] + " " + req.param("x"), {}};
     });
-    server_->Get("/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok", {}}; },
-                 Router::Cost::kCheap);
+    server_->Get(
+        "/healthz",
+        [](const HttpRequest&) {
+          return HttpResponse{200, "text/plain", "ok", {}};
+        },
+        Router::Cost::kCheap);
     server_->Get("/slow", [this](const HttpRequest&) {
       std::unique_lock lock(mu_);
       ++slow_started_;
@@ -179,7 +183,8 @@ TEST_F(HttpServerTest, MalformedRequestsGetJson4xxAndTheServerGoesOn) {
       {"G\x01T / HTTP/1.1\r\n\r\n", 400},
       {"GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", 400},
       {"GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX: \xFF\xFE\r\n\r\n", 200},
-      {"GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", 431},
+      {"GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n",
+       431},
       {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 431},
   };
   for (const Case& c : cases) {
@@ -202,19 +207,22 @@ TEST_F(HttpServerTest, ALargeBodyIs413WithoutBeingRead) {
   Start();
   Conn declared(port());
   // 100 MB announced: answered from the head alone, before any of it is sent.
-  ASSERT_TRUE(declared.Send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857600\r\n\r\n"));
+  ASSERT_TRUE(declared.Send(
+      "GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857600\r\n\r\n"));
   const auto r = declared.Read();
   EXPECT_EQ(r.status, 413);
   EXPECT_TRUE(declared.Closed(milliseconds(5000)));
 
   Conn chunked(port());
-  std::string bytes = "GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string bytes =
+      "GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 20; ++i) bytes += "1000\r\n" + std::string(4096, 'z') + "\r\n";
   chunked.Send(bytes);  // the server may close before all of it is taken
   EXPECT_EQ(chunked.Read().status, 413);
 
   Conn small(port());
-  ASSERT_TRUE(small.Send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"));
+  ASSERT_TRUE(
+      small.Send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"));
   EXPECT_EQ(small.Read().status, 200) << "a small body is read and ignored";
 }
 
@@ -303,7 +311,8 @@ TEST_F(HttpServerTest, MissingTlsFilesAreNamed) {
     server.Start("127.0.0.1:0");
     FAIL() << "started without its certificate";
   } catch (const HttpError& e) {
-    EXPECT_NE(std::string(e.what()).find("http.tls_cert_file /nonexistent/cert.pem"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("http.tls_cert_file /nonexistent/cert.pem"),
+              std::string::npos)
         << e.what();
   }
   HttpServerOptions half;

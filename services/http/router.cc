@@ -71,8 +71,7 @@ std::string HostName(std::string_view header) {
   if (!host.empty() && host.front() == '[') {
     const size_t close = host.find(']');
     host = close == host.npos ? host : host.substr(1, close - 1);
-  } else if (const size_t colon = host.rfind(':');
-             colon != host.npos && host.find(':') == colon) {
+  } else if (const size_t colon = host.rfind(':'); colon != host.npos && host.find(':') == colon) {
     host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
@@ -104,7 +103,8 @@ bool HttpRequest::has_param(std::string_view name) const {
 
 HttpResponse JsonError(int status, const std::string& error, const std::string& detail) {
   const nlohmann::json body = {{"error", error}, {"detail", detail}};
-  return {status, "application/json",
+  return {status,
+          "application/json",
           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
           {}};
 }
@@ -165,7 +165,8 @@ bool Router::HostAllowed(std::optional<std::string_view> host, bool http10) cons
 
 bool Router::Authorized(std::optional<std::string_view> authorization) const {
   if (token_.empty()) return true;
-  if (!authorization || authorization->size() < 7 || Lower(authorization->substr(0, 7)) != "bearer ") {
+  if (!authorization || authorization->size() < 7 ||
+      Lower(authorization->substr(0, 7)) != "bearer ") {
     return false;
   }
   std::string_view presented = authorization->substr(7);
@@ -248,9 +249,9 @@ Router::Routed Router::Route(const RawRequest& raw) const {
 
   // Unknown paths under /api/ need the token too: nothing to probe without it.
   if (!segments.empty() && segments.front() == "api" && !Authorized(raw.authorization)) {
-    HttpResponse response =
-        JsonError(401, "unauthorized", "this API needs the header Authorization: Bearer <token> "
-                                       "with the engine's http.auth_token");
+    HttpResponse response = JsonError(401, "unauthorized",
+                                      "this API needs the header Authorization: Bearer <token> "
+                                      "with the engine's http.auth_token");
     response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"c360\"");
     return fail(std::move(response));
   }
@@ -263,7 +264,8 @@ Router::Routed Router::Route(const RawRequest& raw) const {
     routed.cost = found->cost;
     return routed;
   }
-  return fail(JsonError(404, "not_found", "no endpoint " + request.method + " " + Quoted(request.path)));
+  return fail(
+      JsonError(404, "not_found", "no endpoint " + request.method + " " + Quoted(request.path)));
 }
 
 HttpResponse Router::Run(const Routed& routed) {

@@ -48,10 +48,10 @@ bool IsValidUtf8(std::string_view text);
 // What is known of a request before routing.
 struct RawRequest {
   std::string_view method;
-  std::string_view target;  // as sent: origin form "/path?query"
+  std::string_view target;                        // as sent: origin form "/path?query"
   std::optional<std::string_view> host;           // the Host header, if any
   std::optional<std::string_view> authorization;  // the Authorization header, if any
-  bool http10 = false;  // HTTP/1.0 may omit Host
+  bool http10 = false;                            // HTTP/1.0 may omit Host
 };
 
 class Router {

@@ -20,8 +20,11 @@ class RouterTest : public ::testing::Test {
  protected:
   RouterTest() {
     router_.Get("/customers/{id}", [](const HttpRequest& r) {
-      return HttpResponse{200, "text/plain", "customer " + r.matches[1] + " q=" + r.param("q") +
-                                                 (r.has_param("flag") ? " flag" : ""), {}};
+      return HttpResponse{
+          200,
+          "text/plain",
+          "customer " + r.matches[1] + " q=" + r.param("q") + (r.has_param("flag") ? " flag" : ""),
+          {}};
     });
     router_.Get("/customers/{id}/alerts", [](const HttpRequest& r) {
       return HttpResponse{200, "text/plain", "alerts " + r.matches[1], {}};
@@ -60,10 +63,10 @@ TEST_F(RouterTest, PlaceholdersAndParametersAreDecoded) {
 }
 
 TEST_F(RouterTest, BrokenEscapesAndInvalidUtf8AreJson400s) {
-  for (const char* target : {"/customers/%FF", "/customers/%ZZ", "/customers/%F", "/customers/%",
-                             "/customers/%00x", "/customers/%C0%AF", "/customers/%ED%A0%80",
-                             "/customers/%F4%90%80%80", "/customers/a?q=%FF", "/customers/a?%FE=1",
-                             "/customers/\xFF\xFE"}) {
+  for (const char* target :
+       {"/customers/%FF", "/customers/%ZZ", "/customers/%F", "/customers/%", "/customers/%00x",
+        "/customers/%C0%AF", "/customers/%ED%A0%80", "/customers/%F4%90%80%80",
+        "/customers/a?q=%FF", "/customers/a?%FE=1", "/customers/\xFF\xFE"}) {
     std::string route;
     const HttpResponse r = Get(target, &route);
     EXPECT_EQ(r.status, 400) << target;
@@ -170,11 +173,11 @@ TEST(Utf8Test, AcceptsWellFormedAndRejectsTheRest) {
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
   EXPECT_TRUE(IsValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF"));
   EXPECT_FALSE(IsValidUtf8("\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xC3"));               // truncated
-  EXPECT_FALSE(IsValidUtf8("\xC0\x80"));           // overlong NUL
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));       // overlong
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));       // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));   // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\x80"));          // overlong NUL
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xF5\x80\x80\x80"));
   EXPECT_FALSE(IsValidUtf8("a\xE2\x82"));
 }

@@ -36,8 +36,7 @@ std::string Base64(std::string_view bytes) {
 }
 
 // The schema of a topic's values, or nullptr (dead letters and unknown topics).
-std::unique_ptr<google::protobuf::Message> SchemaOf(const TopicNames& t,
-                                                    const std::string& topic) {
+std::unique_ptr<google::protobuf::Message> SchemaOf(const TopicNames& t, const std::string& topic) {
   if (topic == t.alerts) return std::make_unique<v1::AlertEvent>();
   if (topic == t.health) return std::make_unique<v1::HealthSnapshot>();
   if (topic == t.usage) return std::make_unique<v1::UsageEvent>();
@@ -69,18 +68,17 @@ std::string Render(const rd_kafka_message_t* msg, google::protobuf::Message* sch
   nlohmann::json line;
   line["partition"] = msg->partition;
   line["offset"] = msg->offset;
-  line["key"] = msg->key ? nlohmann::json(std::string(static_cast<const char*>(msg->key),
-                                                      msg->key_len))
-                         : nlohmann::json(nullptr);
+  line["key"] = msg->key
+                    ? nlohmann::json(std::string(static_cast<const char*>(msg->key), msg->key_len))
+                    : nlohmann::json(nullptr);
   nlohmann::json headers = nlohmann::json::object();
   rd_kafka_headers_t* hdrs = nullptr;
   if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char* name = nullptr;
     const void* hv = nullptr;
     size_t size = 0;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &hv, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &hv, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
       headers[name] = hv ? nlohmann::json(std::string(static_cast<const char*>(hv), size))
                          : nlohmann::json(nullptr);
     }

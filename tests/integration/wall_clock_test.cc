@@ -29,11 +29,11 @@ class WallClockTest : public ::testing::Test {
     BrokerOptions options;
     options.partitions = 1;
     broker_ = EmbeddedBroker::Start(options);
-    producer_ = MakeClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", broker_->bootstrap()},
-                                               {"linger.ms", "1"},
-                                               {"log_level", "3"}});
-    dir_ = std::filesystem::temp_directory_path() /
-           ("c360-wall-clock-" + std::to_string(::getpid()));
+    producer_ = MakeClient(
+        RD_KAFKA_PRODUCER,
+        {{"bootstrap.servers", broker_->bootstrap()}, {"linger.ms", "1"}, {"log_level", "3"}});
+    dir_ =
+        std::filesystem::temp_directory_path() / ("c360-wall-clock-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override {
@@ -45,14 +45,14 @@ class WallClockTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void Produce(const std::string& topic, const std::string& key,
-               const google::protobuf::Message& m, TimeMs t) {
+  void Produce(const std::string& topic, const std::string& key, const google::protobuf::Message& m,
+               TimeMs t) {
     const std::string value = m.SerializeAsString();
     ASSERT_EQ(rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                                 RD_KAFKA_V_KEY(key.data(), key.size()),
                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_TIMESTAMP(t), RD_KAFKA_V_END),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(t),
+                                RD_KAFKA_V_END),
               RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR); }

@@ -1,5 +1,5 @@
-// c360_state_dump [--tasks-only] STATE_DIR: prints an engine's RocksDB state as JSON lines, read-only
-// (safe beside a running engine). For black-box tests that compare state with the input:
+// c360_state_dump [--tasks-only] STATE_DIR: prints an engine's RocksDB state as JSON lines,
+// read-only (safe beside a running engine). For black-box tests that compare state with the input:
 //   {"kind":"task","task":0,"stream_time":...,"offsets":{"usage":123,...},"outbox":2}
 //   {"kind":"customer","task":0,"customer_id":"c-1","usage_total":40,"profile":true,
 //    "entities":{"T-1":3,...},"ratings":2}      (entities: applied event_ids per entity)

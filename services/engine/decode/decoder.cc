@@ -43,9 +43,9 @@ std::optional<DeadLetter> ParseValue(const InputRecord& record, M* message, Json
     return std::nullopt;
   }
   if (!message->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return Reject(DeadLetterReason::kMalformed,
-                  "value (" + std::to_string(value.size()) + " bytes) is not a valid " +
-                      M::descriptor()->full_name() + " protobuf");
+    return Reject(DeadLetterReason::kMalformed, "value (" + std::to_string(value.size()) +
+                                                    " bytes) is not a valid " +
+                                                    M::descriptor()->full_name() + " protobuf");
   }
   return std::nullopt;
 }
@@ -71,9 +71,9 @@ class Validator {
                     "message has no key; expected customer_id " + customer_id);
     }
     if (*record_.key != customer_id) {
-      return Reject(DeadLetterReason::kKeyMismatch,
-                    "key \"" + std::string(*record_.key) + "\" differs from customer_id \"" +
-                        customer_id + "\"");
+      return Reject(DeadLetterReason::kKeyMismatch, "key \"" + std::string(*record_.key) +
+                                                        "\" differs from customer_id \"" +
+                                                        customer_id + "\"");
     }
     return CheckCustomerIdLength(customer_id);
   }
@@ -81,8 +81,8 @@ class Validator {
   static std::optional<DeadLetter> CheckCustomerIdLength(std::string_view customer_id) {
     if (customer_id.size() <= kMaxCustomerIdBytes) return std::nullopt;
     return Reject(DeadLetterReason::kInvalidValue,
-                  "customer_id is " + std::to_string(customer_id.size()) +
-                      " bytes; the limit is " + std::to_string(kMaxCustomerIdBytes));
+                  "customer_id is " + std::to_string(customer_id.size()) + " bytes; the limit is " +
+                      std::to_string(kMaxCustomerIdBytes));
   }
 
   // An enum field set to a number its type does not define.
@@ -94,13 +94,13 @@ class Validator {
     for (const BadEnum& bad : bad_enums_) {
       if (bad.field == field) shown = "\"" + bad.text + "\"";
     }
-    return Reject(DeadLetterReason::kInvalidValue, std::string(field) + ": " + shown +
-                                                       " is not a " + std::string(type_name) +
-                                                       " value");
+    return Reject(
+        DeadLetterReason::kInvalidValue,
+        std::string(field) + ": " + shown + " is not a " + std::string(type_name) + " value");
   }
 
-  static std::optional<DeadLetter> CheckRange(std::string_view field, int64_t value,
-                                              int64_t lo, int64_t hi) {
+  static std::optional<DeadLetter> CheckRange(std::string_view field, int64_t value, int64_t lo,
+                                              int64_t hi) {
     if (value >= lo && value <= hi) return std::nullopt;
     return Reject(DeadLetterReason::kInvalidValue,
                   std::string(field) + " " + std::to_string(value) + " is outside " +
@@ -159,8 +159,7 @@ std::optional<DeadLetter> ValidateTicket(const v1::TicketEvent& e, const Validat
   C360_RETURN_IF_SET(Validator::CheckTimestamp("event_time", e.has_event_time(), e.event_time()));
   C360_RETURN_IF_SET(
       Validator::CheckTimestamp("response_due", e.has_response_due(), e.response_due()));
-  return Validator::CheckTimestamp("resolution_due", e.has_resolution_due(),
-                                   e.resolution_due());
+  return Validator::CheckTimestamp("resolution_due", e.has_resolution_due(), e.resolution_due());
 }
 
 std::optional<DeadLetter> ValidateInvoice(const v1::InvoiceEvent& e, const Validator& v) {
@@ -199,8 +198,7 @@ std::optional<DeadLetter> ValidateProfile(const v1::CustomerProfile& p, const Va
   C360_RETURN_IF_SET(v.CheckKey(p.customer_id()));
   C360_RETURN_IF_SET(v.CheckEnum("segment", p.segment(), v1::CustomerProfile::Segment_IsValid,
                                  "CustomerProfile.Segment"));
-  C360_RETURN_IF_SET(
-      Validator::CheckNotNegative("annual_revenue_cents", p.annual_revenue_cents()));
+  C360_RETURN_IF_SET(Validator::CheckNotNegative("annual_revenue_cents", p.annual_revenue_cents()));
   C360_RETURN_IF_SET(
       Validator::CheckTimestamp("contract_start", p.has_contract_start(), p.contract_start()));
   return Validator::CheckTimestamp("contract_end", p.has_contract_end(), p.contract_end());
@@ -261,9 +259,7 @@ DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
   }
 
   std::vector<BadEnum> bad_enums;
-  const auto parse = [&](auto* message) {
-    return ParseValue(record, message, &json_, &bad_enums);
-  };
+  const auto parse = [&](auto* message) { return ParseValue(record, message, &json_, &bad_enums); };
   std::optional<DeadLetter> malformed;
   switch (record.topic) {
     case InputTopic::kUsage: malformed = parse(&usage_); break;
@@ -304,21 +300,19 @@ DecodeResult Decoder::Decode(const InputRecord& record, TimeMs now_ms) {
     return result;
   }
   if (result.event_time > now_ms + kMaxFutureSkewMs) {
-    result.dead_letter = Reject(
-        DeadLetterReason::kFutureTimestamp,
-        "event_time " + FormatRfc3339(result.event_time) + " is more than 1 hour ahead of " +
-            FormatRfc3339(now_ms));
+    result.dead_letter = Reject(DeadLetterReason::kFutureTimestamp,
+                                "event_time " + FormatRfc3339(result.event_time) +
+                                    " is more than 1 hour ahead of " + FormatRfc3339(now_ms));
   }
   return result;
 }
 
-std::optional<DeadLetter> CheckTooLate(TimeMs event_time, TimeMs stream_time,
-                                       int retention_days) {
+std::optional<DeadLetter> CheckTooLate(TimeMs event_time, TimeMs stream_time, int retention_days) {
   const TimeMs cutoff = StartOfDay(DayOf(stream_time) - (retention_days - 1));
   if (event_time >= cutoff) return std::nullopt;
-  return Reject(DeadLetterReason::kTooLate,
-                "event_time " + FormatRfc3339(event_time) + " is before the retained window, " +
-                    "which starts " + FormatRfc3339(cutoff));
+  return Reject(DeadLetterReason::kTooLate, "event_time " + FormatRfc3339(event_time) +
+                                                " is before the retained window, " +
+                                                "which starts " + FormatRfc3339(cutoff));
 }
 
 }  // namespace c360

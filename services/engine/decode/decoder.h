@@ -95,7 +95,6 @@ class Decoder {
 
 // SPEC section 2: an event dated before the start of day D - (retention_days - 1), where
 // D is the UTC day of the task's stream time, is `too_late` (90 days keeps R90D whole).
-std::optional<DeadLetter> CheckTooLate(TimeMs event_time, TimeMs stream_time,
-                                       int retention_days);
+std::optional<DeadLetter> CheckTooLate(TimeMs event_time, TimeMs stream_time, int retention_days);
 
 }  // namespace c360

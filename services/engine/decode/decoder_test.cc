@@ -230,8 +230,7 @@ TEST_P(DecoderFormatTest, OversizeComesFirst) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, DecoderFormatTest,
-                         ::testing::Values(Format::kProtobuf, Format::kJson),
-                         [](const auto& info) {
+                         ::testing::Values(Format::kProtobuf, Format::kJson), [](const auto& info) {
                            return info.param == Format::kProtobuf ? "Protobuf" : "Json";
                          });
 
@@ -250,13 +249,12 @@ TEST(DecoderTest, MalformedProtobufAndJson) {
   Decoder d;
   const std::string good = GoodTicket().SerializeAsString();
   const DecodeResult truncated =
-      DecodeRaw(d, InputTopic::kTickets, std::string_view(good).substr(0, good.size() - 3),
-                false);
+      DecodeRaw(d, InputTopic::kTickets, std::string_view(good).substr(0, good.size() - 3), false);
   ASSERT_FALSE(truncated.ok());
   EXPECT_EQ(ReasonLabel(truncated.dead_letter->reason), "malformed");
 
-  for (std::string_view bad : {"{not json", "[1,2,3]", "{\"quantity\": \"lots\"}",
-                               "{\"event_time\": \"yesterday\"}"}) {
+  for (std::string_view bad :
+       {"{not json", "[1,2,3]", "{\"quantity\": \"lots\"}", "{\"event_time\": \"yesterday\"}"}) {
     const DecodeResult r = DecodeRaw(d, InputTopic::kUsage, bad, true);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(ReasonLabel(r.dead_letter->reason), "malformed") << bad;
@@ -300,8 +298,7 @@ TEST(DecoderTest, UnspecifiedEnumNameIsMissingField) {
   Decoder d;
   const DecodeResult r = DecodeRaw(
       d, InputTopic::kTickets,
-      R"({"event_id":"e","customer_id":"cust-1","ticket_id":"T","kind":"KIND_UNSPECIFIED"})",
-      true);
+      R"({"event_id":"e","customer_id":"cust-1","ticket_id":"T","kind":"KIND_UNSPECIFIED"})", true);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ReasonLabel(r.dead_letter->reason), "missing_field");
 }
@@ -317,8 +314,7 @@ TEST(DecoderTest, DeeplyNestedJsonIsRejectedWithoutCrashing) {
 
   // Nesting inside an unknown field within the bound is forward compatible, and brackets
   // inside strings do not count.
-  const std::string shallow =
-      R"({"customer_id":"cust-1","future":[[{"a":"[[[[{{{{"}]]})";
+  const std::string shallow = R"({"customer_id":"cust-1","future":[[{"a":"[[[[{{{{"}]]})";
   EXPECT_TRUE(DecodeRaw(d, InputTopic::kUsage, shallow, true).ok());
 }
 

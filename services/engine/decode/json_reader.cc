@@ -99,10 +99,8 @@ std::optional<Int> ToInteger(element value) {
       if (!(d >= kLow && d < -kLow) || d != std::trunc(d)) break;
       return static_cast<Int>(d);
     }
-    case element_type::STRING:
-      return ParseDecimal<Int>(value.get_string().value_unsafe());
-    default:
-      break;
+    case element_type::STRING: return ParseDecimal<Int>(value.get_string().value_unsafe());
+    default: break;
   }
   return std::nullopt;
 }
@@ -160,8 +158,7 @@ class Table {
  public:
   Table(std::initializer_list<Field<M>> fields) : fields_(fields) {
     const google::protobuf::Descriptor* type = M::descriptor();
-    Require(static_cast<int>(fields_.size()) == type->field_count() &&
-                fields_.size() <= kMaxFields,
+    Require(static_cast<int>(fields_.size()) == type->field_count() && fields_.size() <= kMaxFields,
             "the table does not list every field of the message");
     for (size_t i = 0; i < fields_.size(); ++i) {
       Field<M>& field = fields_[i];
@@ -214,8 +211,7 @@ class Table {
   };
   static void Require(bool ok, const char* what) {
     if (ok) return;
-    std::fprintf(stderr, "c360 json_reader: %s: %s\n", M::descriptor()->full_name().c_str(),
-                 what);
+    std::fprintf(stderr, "c360 json_reader: %s: %s\n", M::descriptor()->full_name().c_str(), what);
     std::abort();
   }
 
@@ -295,8 +291,7 @@ bool ApplyString(Context&, ClassOf<kMutable>* message, const Field<ClassOf<kMuta
 }
 
 template <auto kSet>
-bool ApplyInteger(Context&, ClassOf<kSet>* message, const Field<ClassOf<kSet>>&,
-                  element value) {
+bool ApplyInteger(Context&, ClassOf<kSet>* message, const Field<ClassOf<kSet>>&, element value) {
   const std::optional<ArgOf<kSet>> i = ToInteger<ArgOf<kSet>>(value);
   if (!i) return false;
   (message->*kSet)(*i);
@@ -371,10 +366,9 @@ class TimeText {
 bool ParseTime(std::string_view text, int64_t* seconds, int32_t* nanos) {
   TimeText t(text);
   int year, month, day, hour, minute, second;
-  if (!t.Number(4, 1, 9999, &year) || !t.Next('-') || !t.Number(2, 1, 12, &month) ||
-      !t.Next('-') || !t.Number(2, 1, 31, &day) || !t.Next('T') ||
-      !t.Number(2, 0, 23, &hour) || !t.Next(':') || !t.Number(2, 0, 59, &minute) ||
-      !t.Next(':') || !t.Number(2, 0, 59, &second)) {
+  if (!t.Number(4, 1, 9999, &year) || !t.Next('-') || !t.Number(2, 1, 12, &month) || !t.Next('-') ||
+      !t.Number(2, 1, 31, &day) || !t.Next('T') || !t.Number(2, 0, 23, &hour) || !t.Next(':') ||
+      !t.Number(2, 0, 59, &minute) || !t.Next(':') || !t.Number(2, 0, 59, &second)) {
     return false;
   }
   const std::chrono::year_month_day date{std::chrono::year(year),
@@ -389,8 +383,7 @@ bool ParseTime(std::string_view text, int64_t* seconds, int32_t* nanos) {
   const bool ahead = t.Next('+');
   if (!ahead && !t.Next('-')) return false;
   int offset_hours, offset_minutes;
-  if (!t.Number(2, 0, 23, &offset_hours) || !t.Next(':') ||
-      !t.Number(2, 0, 59, &offset_minutes)) {
+  if (!t.Number(2, 0, 23, &offset_hours) || !t.Next(':') || !t.Number(2, 0, 59, &offset_minutes)) {
     return false;
   }
   const int offset = offset_hours * 3'600 + offset_minutes * 60;
@@ -414,8 +407,8 @@ Timestamp* MutableTimestamp(Context& ctx, ClassOf<kRelease>* message) {
 }
 
 template <auto kRelease, auto kSetAllocated>
-bool ApplyTimestamp(Context& ctx, ClassOf<kRelease>* message,
-                    const Field<ClassOf<kRelease>>&, element value) {
+bool ApplyTimestamp(Context& ctx, ClassOf<kRelease>* message, const Field<ClassOf<kRelease>>&,
+                    element value) {
   std::string_view text;
   if (value.get_string().get(text) == simdjson::SUCCESS) {
     int64_t seconds;
@@ -618,7 +611,7 @@ simdjson::dom::parser MakeParser(size_t capacity) {
 
 struct JsonReader::Impl {
   simdjson::dom::parser parser = MakeParser(4096);
-  std::string padded;  // the value, then simdjson's padding
+  std::string padded;                                        // the value, then simdjson's padding
   std::vector<std::unique_ptr<Timestamp>> spare_timestamps;  // at most one per field
 
   Impl() { spare_timestamps.reserve(16); }
@@ -703,8 +696,7 @@ std::optional<std::string> JsonReader::Read(std::string_view json, v1::CampaignE
                                             std::vector<BadEnum>* bad_enums) {
   return ReadMessage(json, message, bad_enums);
 }
-std::optional<std::string> JsonReader::Read(std::string_view json,
-                                            v1::CustomerProfile* message,
+std::optional<std::string> JsonReader::Read(std::string_view json, v1::CustomerProfile* message,
                                             std::vector<BadEnum>* bad_enums) {
   return ReadMessage(json, message, bad_enums);
 }

@@ -195,7 +195,8 @@ class Differential {
     now.malformed = reader_.Read(json, reused, &now.bad_enums);
     ++compared;
     ASSERT_EQ(old.malformed.has_value(), now.malformed.has_value())
-        << "input: " << json << "\nold: " << old.malformed.value_or("ok " + expected.ShortDebugString())
+        << "input: " << json
+        << "\nold: " << old.malformed.value_or("ok " + expected.ShortDebugString())
         << "\nnew: " << now.malformed.value_or("ok " + reused->ShortDebugString());
     if (old.malformed) {
       ++malformed;
@@ -247,8 +248,8 @@ struct Generated {
 
 // Up to `per_topic` records of each input type from the generator, profiles included.
 std::vector<Generated> GeneratedRecords(size_t per_topic) {
-  gen::Simulation sim({.customers = 60, .history_days = 40, .seed = 11,
-                       .start_ms = 1'780'000'000'000});
+  gen::Simulation sim(
+      {.customers = 60, .history_days = 40, .seed = 11, .start_ms = 1'780'000'000'000});
   std::vector<gen::GeneratedRecord> records = sim.Profiles();
   std::vector<gen::GeneratedRecord> day;
   for (int d = 0; d < 40; ++d) {
@@ -276,60 +277,179 @@ std::vector<Generated> GeneratedRecords(size_t per_topic) {
 
 // Values of JSON members, as text, by what they try.
 const std::vector<std::string> kAnyValues = {
-    "null", "true", "false", "[]", "[1,\"a\",null]", "{}", "{\"a\":{\"b\":[1,2]}}", "\"\"",
-    "\"text\"", "0", "-1", "1.5", "1e400x", "\"\\u00e9\\ud83d\\ude00\"",
+    "null",
+    "true",
+    "false",
+    "[]",
+    "[1,\"a\",null]",
+    "{}",
+    "{\"a\":{\"b\":[1,2]}}",
+    "\"\"",
+    "\"text\"",
+    "0",
+    "-1",
+    "1.5",
+    "1e400x",
+    "\"\\u00e9\\ud83d\\ude00\"",
 };
 const std::vector<std::string> kStringValues = {
-    "\"\"", "\"cust-1\"", "\"h\\u00e9llo \\u2713\"", "\"\\ud83d\\ude00\"", "\"a\\u0000b\"",
-    "\"tab\\there\\nnew line\"", "\"\\\"quoted\\\" \\\\ slash \\/\"", "\"" + std::string(300, 'x') + "\"",
-    "5", "true", "{}", "[\"a\"]",
+    "\"\"",
+    "\"cust-1\"",
+    "\"h\\u00e9llo \\u2713\"",
+    "\"\\ud83d\\ude00\"",
+    "\"a\\u0000b\"",
+    "\"tab\\there\\nnew line\"",
+    "\"\\\"quoted\\\" \\\\ slash \\/\"",
+    "\"" + std::string(300, 'x') + "\"",
+    "5",
+    "true",
+    "{}",
+    "[\"a\"]",
 };
 const std::vector<std::string> kIntegerValues = {
-    "0", "1", "-1", "3", "2147483647", "2147483648", "-2147483648", "-2147483649",
-    "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-    "-9223372036854775809", "18446744073709551615", "18446744073709551616",
-    "123456789012345678901234567890", "-123456789012345678901234567890", "1.0", "1.5",
-    "1e2", "1E2", "1e+2", "-0", "-0.0", "0.0", "1e-5", "2.5e-400", "1e308",
-    "9.2233720368547758e18", "9.223372036854775e18", "-9.223372036854775808e18",
-    "2147483647.0", "2147483648.0", "-2147483648.0", "-2147483649.0", "\"3\"", "\"+3\"",
-    "\"-0\"", "\"007\"", "\" 3\"", "\"3 \"", "\"3.0\"", "\"1e2\"", "\"\"", "\"-\"", "\"+\"",
-    "\"0x10\"", "\"9223372036854775807\"", "\"9223372036854775808\"",
-    "\"-9223372036854775808\"", "\"-9223372036854775809\"", "\"2147483648\"",
-    "\"-2147483648\"", "\"3\\u0000\"", "\"\\u0033\"", "\"00000000000000000000000001\"",
+    "0",
+    "1",
+    "-1",
+    "3",
+    "2147483647",
+    "2147483648",
+    "-2147483648",
+    "-2147483649",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "123456789012345678901234567890",
+    "-123456789012345678901234567890",
+    "1.0",
+    "1.5",
+    "1e2",
+    "1E2",
+    "1e+2",
+    "-0",
+    "-0.0",
+    "0.0",
+    "1e-5",
+    "2.5e-400",
+    "1e308",
+    "9.2233720368547758e18",
+    "9.223372036854775e18",
+    "-9.223372036854775808e18",
+    "2147483647.0",
+    "2147483648.0",
+    "-2147483648.0",
+    "-2147483649.0",
+    "\"3\"",
+    "\"+3\"",
+    "\"-0\"",
+    "\"007\"",
+    "\" 3\"",
+    "\"3 \"",
+    "\"3.0\"",
+    "\"1e2\"",
+    "\"\"",
+    "\"-\"",
+    "\"+\"",
+    "\"0x10\"",
+    "\"9223372036854775807\"",
+    "\"9223372036854775808\"",
+    "\"-9223372036854775808\"",
+    "\"-9223372036854775809\"",
+    "\"2147483648\"",
+    "\"-2147483648\"",
+    "\"3\\u0000\"",
+    "\"\\u0033\"",
+    "\"00000000000000000000000001\"",
 };
 const std::vector<std::string> kEnumValues = {
-    "\"created\"", "\"EXPLODED\"", "\"1\"", "\"\"", "\" CREATED\"", "1", "2", "4", "99", "-1",
-    "1.0", "1.5", "2147483648", "-2147483648", "\"KIND_UNSPECIFIED\"",
-    "\"SEGMENT_UNSPECIFIED\"", "\"P9\"", "\"CREDIT_HOLD_RELEASED\"", "\"DISPUTE_RESOLVED\"",
+    "\"created\"",
+    "\"EXPLODED\"",
+    "\"1\"",
+    "\"\"",
+    "\" CREATED\"",
+    "1",
+    "2",
+    "4",
+    "99",
+    "-1",
+    "1.0",
+    "1.5",
+    "2147483648",
+    "-2147483648",
+    "\"KIND_UNSPECIFIED\"",
+    "\"SEGMENT_UNSPECIFIED\"",
+    "\"P9\"",
+    "\"CREDIT_HOLD_RELEASED\"",
+    "\"DISPUTE_RESOLVED\"",
 };
 const std::vector<std::string> kTimestampValues = {
-    "\"2026-11-18T09:46:40Z\"", "\"2026-11-18T09:46:40.5Z\"", "\"2026-11-18T09:46:40.582Z\"",
-    "\"2026-11-18T09:46:40.123456Z\"", "\"2026-11-18T09:46:40.123456789Z\"",
-    "\"2026-11-18T09:46:40.1234567891Z\"", "\"2026-11-18T09:46:40.Z\"",
-    "\"2026-11-18T09:46:40+01:00\"", "\"2026-11-18T09:46:40.25-01:30\"",
-    "\"2026-11-18T09:46:40+1:00\"", "\"2026-11-18T09:46:40+01:60\"",
-    "\"2026-11-18T09:46:40+24:00\"", "\"2026-11-18T09:46:40+0100\"",
-    "\"2026-11-18t09:46:40z\"", "\"2026-11-18 09:46:40Z\"", "\"2026-11-18T09:46:40\"",
-    "\"2026-02-29T00:00:00Z\"", "\"2028-02-29T00:00:00Z\"", "\"2026-02-30T09:46:40Z\"",
-    "\"2026-13-01T09:46:40Z\"", "\"2026-00-10T09:46:40Z\"", "\"2026-11-00T09:46:40Z\"",
-    "\"2026-11-18T24:00:00Z\"", "\"2026-11-18T23:60:00Z\"", "\"2026-11-18T23:59:60Z\"",
-    "\"0001-01-01T00:00:00Z\"", "\"0000-12-31T23:59:59Z\"", "\"9999-12-31T23:59:59Z\"",
-    "\"9999-12-31T23:59:59-01:00\"", "\"0001-01-01T00:00:00+01:00\"",
-    "\"10000-01-01T00:00:00Z\"", "\"1970-01-01T00:00:00Z\"", "\"1969-12-31T23:59:59.999Z\"",
-    "\"2026-1-18T09:46:40Z\"", "\"2026-11-8T9:46:40Z\"", "\"+2026-11-18T09:46:40Z\"",
-    "\" 2026-11-18T09:46:40Z\"", "\"2026-11-18T09:46:40Z \"", "\"2026-11-18T09:46:40Zjunk\"",
-    "\"2026-11-18T09:46:40Z\\u0000junk\"", "\"2026-11-18T09:46:4OZ\"",
-    "\"2026-11-18T09:46:40.1a3Z\"", "\"\"", "5", "true", "[]", "{}", "{\"seconds\":5}",
-    "{\"seconds\":\"5\",\"nanos\":7}", "{\"nanos\":-1}", "{\"seconds\":5.5}",
-    "{\"seconds\":null}", "{\"seconds\":1,\"seconds\":2}", "{\"seconds\":{}}",
-    "{\"seconds\":[1]}", "{\"Seconds\":1}", "{\"x\":[1,{\"y\":2}],\"nanos\":3}",
-    "{\"value\":\"2026-11-18T09:46:40Z\"}", "{\"seconds\":99999999999999}",
+    "\"2026-11-18T09:46:40Z\"",
+    "\"2026-11-18T09:46:40.5Z\"",
+    "\"2026-11-18T09:46:40.582Z\"",
+    "\"2026-11-18T09:46:40.123456Z\"",
+    "\"2026-11-18T09:46:40.123456789Z\"",
+    "\"2026-11-18T09:46:40.1234567891Z\"",
+    "\"2026-11-18T09:46:40.Z\"",
+    "\"2026-11-18T09:46:40+01:00\"",
+    "\"2026-11-18T09:46:40.25-01:30\"",
+    "\"2026-11-18T09:46:40+1:00\"",
+    "\"2026-11-18T09:46:40+01:60\"",
+    "\"2026-11-18T09:46:40+24:00\"",
+    "\"2026-11-18T09:46:40+0100\"",
+    "\"2026-11-18t09:46:40z\"",
+    "\"2026-11-18 09:46:40Z\"",
+    "\"2026-11-18T09:46:40\"",
+    "\"2026-02-29T00:00:00Z\"",
+    "\"2028-02-29T00:00:00Z\"",
+    "\"2026-02-30T09:46:40Z\"",
+    "\"2026-13-01T09:46:40Z\"",
+    "\"2026-00-10T09:46:40Z\"",
+    "\"2026-11-00T09:46:40Z\"",
+    "\"2026-11-18T24:00:00Z\"",
+    "\"2026-11-18T23:60:00Z\"",
+    "\"2026-11-18T23:59:60Z\"",
+    "\"0001-01-01T00:00:00Z\"",
+    "\"0000-12-31T23:59:59Z\"",
+    "\"9999-12-31T23:59:59Z\"",
+    "\"9999-12-31T23:59:59-01:00\"",
+    "\"0001-01-01T00:00:00+01:00\"",
+    "\"10000-01-01T00:00:00Z\"",
+    "\"1970-01-01T00:00:00Z\"",
+    "\"1969-12-31T23:59:59.999Z\"",
+    "\"2026-1-18T09:46:40Z\"",
+    "\"2026-11-8T9:46:40Z\"",
+    "\"+2026-11-18T09:46:40Z\"",
+    "\" 2026-11-18T09:46:40Z\"",
+    "\"2026-11-18T09:46:40Z \"",
+    "\"2026-11-18T09:46:40Zjunk\"",
+    "\"2026-11-18T09:46:40Z\\u0000junk\"",
+    "\"2026-11-18T09:46:4OZ\"",
+    "\"2026-11-18T09:46:40.1a3Z\"",
+    "\"\"",
+    "5",
+    "true",
+    "[]",
+    "{}",
+    "{\"seconds\":5}",
+    "{\"seconds\":\"5\",\"nanos\":7}",
+    "{\"nanos\":-1}",
+    "{\"seconds\":5.5}",
+    "{\"seconds\":null}",
+    "{\"seconds\":1,\"seconds\":2}",
+    "{\"seconds\":{}}",
+    "{\"seconds\":[1]}",
+    "{\"Seconds\":1}",
+    "{\"x\":[1,{\"y\":2}],\"nanos\":3}",
+    "{\"value\":\"2026-11-18T09:46:40Z\"}",
+    "{\"seconds\":99999999999999}",
     "{\"nanos\":2147483648}",
 };
 
 const std::vector<std::string> kUnknownNames = {
-    "added_in_v9", "CustomerId", "customerid", "@type", "", "event_time.seconds", "kind ",
-    "\u00e9v\u00e9nement",
+    "added_in_v9",        "CustomerId", "customerid",          "@type", "",
+    "event_time.seconds", "kind ",      "\u00e9v\u00e9nement",
 };
 
 const std::vector<std::string>& ValuesFor(const FieldDescriptor* field) {
@@ -355,7 +475,9 @@ Members MembersOf(const std::string& json) {
 }
 
 std::string Text(const Members& members, std::mt19937& rng) {
-  const auto space = [&rng] { return rng() % 8 == 0 ? std::string(" \n\t\r").substr(rng() % 4, 1) : ""; };
+  const auto space = [&rng] {
+    return rng() % 8 == 0 ? std::string(" \n\t\r").substr(rng() % 4, 1) : "";
+  };
   std::string out = space() + "{";
   for (size_t i = 0; i < members.size(); ++i) {
     if (i > 0) out += ",";
@@ -368,7 +490,9 @@ std::string Text(const Members& members, std::mt19937& rng) {
 // One to three member-level changes.
 void Mutate(Members* members, const Descriptor* type, std::mt19937& rng) {
   const auto pick = [&rng](const auto& v) -> const auto& { return v[rng() % v.size()]; };
-  const auto random_field = [&]() { return type->field(static_cast<int>(rng() % type->field_count())); };
+  const auto random_field = [&]() {
+    return type->field(static_cast<int>(rng() % type->field_count()));
+  };
   const auto value_for = [&](const FieldDescriptor* field) -> std::string {
     if (field != nullptr && field->type() == FieldDescriptor::TYPE_ENUM && rng() % 2 == 0) {
       const auto* e = field->enum_type();
@@ -406,7 +530,8 @@ void Mutate(Members* members, const Descriptor* type, std::mt19937& rng) {
       case 3: {  // a field given twice, under either name
         const FieldDescriptor* field = random_field();
         const std::string key = rng() % 2 ? field->name() : field->json_name();
-        members->insert(members->begin() + static_cast<long>(members->empty() ? 0 : rng() % (members->size() + 1)),
+        members->insert(members->begin() +
+                            static_cast<long>(members->empty() ? 0 : rng() % (members->size() + 1)),
                         {key, value_for(field)});
         break;
       }
@@ -440,7 +565,7 @@ std::string MutateBytes(std::string text, std::mt19937& rng) {
       case 1: text.insert(at, 1, static_cast<char>(rng() % 256)); break;
       case 2: text.erase(at, 1); break;
       case 3: text.resize(at); break;
-      case 4: text.insert(at, "\xC3\x28"); break;  // invalid UTF-8
+      case 4: text.insert(at, "\xC3\x28"); break;     // invalid UTF-8
       case 5: text.insert(0, "\xEF\xBB\xBF"); break;  // byte order mark
       case 6: text.insert(at, std::string(1, "{}[]\",:\\0123456789-.eE"[rng() % 22])); break;
     }
@@ -458,18 +583,27 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
   const std::string t = R"("event_id":"e","customer_id":"c","ticket_id":"T",)";
   const std::vector<std::pair<InputTopic, std::string>> cases = {
       // Not objects, not JSON.
-      {InputTopic::kUsage, ""}, {InputTopic::kUsage, "   "}, {InputTopic::kUsage, "null"},
-      {InputTopic::kUsage, "true"}, {InputTopic::kUsage, "1"}, {InputTopic::kUsage, "1.5"},
-      {InputTopic::kUsage, "-1"}, {InputTopic::kUsage, "18446744073709551615"},
-      {InputTopic::kUsage, "\"s\""}, {InputTopic::kUsage, "[]"}, {InputTopic::kUsage, "[{}]"},
-      {InputTopic::kUsage, "{not json"}, {InputTopic::kUsage, "{\"customer_id\":\"c\"} x"},
+      {InputTopic::kUsage, ""},
+      {InputTopic::kUsage, "   "},
+      {InputTopic::kUsage, "null"},
+      {InputTopic::kUsage, "true"},
+      {InputTopic::kUsage, "1"},
+      {InputTopic::kUsage, "1.5"},
+      {InputTopic::kUsage, "-1"},
+      {InputTopic::kUsage, "18446744073709551615"},
+      {InputTopic::kUsage, "\"s\""},
+      {InputTopic::kUsage, "[]"},
+      {InputTopic::kUsage, "[{}]"},
+      {InputTopic::kUsage, "{not json"},
+      {InputTopic::kUsage, "{\"customer_id\":\"c\"} x"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\"}{}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\",}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\"} //"},
       {InputTopic::kUsage, "{'customer_id':'c'}"},
       {InputTopic::kUsage, " \n{\"customer_id\":\"c\"}\t\r\n"},
       {InputTopic::kUsage, "\xEF\xBB\xBF{\"customer_id\":\"c\"}"},
-      {InputTopic::kUsage, "\xEF\xBB\xBF"}, {InputTopic::kUsage, "\xEF\xBB{}"},
+      {InputTopic::kUsage, "\xEF\xBB\xBF"},
+      {InputTopic::kUsage, "\xEF\xBB{}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\"}\xEF\xBB\xBF"},
       // nlohmann ended the value at a NUL byte.
       {InputTopic::kUsage, std::string("{\"customer_id\":\"c\"}\0", 20)},
@@ -479,7 +613,8 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
       {InputTopic::kUsage, std::string("{\"customer_id\":\"c\",\"quantity\":12\0}", 34)},
       {InputTopic::kUsage, std::string("12\0abc", 6)},
       {InputTopic::kUsage, std::string("\0{}", 3)},
-      {InputTopic::kUsage, std::string("{\"customer_id\":\"c\",\"x\":123456789012345678901234567890}\0 ", 56)},
+      {InputTopic::kUsage,
+       std::string("{\"customer_id\":\"c\",\"x\":123456789012345678901234567890}\0 ", 56)},
       {InputTopic::kUsage, "{\"customer_id\":\"c\xff\"}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\",\"x\":\"\xed\xa0\x80\"}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\",\"x\":\"\xc0\xaf\"}"},
@@ -522,7 +657,8 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
       {InputTopic::kUsage, R"({"customer_id":"c","quantity":"lots","quantity":2})"},
       {InputTopic::kUsage, R"({"customer_id":"c","quantity":2,"quantity":"lots"})"},
       // Types and nulls.
-      {InputTopic::kUsage, R"({"customer_id":null,"module":null,"quantity":null,"event_time":null})"},
+      {InputTopic::kUsage,
+       R"({"customer_id":null,"module":null,"quantity":null,"event_time":null})"},
       {InputTopic::kUsage, R"({"customer_id":"c","module":5})"},
       {InputTopic::kUsage, R"({"customer_id":"c","module":{}})"},
       {InputTopic::kUsage, R"({"customer_id":"c","module":["a"]})"},
@@ -576,10 +712,10 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
       {InputTopic::kUsage, "{\"customer_id\":\"c\",\"y\":\"" + std::string(200'000, 'y') +
                                "\",\"x\":" + Nested(64) + "}"},
       {InputTopic::kUsage, "{\"customer_id\":\"c\",\"x\":" + Nested(64) + ",\"q\":01}"},
-      {InputTopic::kUsage, "{\"customer_id\":\"c\",\"x\":" + Nested(64) +
-                               ",\"q\":123456789012345678901234567890}"},
-      {InputTopic::kUsage, "{\"customer_id\":\"c\",\"q\":123456789012345678901234567890,\"x\":" +
-                               Nested(64) + "}"},
+      {InputTopic::kUsage,
+       "{\"customer_id\":\"c\",\"x\":" + Nested(64) + ",\"q\":123456789012345678901234567890}"},
+      {InputTopic::kUsage,
+       "{\"customer_id\":\"c\",\"q\":123456789012345678901234567890,\"x\":" + Nested(64) + "}"},
   };
   Differential differential;
   for (const auto& [topic, json] : cases) {
@@ -591,8 +727,8 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
     const Descriptor* type = DescriptorOf(topic);
     for (int f = 0; f < type->field_count(); ++f) {
       const FieldDescriptor* field = type->field(f);
-      for (const auto* values : {&kAnyValues, &kStringValues, &kIntegerValues, &kEnumValues,
-                                 &kTimestampValues}) {
+      for (const auto* values :
+           {&kAnyValues, &kStringValues, &kIntegerValues, &kEnumValues, &kTimestampValues}) {
         for (const std::string& value : *values) {
           for (const std::string& name : {field->name(), field->json_name()}) {
             differential.Check(topic, "{\"customer_id\":\"c\",\"" + name + "\":" + value + "}");
@@ -602,8 +738,8 @@ TEST(JsonReaderTest, EdgeCasesReadAsBefore) {
       }
     }
   }
-  std::printf("%d edge cases: %d malformed, %d with undefined enum names\n",
-              differential.compared, differential.malformed, differential.with_bad_enums);
+  std::printf("%d edge cases: %d malformed, %d with undefined enum names\n", differential.compared,
+              differential.malformed, differential.with_bad_enums);
 }
 
 TEST(JsonReaderTest, GeneratedAndMutatedRecordsReadAsBefore) {
@@ -644,8 +780,11 @@ TEST(JsonReaderTest, DecoderSeesJsonAsProtobuf) {
   int decoded = 0;
   for (const Generated& g : GeneratedRecords(400)) {
     for (const std::string* json : {&g.json, &g.camel_json}) {
-      InputRecord r{.topic = g.topic, .key = g.key, .value = g.protobuf,
-                    .content_type = "application/x-protobuf", .kafka_timestamp_ms = g.time};
+      InputRecord r{.topic = g.topic,
+                    .key = g.key,
+                    .value = g.protobuf,
+                    .content_type = "application/x-protobuf",
+                    .kafka_timestamp_ms = g.time};
       const DecodeResult expected = from_protobuf.Decode(r, now);
       r.value = *json;
       r.content_type = "application/json";
@@ -684,8 +823,11 @@ TEST(JsonReaderTest, AllocationFreeOnceWarm) {
     int ok = 0;
     for (const Generated& g : records) {
       for (const std::string* json : {&g.json, &g.camel_json}) {
-        const InputRecord r{.topic = g.topic, .key = g.key, .value = *json,
-                            .content_type = "application/json", .kafka_timestamp_ms = g.time};
+        const InputRecord r{.topic = g.topic,
+                            .key = g.key,
+                            .value = *json,
+                            .content_type = "application/json",
+                            .kafka_timestamp_ms = g.time};
         ok += decoder.Decode(r, now).ok() ? 1 : 0;
       }
     }
