@@ -6,6 +6,7 @@
 
 #include <benchmark/benchmark.h>
 #include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <list>
@@ -17,6 +18,7 @@
 #include "scoring/scores.h"
 #include "scoring/test_events.h"
 #include "services/engine/decode/decoder.h"
+#include "services/engine/output.h"
 #include "services/engine/processing_pool.h"
 #include "services/engine/task.h"
 #include "services/generator/simulation.h"
@@ -423,6 +425,68 @@ void BM_EncodeCustomer(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(bytes.size());
 }
 BENCHMARK(BM_EncodeCustomer)->ArgName("days")->Arg(1)->Arg(365);
+
+// A health snapshot as --output-format json writes it (output.h: the one protobuf-to-JSON
+// mapper, common/proto_json.h), against the path before it: protobuf's MessageToJsonString,
+// parsed by nlohmann::json to add the nulls, dumped again.
+v1::HealthSnapshot SnapshotForJson() {
+  v1::HealthSnapshot s;
+  s.set_customer_id("cust-00042");
+  s.set_customer_name("Tidal Retail 42");
+  s.set_health(58);
+  s.set_risk(71);
+  s.set_source_topic("c360.usage");
+  s.set_source_partition(3);
+  s.set_source_offset(123'456);
+  *s.mutable_stream_time() = ToTimestamp(At(30, 10));
+  *s.mutable_emitted_at() = ToTimestamp(At(30, 10));
+  for (const char* component : {"financial", "usage", "support"}) {
+    auto* d = s.add_drivers();
+    d->set_component(component);
+    d->set_deficit(12.5);
+    d->set_text("usage down 62% vs prior 30 days");
+  }
+  auto* k = s.mutable_kpis();
+  k->set_usage_events_r30d(1'234);
+  k->set_usage_events_prior_r30d(2'345);
+  k->set_usage_change_pct(-47.4);
+  k->set_days_since_last_usage(2);
+  k->set_open_tickets(3);
+  k->set_sla_breach_rate_pct_r30d(12.5);
+  k->set_avg_response_hours_r30d(4.25);
+  k->set_overdue_invoices(1);
+  k->set_overdue_amount_cents(1'250'000);
+  return s;
+}
+
+void BM_TopicJson(benchmark::State& state) {
+  const v1::HealthSnapshot s = SnapshotForJson();
+  std::string out;
+  for (auto _ : state) {
+    EncodeOutput(s, OutputFormat::kJson, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TopicJson);
+
+void BM_TopicJsonThroughText(benchmark::State& state) {
+  const v1::HealthSnapshot s = SnapshotForJson();
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string text, out;
+  for (auto _ : state) {
+    text.clear();
+    (void)google::protobuf::util::MessageToJsonString(s, &text, options);
+    nlohmann::json json = nlohmann::json::parse(text);
+    json["kpis"]["csat_avg_r90d"] = nullptr;  // what adding the nulls did, roughly
+    out = json.dump();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TopicJsonThroughText);
 
 }  // namespace
 }  // namespace c360

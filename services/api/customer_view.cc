@@ -32,60 +32,17 @@ std::string StatusName(int status) {
                      : HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(status));
 }
 
-// A message by reflection: int64 as numbers (protobuf's JSON mapping would quote them),
-// doubles rounded, enums by name, Timestamps as RFC 3339, absent optionals as null.
-json MessageJson(const google::protobuf::Message& m);
-
-json FieldValue(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f,
-                int index) {
-  using FD = google::protobuf::FieldDescriptor;
-  const google::protobuf::Reflection* r = m.GetReflection();
-  const bool rep = f->is_repeated();
-  switch (f->cpp_type()) {
-    case FD::CPPTYPE_INT32: return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
-    case FD::CPPTYPE_INT64: return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
-    case FD::CPPTYPE_UINT32: return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
-    case FD::CPPTYPE_UINT64: return rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f);
-    case FD::CPPTYPE_BOOL: return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
-    case FD::CPPTYPE_STRING: return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
-    case FD::CPPTYPE_FLOAT:
-      return Rounded(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), 2);
-    case FD::CPPTYPE_DOUBLE: {
-      const int places = f->name() == "csat_avg_r90d" || f->name() == "response_rate_r90d" ? 3 : 2;
-      return Rounded(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), places);
-    }
-    case FD::CPPTYPE_ENUM:
-      return (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name();
-    case FD::CPPTYPE_MESSAGE: {
-      const google::protobuf::Message& sub =
-          rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
-      if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
-        return FormatRfc3339(ToMs(static_cast<const google::protobuf::Timestamp&>(sub)));
-      }
-      return MessageJson(sub);
-    }
-  }
-  return nullptr;
+// The API's JSON of a message (common/proto_json.h): int64 as numbers, doubles rounded to 2
+// places (the two ratios to 3), Timestamps as RFC 3339 with milliseconds, absent as null.
+int ApiDecimalPlaces(const google::protobuf::FieldDescriptor& f) {
+  return f.name() == "csat_avg_r90d" || f.name() == "response_rate_r90d" ? 3 : 2;
 }
+constexpr JsonMapping kApiJson{.int64_as_string = false,
+                               .unset_messages_as_null = true,
+                               .timestamp_millis = true,
+                               .decimal_places = &ApiDecimalPlaces};
 
-json MessageJson(const google::protobuf::Message& m) {
-  json out = json::object();
-  const google::protobuf::Descriptor* d = m.GetDescriptor();
-  const google::protobuf::Reflection* r = m.GetReflection();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const google::protobuf::FieldDescriptor* f = d->field(i);
-    if (f->is_repeated()) {
-      json list = json::array();
-      for (int k = 0; k < r->FieldSize(m, f); ++k) list.push_back(FieldValue(m, f, k));
-      out[f->name()] = std::move(list);
-    } else if (f->has_presence() && !r->HasField(m, f)) {
-      out[f->name()] = nullptr;
-    } else {
-      out[f->name()] = FieldValue(m, f, 0);
-    }
-  }
-  return out;
-}
+json MessageJson(const google::protobuf::Message& m) { return ProtoToJson(m, kApiJson); }
 
 std::string PriorityName(int priority) {
   return priority >= 1 && priority <= 4 ? "P" + std::to_string(priority) : "";
@@ -285,11 +242,6 @@ json OpenInvoices(const CustomerState& s, const Evaluation& eval) {
 }
 
 }  // namespace
-
-double Rounded(double value, int places) {
-  const double scale = std::pow(10.0, places);
-  return std::round(value * scale) / scale;
-}
 
 Evaluation Evaluate(CustomerState& state, const ViewContext& ctx) {
   Evaluation e;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "c360/v1/health.pb.h"
+#include "common/proto_json.h"  // Rounded
 #include "scoring/config.h"
 #include "scoring/customer_state.h"
 #include "scoring/kpis.h"
@@ -80,8 +81,5 @@ struct CustomerRow {
 CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored, uint16_t task,
                   const Config& config);
 nlohmann::json RowJson(const CustomerRow& row);
-
-// Rounds half away from zero to `places` decimals (what JSON shows).
-double Rounded(double value, int places);
 
 }  // namespace c360::api

@@ -18,7 +18,8 @@ inline constexpr char kJsonContentType[] = "application/json";
 const char* EncodeOutput(const google::protobuf::Message& message, OutputFormat format,
                          std::string* out);
 
-// JSON with every field (zeros included) and null for unset optional fields.
+// JSON with every field (zeros included) and null for unset optional fields (kTopicJson,
+// common/proto_json.h).
 std::string ToJson(const google::protobuf::Message& message);
 
 }  // namespace c360
