@@ -87,13 +87,16 @@ class Filler {
     return values[rng_() % 7];
   }
   std::string RandomString() {
-    const char* values[] = {"", "cust-00042", "Tidal Retail \"42\"", "caf\xc3\xa9 \xe2\x82\xac",
-                            "line\nbreak\ttab\\", "\x01"};
+    const char* values[] = {"",
+                            "cust-00042",
+                            "Tidal Retail \"42\"",
+                            "caf\xc3\xa9 \xe2\x82\xac",
+                            "line\nbreak\ttab\\",
+                            "\x01"};
     return values[rng_() % 6];
   }
 
-  void Set(Message* m, const google::protobuf::Reflection* r, const FieldDescriptor* f,
-           int depth) {
+  void Set(Message* m, const google::protobuf::Reflection* r, const FieldDescriptor* f, int depth) {
     const bool rep = f->is_repeated();
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32: {
@@ -138,7 +141,8 @@ class Filler {
       }
       case FieldDescriptor::CPPTYPE_ENUM: {
         const auto* e = f->enum_type();
-        const int v = rng_() % 8 == 0 ? 97 : e->value(static_cast<int>(rng_() % e->value_count()))->number();
+        const int v =
+            rng_() % 8 == 0 ? 97 : e->value(static_cast<int>(rng_() % e->value_count()))->number();
         rep ? r->AddEnumValue(m, f, v) : r->SetEnumValue(m, f, v);
         break;
       }
@@ -187,7 +191,7 @@ TEST(ProtoJsonTest, TheApisShape) {
   EXPECT_EQ(json["observed_value"], 0.67);
   EXPECT_EQ(json["source_offset"], 9'007'199'254'740'993);  // a number, not a string
   EXPECT_EQ(json["event_time"], "1970-01-01T00:00:00.000Z");
-  EXPECT_TRUE(json["stream_time"].is_null());                  // unset sub-message
+  EXPECT_TRUE(json["stream_time"].is_null());  // unset sub-message
   EXPECT_EQ(ProtoToJson(alert, kTopicJson)["source_offset"], "9007199254740993");
   EXPECT_EQ(ProtoToJson(alert, kTopicJson)["event_time"], "1970-01-01T00:00:00Z");
   EXPECT_FALSE(ProtoToJson(alert, kTopicJson).contains("stream_time"));

@@ -37,6 +37,9 @@ struct RuleConfig {
   std::string action;  // recommended action text
 };
 
+// Ticket priorities P1..P4, indexed by number (index 0 unused).
+inline constexpr size_t kPrioritySlots = 5;
+
 struct SlaPolicy {
   int response_hours = 0;
   int resolution_hours = 0;
@@ -82,7 +85,7 @@ struct Config {
   } http;
 
   // SLA policy by priority P1..P4 (index 0 unused).
-  std::array<SlaPolicy, 5> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};
+  std::array<SlaPolicy, kPrioritySlots> sla = {{{0, 0}, {1, 8}, {4, 24}, {8, 72}, {24, 168}}};
   // Share of tickets meant to meet their SLA: the target line of the Customer 360 view.
   double sla_target_pct = 95;
 

@@ -169,7 +169,7 @@ void FillKpis(CustomerState& state, const CoreKpis& k, v1::Kpis* out) {
   std::sort(modules.begin(), modules.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
-  for (size_t i = 0; i < modules.size() && i < 5; ++i) {
+  for (size_t i = 0; i < modules.size() && i < kTopModules; ++i) {
     auto* m = out->add_top_modules_r30d();
     m->set_module(modules[i].first);
     m->set_events(modules[i].second);

@@ -16,6 +16,9 @@
 
 namespace c360 {
 
+// top_modules_r30d lists this many modules (SPEC section 3).
+inline constexpr size_t kTopModules = 5;
+
 struct CoreKpis {
   TimeMs stream_time = 0;
   int32_t day = 0;  // day(T)
@@ -28,7 +31,7 @@ struct CoreKpis {
   std::optional<int32_t> days_since_last_usage;
 
   int32_t tickets_created_r30d = 0;
-  std::array<int32_t, 5> tickets_by_priority_r30d = {0, 0, 0, 0, 0};  // [1..4]
+  std::array<int32_t, kPrioritySlots> tickets_by_priority_r30d{};  // [1..4]
   int32_t open_tickets = 0;
   int32_t open_p1 = 0;
   int32_t open_p2 = 0;

@@ -60,7 +60,7 @@ void Engine::Impl::Start() {
       throw EngineError(e.what());
     }
   }
-  PartitionList subscription(rd_kafka_topic_partition_list_new(5));
+  PartitionList subscription(rd_kafka_topic_partition_list_new(kInputTopicCount));
   for (InputTopic input : kAllInputTopics) {
     const std::string& topic = config_.topics.Input(input);
     rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
