@@ -23,7 +23,9 @@
 // warning about it).
 //
 // Prints "ready" once partitions are assigned. Commands on stdin: "reset" starts the
-// measured window (counters cleared), "report" prints one JSON line and exits:
+// measured window (counters cleared), "window" prints the line below for the time since the
+// last reset or window and clears the counters (per-minute figures), "report" prints one
+// JSON line and exits:
 // {"consumed": N, "seconds": S, "outputs": {...}, "transactions": T, "aborted": A,
 //  "consume_ms": {"ms": count, ...}, "relay_ms": {"ms": count, ...},
 //  "transaction_ms": {"ms": count, ...}} (transaction_ms: each transaction, begin to commit).
@@ -117,7 +119,7 @@ void Report() {
   std::fflush(stdout);
 }
 
-// "reset", "report" or "" from stdin without blocking; "eof" when stdin closed.
+// "reset", "window", "report" or "" from stdin without blocking; "eof" when stdin closed.
 std::string Command() {
   static std::string buffer;
   pollfd fd{0, POLLIN, 0};
@@ -309,6 +311,9 @@ int main(int argc, char** argv) {
     const std::string command = Command();
     if (command == "eof") break;
     if (command == "reset") {
+      stats = Stats();
+    } else if (command == "window") {  // the figures since the last reset or window, and go on
+      Report();
       stats = Stats();
     } else if (command == "report") {
       if (in_transaction) commit_transaction();

@@ -27,6 +27,10 @@ Both subjects' quantiles are read the same way, from cumulative buckets with the
 bounds (interpolated as Prometheus' histogram_quantile does); the bare relay's exact ones
 are in the JSON too.
 
+Runs of 2 minutes or more also report each minute's quantiles, side by side (does the
+figure hold?): the engine's from its histogram's difference over the minute, with the
+minute's largest consumer lag, the relay's from a window it reports each minute.
+
   bench/latency.py [--rate 20000] [--seconds 60] [--customers 20000]
                    [--broker embedded|kafka] [--guarantee at_least_once|exactly_once]
                    [--subjects c360,bare] [--build DIR] [--json FILE]
@@ -356,9 +360,21 @@ def run_c360(args, bootstrap, broker_pid, work, config_text, protos):
             lags = []
             cpu = CpuSampler({"broker": broker_pid, "c360": engine.pid})
 
+            minutes, minute_start = [], {"m": before, "lags": 0}
+
             def each_second():
-                lags.append(total(metrics(port), "c360_consumer_lag{"))
+                m = metrics(port)
+                lags.append(total(m, "c360_consumer_lag{"))
                 cpu.sample()
+                if len(lags) % 60 == 0:  # a minute's figures, from the histogram's difference
+                    b = buckets(minute_start["m"], "c360_event_to_alert_seconds")
+                    a = buckets(m, "c360_event_to_alert_seconds")
+                    q = ms_quantiles(b, a)
+                    minutes.append({"minute": len(minutes) + 1, "alerts": int(a[-1][1] - b[-1][1]),
+                                    "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
+                                    "max_lag": int(max(lags[minute_start["lags"]:]))})
+                    minute_start.update(m=m, lags=len(lags))
+                    print(f"  c360 minute {len(minutes)}: {minutes[-1]}", flush=True)
             sent, elapsed = load.run(args.seconds, each_second)
             cpu.sample()
             load.flush()
@@ -402,6 +418,7 @@ def run_c360(args, bootstrap, broker_pid, work, config_text, protos):
                 "cpu_percent": cpu.result(),
                 "to_evaluation_ms": percentiles(to_eval),
                 "evaluation_to_producer_ms": percentiles(to_publish),
+                "per_minute": minutes,
             }
         finally:
             stop(engine)
@@ -425,7 +442,27 @@ def run_bare(args, bootstrap, broker_pid, kafka_overrides, health_per_record, pr
         relay.stdin.write("reset\n")
         relay.stdin.flush()
         cpu = CpuSampler({"broker": broker_pid, "bare": relay.pid})
-        sent, elapsed = load.run(args.seconds if seconds is None else seconds, cpu.sample)
+        minutes, ticks = [], [0]
+
+        def each_second():
+            cpu.sample()
+            ticks[0] += 1
+            if ticks[0] % 60 == 0:  # a minute's figures: the relay reports and starts afresh
+                relay.stdin.write("window\n")
+                relay.stdin.flush()
+                ready, _, _ = select.select([relay.stdout], [], [], 10)
+                if ready:
+                    w = json.loads(relay.stdout.readline())
+                    zero = [(le, 0) for le, _ in counts_to_buckets({})]
+                    relayed = counts_to_buckets(w["relay_ms"])
+                    q = ms_quantiles(zero, relayed)
+                    minutes.append({"minute": len(minutes) + 1, "alerts": relayed[-1][1],
+                                    "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
+                                    "window": w})
+                    print(f"  bare minute {len(minutes)}: "
+                          f"{ {k: v for k, v in minutes[-1].items() if k != 'window'} }",
+                          flush=True)
+        sent, elapsed = load.run(args.seconds if seconds is None else seconds, each_second)
         cpu.sample()
         load.flush()
         time.sleep(1)  # the last outputs
@@ -438,6 +475,16 @@ def run_bare(args, bootstrap, broker_pid, kafka_overrides, health_per_record, pr
         relay.wait(timeout=30)
     finally:
         stop(relay)
+    # The whole run: the minutes' windows and the rest since the last one, added up.
+    for w in [m.pop("window") for m in minutes]:
+        report["consumed"] += w["consumed"]
+        report["transactions"] += w["transactions"]
+        report["aborted"] += w["aborted"]
+        for key in ("relay_ms", "consume_ms", "transaction_ms"):
+            for ms, n in w[key].items():
+                report[key][ms] = report[key].get(ms, 0) + n
+        for topic, n in w["outputs"].items():
+            report["outputs"][topic] = report["outputs"].get(topic, 0) + n
     zero = [(le, 0) for le, _ in counts_to_buckets({})]
     relayed = counts_to_buckets(report["relay_ms"])
     consumed = counts_to_buckets(report["consume_ms"])
@@ -456,6 +503,7 @@ def run_bare(args, bootstrap, broker_pid, kafka_overrides, health_per_record, pr
         "transactions": report["transactions"],
         "transaction_exact_ms": exact_quantiles(report["transaction_ms"]),
         "aborted": report["aborted"],
+        "per_minute": minutes,
     }
 
 
@@ -587,6 +635,17 @@ def main():
                                        if args.guarantee == "exactly_once" else "")
                   + f"; CPU % of a core {r['cpu_percent']}",
                   flush=True)
+    if args.seconds >= 120:  # minute by minute: does the figure hold?
+        rows = {s: {m["minute"]: m for m in result[s]["per_minute"]} for s in subjects}
+        print("per minute, event-to-alert p50 / p99 / p999 ms (c360: and its max consumer lag):")
+        for minute in range(1, args.seconds // 60 + 1):
+            cells = []
+            for s in subjects:
+                m = rows[s].get(minute)
+                cells.append(f"{s} " + ("-" if m is None else
+                             f"{m['p50']} / {m['p99']} / {m['p999']}"
+                             + (f" (lag {m['max_lag']})" if "max_lag" in m else "")))
+            print(f"  minute {minute:>2}: " + "; ".join(cells))
     if "c360" in result and "bare" in result:
         c, b = result["c360"]["event_to_alert_ms"], result["bare"]["event_to_alert_ms"]
         result["ratio"] = {q: (round(c[q] / b[q], 2) if c[q] and b[q] else None)
