@@ -53,17 +53,27 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
     //   batch's window;
     // - a backlog (the last call filled the array): no wait;
     // - live traffic: until the batch is due, batch_max_ms after it opened, collecting
-    //   what arrives meanwhile (no spinning between records).
+    //   what arrives meanwhile (no spinning between records);
+    // - records buffered that no task could apply (each waits for a partition whose data
+    //   the broker has not handed over yet) and nothing applied since the last commit: as
+    //   when idle, until the first record (or partition end) arrives, or for 1 ms while a
+    //   task's max_task_idle_ms wait runs. Waiting 0 there spun the loop at full speed for
+    //   as long as a slow broker took to answer, starving the broker of the cores it shares.
     // While a fence's answer is due (well under 1 ms on loopback), at most 1 ms, so that
     // outputs do not wait for the next record.
     bool buffered = false;
-    for (const auto& [id, task] : tasks_) buffered = buffered || task->HasBuffered();
+    bool idle_wait = false;
+    for (const auto& [id, task] : tasks_) {
+      buffered = buffered || task->HasBuffered();
+      idle_wait = idle_wait || task->IdleWaitPending();
+    }
     const bool idle = batch_records == 0 && !buffered;
+    const bool blocked = batch_records == 0 && buffered && !full;
     size_t want = messages.size();
     int wait_ms = 0;
-    if (idle) {
+    if (idle || blocked) {
       want = 1;
-      wait_ms = 100;
+      wait_ms = blocked && idle_wait ? 1 : 100;
     } else if (!full) {
       const auto due = batch_started + std::chrono::milliseconds(config_.batch_max_ms);
       wait_ms = static_cast<int>(std::clamp<int64_t>(

@@ -114,6 +114,14 @@ class Task {
     }
     return false;
   }
+  // True while a max_task_idle_ms wait runs: records wait for a drained partition until a
+  // deadline (the engine's loop then wakes at least every millisecond).
+  bool IdleWaitPending() const {
+    for (const Partition& p : partitions_) {
+      if (p.idle_deadline != kNoTime) return true;
+    }
+    return false;
+  }
   // True once CaughtUp() has been seen since the task was created (readiness).
   bool CaughtUpOnce() {
     if (!caught_up_once_ && CaughtUp()) caught_up_once_ = true;
