@@ -380,6 +380,13 @@ def run_c360(args, bootstrap, broker_pid, work, config_text, protos):
             load.flush()
             time.sleep(1)  # the last batches' alerts
             after = metrics(port)
+            if minutes and len(lags) > minute_start["lags"]:  # the last (part of a) minute
+                b = buckets(minute_start["m"], "c360_event_to_alert_seconds")
+                a = buckets(after, "c360_event_to_alert_seconds")
+                q = ms_quantiles(b, a)
+                minutes.append({"minute": len(minutes) + 1, "alerts": int(a[-1][1] - b[-1][1]),
+                                "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
+                                "max_lag": int(max(lags[minute_start["lags"]:]))})
 
             consumed = (total(after, "c360_events_consumed_total")
                         - total(before, "c360_events_consumed_total"))
@@ -475,6 +482,14 @@ def run_bare(args, bootstrap, broker_pid, kafka_overrides, health_per_record, pr
         relay.wait(timeout=30)
     finally:
         stop(relay)
+    if minutes:  # the last (part of a) minute: what the report holds
+        zero = [(le, 0) for le, _ in counts_to_buckets({})]
+        relayed = counts_to_buckets(report["relay_ms"])
+        q = ms_quantiles(zero, relayed)
+        minutes.append({"minute": len(minutes) + 1, "alerts": relayed[-1][1], "p50": q["p50"],
+                        "p99": q["p99"], "p999": q["p999"], "window": {
+                            "consumed": 0, "transactions": 0, "aborted": 0, "relay_ms": {},
+                            "consume_ms": {}, "transaction_ms": {}, "outputs": {}}})
     # The whole run: the minutes' windows and the rest since the last one, added up.
     for w in [m.pop("window") for m in minutes]:
         report["consumed"] += w["consumed"]
