@@ -362,31 +362,29 @@ def run_c360(args, bootstrap, broker_pid, work, config_text, protos):
 
             minutes, minute_start = [], {"m": before, "lags": 0}
 
+            def close_minute(m):  # its figures, from the histogram's difference since its start
+                b = buckets(minute_start["m"], "c360_event_to_alert_seconds")
+                a = buckets(m, "c360_event_to_alert_seconds")
+                q = ms_quantiles(b, a)
+                minutes.append({"minute": len(minutes) + 1, "alerts": int(a[-1][1] - b[-1][1]),
+                                "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
+                                "max_lag": int(max(lags[minute_start["lags"]:]))})
+                minute_start.update(m=m, lags=len(lags))
+                print(f"  c360 minute {len(minutes)}: {minutes[-1]}", flush=True)
+
             def each_second():
                 m = metrics(port)
                 lags.append(total(m, "c360_consumer_lag{"))
                 cpu.sample()
-                if len(lags) % 60 == 0:  # a minute's figures, from the histogram's difference
-                    b = buckets(minute_start["m"], "c360_event_to_alert_seconds")
-                    a = buckets(m, "c360_event_to_alert_seconds")
-                    q = ms_quantiles(b, a)
-                    minutes.append({"minute": len(minutes) + 1, "alerts": int(a[-1][1] - b[-1][1]),
-                                    "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
-                                    "max_lag": int(max(lags[minute_start["lags"]:]))})
-                    minute_start.update(m=m, lags=len(lags))
-                    print(f"  c360 minute {len(minutes)}: {minutes[-1]}", flush=True)
+                if len(lags) % 60 == 0:
+                    close_minute(m)
             sent, elapsed = load.run(args.seconds, each_second)
             cpu.sample()
             load.flush()
             time.sleep(1)  # the last batches' alerts
             after = metrics(port)
             if minutes and len(lags) > minute_start["lags"]:  # the last (part of a) minute
-                b = buckets(minute_start["m"], "c360_event_to_alert_seconds")
-                a = buckets(after, "c360_event_to_alert_seconds")
-                q = ms_quantiles(b, a)
-                minutes.append({"minute": len(minutes) + 1, "alerts": int(a[-1][1] - b[-1][1]),
-                                "p50": q["p50"], "p99": q["p99"], "p999": q["p999"],
-                                "max_lag": int(max(lags[minute_start["lags"]:]))})
+                close_minute(after)
 
             consumed = (total(after, "c360_events_consumed_total")
                         - total(before, "c360_events_consumed_total"))
