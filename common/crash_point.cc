@@ -40,18 +40,19 @@ void CrashPoint(const char* name) {
   static std::atomic<long> passes{0};
   const long pass = passes.fetch_add(1) + 1;
   if (pass < armed->at || (armed->stop && pass != armed->at)) return;
-  if (armed->stop) {
-    static const char kStop[] = "c360: stop point ";
-    (void)!write(STDERR_FILENO, kStop, sizeof kStop - 1);
-    (void)!write(STDERR_FILENO, name, std::strlen(name));
-    (void)!write(STDERR_FILENO, "\n", 1);
+  // One line, written whole: several processing threads can pass a point at once.
+  const std::string line =
+      std::string(armed->stop ? "c360: stop point " : "c360: crash point ") + name + "\n";
+  if (armed->stop) {  // only the one pass `at` stops
+    (void)!write(STDERR_FILENO, line.data(), line.size());
     ::kill(::getpid(), SIGSTOP);  // every thread stops here until SIGCONT
     return;
   }
-  static const char kPrefix[] = "c360: crash point ";
-  (void)!write(STDERR_FILENO, kPrefix, sizeof kPrefix - 1);
-  (void)!write(STDERR_FILENO, name, std::strlen(name));
-  (void)!write(STDERR_FILENO, "\n", 1);
+  static std::atomic<bool> crashing{false};
+  if (crashing.exchange(true)) {
+    for (;;) ::pause();  // another thread is killing the process
+  }
+  (void)!write(STDERR_FILENO, line.data(), line.size());
   ::kill(::getpid(), SIGKILL);
 }
 
