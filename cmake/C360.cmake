@@ -2,7 +2,10 @@
 
 # GCC 12 reports -Wmaybe-uninitialized false positives on std::optional (GCC bug 80635);
 # the sanitizer build checks real uninitialised reads.
-set(C360_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-maybe-uninitialized)
+set(C360_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND C360_WARNINGS -Wno-maybe-uninitialized)
+endif()
 
 if(C360_SANITIZE)
   set(C360_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined

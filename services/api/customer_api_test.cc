@@ -471,7 +471,7 @@ TEST_F(CustomerApiTest, SummaryCountsAndRevenue) {
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["CHURN_RISK_HIGH"], 1);
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["INVOICE_OVERDUE"], 0);
   EXPECT_EQ(s["alerts_last_24h"]["total"], 4);
-  EXPECT_EQ(s["tasks"]["owned"], json({0}));
+  EXPECT_EQ(s["tasks"]["owned"], json::array({0}));
   EXPECT_EQ(s["tasks"]["not_owned"], json({1}));
 }
 
