@@ -424,7 +424,7 @@ void BM_EncodeCustomer(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["bytes"] = static_cast<double>(bytes.size());
 }
-BENCHMARK(BM_EncodeCustomer)->ArgName("days")->Arg(1)->Arg(365);
+BENCHMARK(BM_EncodeCustomer)->ArgName("days")->Arg(1)->Arg(30)->Arg(60)->Arg(365)->Arg(730);
 
 // A health snapshot as --output-format json writes it (output.h: the one protobuf-to-JSON
 // mapper, common/proto_json.h), against the path before it: protobuf's MessageToJsonString,
