@@ -8,20 +8,18 @@
 // Thread-safe for one submitting thread (the processing thread).
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
+#include "common/background_job.h"
 #include "state/store.h"
 
 namespace c360 {
 
 class CommitWriter {
  public:
-  explicit CommitWriter(StateStore* store);
-  ~CommitWriter();  // waits for a write in progress
+  explicit CommitWriter(StateStore* store) : store_(store) {}
+  ~CommitWriter() = default;  // waits for a write in progress
   CommitWriter(const CommitWriter&) = delete;
   CommitWriter& operator=(const CommitWriter&) = delete;
 
@@ -38,16 +36,9 @@ class CommitWriter {
   Result Wait();
 
  private:
-  void Loop();
-
   StateStore* const store_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  StateBatch* job_ = nullptr;  // submitted, not yet written
-  bool done_ = false;          // the submitted write finished: result_ holds it
-  bool stop_ = false;
-  Result result_;
-  std::thread thread_;
+  Result result_;      // the submitted write's, once it finished
+  BackgroundJob job_;  // last: destroyed (the write finished) first
 };
 
 }  // namespace c360

@@ -14,6 +14,11 @@ Engine::Impl::Impl(EngineSettings settings, const Clock& clock)
 }
 
 Engine::Impl::~Impl() {
+  try {
+    transaction_job_.Wait();  // a transaction under way uses the producer
+  } catch (const std::exception& e) {
+    spdlog::warn("event=transaction_failed error=\"{}\" action=stop", e.what());
+  }
   tasks_.clear();  // releases buffered messages before the consumer goes
   fence_queue_.reset();
   consumer_.reset();
@@ -111,8 +116,10 @@ EngineStats Engine::Impl::CurrentStats() const {
   s.tasks = static_cast<int>(tasks_.size());
   size_t fenced = held_.size();
   for (const Fence& f : fences_) fenced += f.items.size();
+  // exactly_once: what the producer holds belongs to the transaction under way.
+  const size_t in_flight = transactions_ ? transacting_.outputs : in_flight_.load();
   s.outbox_pending =
-      static_cast<int64_t>(in_flight_ + failed_.size() + fenced + writing_.publish.size());
+      static_cast<int64_t>(in_flight + failed_.size() + fenced + writing_.publish.size());
   s.fence_rejections = fence_rejections_;
   s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
   for (const auto& [id, task] : tasks_) {
@@ -213,7 +220,7 @@ void Engine::Impl::Shutdown() {
       "cache_misses={} unconfirmed_outputs={}",
       final_stats.consumed, final_stats.applied, final_stats.deadlettered, final_stats.commits,
       final_stats.alerts_published, final_stats.snapshots, final_stats.rescored_on_day_change,
-      final_stats.cache_hits, final_stats.cache_misses, in_flight_);
+      final_stats.cache_hits, final_stats.cache_misses, in_flight_.load());
 }
 
 Engine::Engine(EngineSettings settings, const Clock& clock)

@@ -78,6 +78,12 @@ void Engine::Impl::CreateClients() {
     producer_props.emplace_back("transactional.id", transactional_id_);
     producer_props.emplace_back("transaction.timeout.ms",
                                 std::to_string(config_.transaction_timeout_ms));
+    // The coordinator answers CONCURRENT_TRANSACTIONS to a transaction's offsets while it
+    // still writes the last one's markers; librdkafka 2.0.2 retries that after
+    // retry.backoff.ms (100 ms by default; Kafka's Java producer waits 20 ms there), which
+    // at a transaction per batch put 100 ms and more into most outputs' latency
+    // (docs/performance.md, "Live latency with exactly_once"). A kafka.* key overrides it.
+    producer_props.emplace_back("retry.backoff.ms", "20");
   }
   for (const auto& [key, value] : config_.kafka) {
     consumer_props.emplace_back(key, value);

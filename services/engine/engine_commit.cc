@@ -66,9 +66,15 @@ bool Engine::Impl::FinishCommit(bool wait, bool publish_now) {
   PublishStats();
   if (!publish.empty()) CrashPoint("after-commit");
   for (PublishItem& item : publish) held_.push_back(std::move(item));
+  if (transactions_) ++commits_ahead_;
   if (publish_now && std::chrono::steady_clock::now() >= fence_retry_at_) {
     if (transactions_) {
-      Transact();
+      // The next transaction takes this commit's outputs, with those of every commit
+      // written while the one under way runs. The loop runs at most kCommitsAhead commits
+      // ahead of it: then it waits for it, so that a slow transaction slows processing
+      // instead of letting outputs (and the work a crash repeats) pile up.
+      if (commits_ahead_ >= kCommitsAhead) FinishTransaction(/*wait=*/true);
+      StartTransaction();  // or, while one is under way, after it
     } else if (!held_.empty()) {
       IssueFence();
     }

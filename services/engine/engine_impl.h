@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "services/engine/engine.h"
+#include "common/background_job.h"
 #include "common/crash_point.h"
 #include "common/kafka.h"
 #include "services/engine/commit_writer.h"
@@ -116,7 +117,9 @@ class Engine::Impl final : public RecordOwner {
   PartitionList FenceOffsets() const;
   PartitionList TransactionOffsets(const std::map<int32_t, uint64_t>& published) const;
   int64_t OffsetsSum() const;
-  void Transact();
+  void StartTransaction();
+  bool FinishTransaction(bool wait);
+  void TransactNow();
   void IssueFence();
   void ServeFences();
   void RejectFences(rd_kafka_resp_err_t err);
@@ -161,8 +164,24 @@ class Engine::Impl final : public RecordOwner {
   std::vector<std::unique_ptr<InFlight>> failed_;  // to publish again
   // exactly_once (transaction.h): null otherwise.
   std::unique_ptr<OutputTransactions> transactions_;
-  std::vector<std::unique_ptr<InFlight>> transaction_flights_;  // the open transaction's outputs
-  bool transaction_produce_failed_ = false;
+  // The transaction running on transaction_job_ (StartTransaction): set and read by the
+  // processing thread, except `flights`, `produce_failed` and `aborted`/`fenced`, which the
+  // job fills and the processing thread reads once it waited for the job.
+  struct Transacting {
+    bool active = false;
+    size_t outputs = 0;    // handed to the job
+    int64_t progress = 0;  // OffsetsSum() of its offsets
+    std::map<int32_t, uint64_t> published;
+    PartitionList offsets{nullptr};
+    std::vector<PublishItem> items;                  // to hand to the producer
+    std::vector<std::unique_ptr<InFlight>> flights;  // handed, in order
+    bool produce_failed = false;
+    std::optional<std::string> aborted;
+    bool fenced = false;
+  } transacting_;
+  // Commits written since the last transaction began (FinishCommit), at most kCommitsAhead.
+  static constexpr int kCommitsAhead = 8;
+  int commits_ahead_ = 0;
   int64_t transacted_progress_ = -1;  // OffsetsSum() at the last commit
   std::string transactional_id_;
   KafkaProperties producer_props_;
@@ -172,7 +191,7 @@ class Engine::Impl final : public RecordOwner {
     uint64_t published_sequence = 0;  // highest outbox sequence a committed transaction sent
   };
   std::map<int32_t, TaskProgress> progress_;  // exactly_once: the assigned tasks'
-  size_t in_flight_ = 0;
+  std::atomic<size_t> in_flight_{0};          // also counted by the transaction's job
   // Committed outputs not yet published: waiting for a fence, or in one (IssueFence).
   std::vector<PublishItem> held_;
   std::deque<Fence> fences_;
@@ -192,6 +211,9 @@ class Engine::Impl final : public RecordOwner {
   mutable std::mutex stats_mu_;  // guards the two below
   EngineStats published_stats_;
   Readiness readiness_;
+  // exactly_once: runs each transaction while the processing thread goes on. Last, so
+  // destroyed first; ~Impl waits for it before it destroys the producer.
+  BackgroundJob transaction_job_;
 };
 
 }  // namespace c360

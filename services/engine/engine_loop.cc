@@ -59,7 +59,7 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
     //   when idle, until the first record (or partition end) arrives, or for 1 ms while a
     //   task's max_task_idle_ms wait runs. Waiting 0 there spun the loop at full speed for
     //   as long as a slow broker took to answer, starving the broker of the cores it shares.
-    // While a fence's answer is due (well under 1 ms on loopback), at most 1 ms, so that
+    // While a fence's answer or a transaction's end is due, at most 1 ms, so that
     // outputs do not wait for the next record.
     bool buffered = false;
     bool idle_wait = false;
@@ -83,7 +83,9 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
           0, 100));
     }
     // The same while a commit is being written: its outputs wait for it.
-    if (!fences_.empty() || writing_.active) wait_ms = std::min(wait_ms, 1);
+    if (!fences_.empty() || writing_.active || transacting_.active) {
+      wait_ms = std::min(wait_ms, 1);
+    }
     // Delivery reports are served between two waits: in slices of 2 ms while outputs
     // are in flight, so that their outbox entries and metrics follow within 2 ms.
     if (in_flight_ > 0) wait_ms = std::min(wait_ms, 2);
@@ -124,9 +126,7 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
       // sweep restored with its task goes on now, or it would wait for a record.
       if (!writing_.active) sweep_due_ = true;
     }
-    // exactly_once waits for the write here, as before the commit was pipelined, until
-    // overlapping it is measured again (docs/decisions.md).
-    FinishCommit(/*wait=*/transactions_ != nullptr);
+    FinishCommit(/*wait=*/false);  // its outputs go once it is written
     if (sweep_due_ && !writing_.active) {
       // A day-change re-score in progress advances by a slice after each commit (every
       // customer is in the store then), so a day boundary never stalls processing for
@@ -135,7 +135,8 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
       batch_records += SweepTasks();
     }
     if (transactions_) {
-      if (!held_.empty() && now >= fence_retry_at_) Transact();
+      FinishTransaction(/*wait=*/false);
+      if (now >= fence_retry_at_) StartTransaction();
     } else {
       ServeFences();
       if (!held_.empty() && fences_.empty() && now >= fence_retry_at_) IssueFence();

@@ -67,10 +67,12 @@ int64_t Engine::Impl::OffsetsSum() const {
 
 // exactly_once: the outputs waiting (held_) and every task's stored offsets in one
 // transaction (transaction.h), after their batch is in RocksDB; skipped when neither
-// moved. Aborted (a refused offset commit: a zombie; a failed delivery, a timeout), the
-// outputs are held, as after a refused fence: tried again a second later, or decided by
-// the rebalance under way.
-void Engine::Impl::Transact() {
+// moved. The transaction runs on a thread of its own (transaction_job_) while the
+// processing thread applies and writes the next batches, whose outputs wait in held_ for
+// the transaction after it: one transaction at a time, in commit order. FinishTransaction
+// decides its outputs once it has ended.
+void Engine::Impl::StartTransaction() {
+  if (transacting_.active) return;  // the outputs wait for the next one
   const int64_t progress = OffsetsSum();
   if (held_.empty() && progress == transacted_progress_) return;
   std::map<int32_t, uint64_t> published;
@@ -80,29 +82,51 @@ void Engine::Impl::Transact() {
       it->second = std::max(it->second, item.sequence);
     }
   }
-  PartitionList offsets = TransactionOffsets(published);
-  std::vector<PublishItem> items = std::move(held_);
+  transacting_.active = true;
+  transacting_.outputs = held_.size();
+  transacting_.progress = progress;
+  transacting_.offsets = TransactionOffsets(published);
+  transacting_.published = std::move(published);
+  transacting_.items = std::move(held_);
   held_.clear();
-  std::optional<std::string> aborted;
-  bool fenced = false;
-  try {
-    aborted = transactions_->Run(
-        [&] {
-          transaction_produce_failed_ = false;
-          for (PublishItem& item : items) {
-            Publish(std::move(item));
-            CrashPoint("publishing");
-          }
-          return !transaction_produce_failed_;
-        },
-        offsets.get());
-  } catch (const TransactionFenced& e) {
-    aborted = e.what();
-    fenced = true;
-  }
+  commits_ahead_ = 0;
+  transacting_.flights.clear();
+  transacting_.produce_failed = false;
+  transacting_.aborted.reset();
+  transacting_.fenced = false;
+  transaction_job_.Submit([this] {
+    try {
+      transacting_.aborted = transactions_->Run(
+          [this] {
+            for (PublishItem& item : transacting_.items) {
+              Publish(std::move(item));
+              CrashPoint("publishing");
+            }
+            transacting_.items.clear();
+            return !transacting_.produce_failed;
+          },
+          transacting_.offsets.get());
+    } catch (const TransactionFenced& e) {
+      transacting_.aborted = e.what();
+      transacting_.fenced = true;
+    }
+  });
+}
+
+// Decides the outputs of the transaction started last, once it has ended (at once if
+// `wait`): committed, they are confirmed (deleted from the outbox with the next commit);
+// aborted (a refused offset commit: a zombie; a failed delivery, a timeout), they are
+// held, as after a refused fence: tried again a second later, or decided by the rebalance
+// under way. A fenced producer is replaced first. Returns true if a transaction ended.
+bool Engine::Impl::FinishTransaction(bool wait) {
+  if (!transacting_.active || (!wait && !transaction_job_.finished())) return false;
+  transacting_.active = false;
+  transacting_.outputs = 0;
+  transaction_job_.Wait();  // throws a fatal KafkaError from the job
+  std::optional<std::string> aborted = std::move(transacting_.aborted);
   // Every delivery report of the transaction (commit flushes; abort purges) before its
   // outputs are decided: a late one must not be taken for the next transaction's.
-  if (fenced) ReplaceFencedProducer(*aborted);
+  if (transacting_.fenced) ReplaceFencedProducer(*aborted);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(2 * config_.transaction_timeout_ms);
   while (in_flight_ > 0) {
@@ -113,20 +137,42 @@ void Engine::Impl::Transact() {
     rd_kafka_poll(producer_.get(), 10);
   }
   std::vector<std::unique_ptr<InFlight>> flights;  // in the order they were handed over
-  flights.swap(transaction_flights_);
+  flights.swap(transacting_.flights);
+  // Outputs the job did not hand over (the transaction failed to begin) come first.
+  std::vector<PublishItem> unsent = std::move(transacting_.items);
+  transacting_.items.clear();
+  transacting_.offsets.reset();
   if (!aborted) {
-    transacted_progress_ = progress;
-    for (auto& [id, p] : progress_) p.published_sequence = published[id];
+    transacted_progress_ = transacting_.progress;
+    for (auto& [id, p] : progress_) {
+      if (auto it = transacting_.published.find(id); it != transacting_.published.end()) {
+        p.published_sequence = it->second;
+      }
+    }
     for (const auto& flight : flights) Confirm(*flight);
-    return;
+    return true;
   }
+  // Held again before what waited for the next transaction, in order.
+  std::vector<PublishItem> again;
   for (auto& flight : flights) {
-    held_.push_back(PublishItem{flight->task, flight->sequence, std::move(flight->entry)});
+    again.push_back(PublishItem{flight->task, flight->sequence, std::move(flight->entry)});
   }
+  for (PublishItem& item : unsent) again.push_back(std::move(item));
+  for (PublishItem& item : held_) again.push_back(std::move(item));
+  held_ = std::move(again);
   ++fence_rejections_;
   fence_retry_at_ = std::chrono::steady_clock::now() + kFenceRetry;
   spdlog::warn("event=transaction_aborted error=\"{}\" held_outputs={} action=hold", *aborted,
                held_.size());
+  return true;
+}
+
+// The transaction under way ended, then one for everything waiting, ended too (a
+// revocation, shutdown).
+void Engine::Impl::TransactNow() {
+  FinishTransaction(/*wait=*/true);
+  StartTransaction();
+  FinishTransaction(/*wait=*/true);
 }
 
 // Asks the coordinator, asynchronously, to accept a commit; its answer (ServeFences)
@@ -232,13 +278,14 @@ void Engine::Impl::PublishAll(std::vector<PublishItem>* items) {
 
 // Hands an output to the producer. Its InFlight travels as the message's opaque: owned by
 // the message until its delivery report (OnDelivery takes it back), or, with exactly_once,
-// by the open transaction, in order, whatever the delivery reports say (Transact decides
-// them once the transaction has ended).
+// by the open transaction, in order, whatever the delivery reports say (FinishTransaction
+// decides them once the transaction has ended). exactly_once: called on the transaction's
+// job only.
 void Engine::Impl::Publish(PublishItem item) {
   auto flight =
       std::make_unique<InFlight>(InFlight{item.task, item.sequence, std::move(item.entry)});
   InFlight* const opaque = flight.get();
-  if (transactions_) transaction_flights_.push_back(std::move(flight));
+  if (transactions_) transacting_.flights.push_back(std::move(flight));
   const state::v1::OutboxEntry& e = opaque->entry;
   rd_kafka_headers_t* headers = rd_kafka_headers_new(static_cast<size_t>(e.headers_size()));
   for (const auto& h : e.headers()) {
@@ -254,7 +301,7 @@ void Engine::Impl::Publish(PublishItem item) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(headers);
     if (transactions_) {
-      transaction_produce_failed_ = true;  // the transaction aborts
+      transacting_.produce_failed = true;  // the transaction aborts
     } else {
       failed_.push_back(std::move(flight));  // retried from the main loop
     }

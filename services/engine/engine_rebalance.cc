@@ -76,8 +76,10 @@ void Engine::Impl::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   // No exception may cross librdkafka's C frames: a failure is kept for Run to raise.
   try {
     // The commit being written belongs to the tasks as they were: finished first (its
-    // outputs wait with the others for the fence or transaction that follows).
+    // outputs wait with the others for the fence or transaction that follows), and so
+    // is a transaction under way (its outputs, aborted, are held with them).
     self->FinishCommit(/*wait=*/true, /*publish_now=*/false);
+    self->FinishTransaction(/*wait=*/true);  // and the transaction under way
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self->Assign(partitions);
       rd_kafka_assign(rk, partitions);
@@ -222,7 +224,7 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
     // state failure this process writes and publishes nothing more: a restart does.)
     Commit();
     if (transactions_) {
-      Transact();                             // what waits, in this generation's last transaction
+      TransactNow();                          // what waits, in this generation's last transaction
       const size_t refused = DropUnfenced();  // refused: it stays in the outbox
       if (refused > 0) spdlog::warn("event=revoked_outputs_held outputs={}", refused);
     } else {
@@ -233,7 +235,7 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
   }
   std::string names;
   for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
-  spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_);
+  spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_.load());
   for (const auto& [id, task] : tasks_) Retire(task->counters());
   tasks_.clear();
   progress_.clear();

@@ -4,8 +4,8 @@
 // input offsets are written in one Kafka transaction of the engine's producer, the offsets
 // committed with the consumer's group metadata (KIP-447): the group coordinator refuses
 // them from a member it has expelled, so a zombie's transaction aborts and its outputs are
-// never visible to read_committed consumers. librdkafka 2.0.2's transactional API, blocking,
-// on the processing thread only.
+// never visible to read_committed consumers. librdkafka 2.0.2's transactional API, blocking:
+// the engine calls it from one thread at a time (the transaction's job, engine_publish.cc).
 //
 // Errors: an abortable one (a refused offset commit, a failed delivery, a timeout) aborts
 // the transaction and is returned, for the caller to hold its outputs and decide; a fenced

@@ -135,7 +135,10 @@ class ZombieTest(unittest.TestCase):
                         "  heartbeat.interval.ms: 1000\nengine:\n  batch_max_records: 500\n"
                         "  max_task_idle_ms: 2000\n")
                 if ON_KAFKA:
-                    f.write("  processing_guarantee: exactly_once\n")
+                    # An open transaction of the frozen A holds its tasks' offsets for
+                    # its next owner until the coordinator aborts it at this timeout.
+                    f.write("  processing_guarantee: exactly_once\n"
+                            "  transaction_timeout_ms: 5000\n")
             first = t.run_c360("gen", "--brokers", bootstrap, "--customers", str(CUSTOMERS),
                                "--events", "30000", "--days", "15", "--seed", "5",
                                "--start", "2026-06-01")
