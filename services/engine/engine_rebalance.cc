@@ -232,6 +232,12 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
       rd_kafka_flush(producer_.get(), 5000);
     }
     Commit();  // deletes what the flush or the transaction confirmed
+    if (transactions_) {
+      // Nothing is left for a transaction after that one, as a rule; one that started
+      // anyway belongs to this generation and ends before the tasks go.
+      FinishTransaction(/*wait=*/true);
+      DropUnfenced();
+    }
   }
   std::string names;
   for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
