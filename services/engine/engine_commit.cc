@@ -50,6 +50,9 @@ bool Engine::Impl::FinishCommit(bool wait, bool publish_now) {
   if (!writing_.active || (!wait && !writer_->finished())) return false;
   const CommitWriter::Result written = writer_->Wait();
   writing_.active = false;
+  // A catch-up batch's buffer (hundreds of MB with a million customers' first records) is
+  // given back once written; a live batch's is kept for the next one.
+  if (batches_[next_batch_].bytes() > kKeepBatchBytes) batches_[next_batch_] = StateBatch();
   sweep_due_ = true;  // the loop's next turn advances a sweep in progress
   if (written.error) {
     state_failed_ = true;

@@ -141,7 +141,9 @@ class Engine::Impl final : public RecordOwner {
   std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
   bool state_failed_ = false;  // a state write failed: write and publish nothing more
   std::string fatal_;          // an error raised in a librdkafka callback, for Run to throw
-  // Two batches, so that one is drained while the other is written.
+  // Two batches, so that one is drained while the other is written. A buffer that grew
+  // beyond kKeepBatchBytes is freed once written (FinishCommit) instead of kept.
+  static constexpr size_t kKeepBatchBytes = 8u << 20;
   StateBatch batches_[2];
   int next_batch_ = 0;
   // Set when the state is open; declared after store_ and batches_, so destroyed before

@@ -8,6 +8,19 @@
 namespace c360 {
 namespace {
 
+// Entries a drained buffer keeps room for: a live batch's (a few hundred per task) reuse
+// it; a catch-up batch's millions are given back.
+constexpr size_t kKeepEntries = 4096;
+
+template <typename T>
+void ClearDrained(std::vector<T>* items) {
+  if (items->capacity() > kKeepEntries) {
+    std::vector<T>().swap(*items);
+  } else {
+    items->clear();
+  }
+}
+
 // "1234.56" for 123456 cents.
 std::string FormatCents(int64_t cents) {
   const int64_t abs = cents < 0 ? -cents : cents;
@@ -178,7 +191,7 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     }
     entry->dirty = false;
   }
-  dirty_.clear();
+  ClearDrained(&dirty_);
   for (InputTopic topic : kAllInputTopics) {
     Partition& p = partition(topic);
     if (p.offset_dirty) {
@@ -196,14 +209,14 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     publish->push_back(PublishItem{id_, sequence, std::move(entry)});
     task_dirty_ = true;
   }
-  outbox_.clear();
+  ClearDrained(&outbox_);
   for (const JournalItem& item : journal_) {
     batch->PutJournal(id_, item.customer_id, item.sequence, item.entry);
     if (item.sequence >= kJournalKept) {
       batch->DeleteJournal(id_, item.customer_id, item.sequence - kJournalKept);
     }
   }
-  journal_.clear();
+  ClearDrained(&journal_);
   if (task_dirty_) {
     state::v1::Task meta;
     meta.set_version(1);
