@@ -90,9 +90,11 @@ struct Rating {
 // Episode state of one customer-level rule (SPEC section 5).
 struct RuleState {
   bool firing = false;
-  int32_t episode = 0;   // episodes opened so far; the current one when firing
-  int32_t severity = 0;  // highest severity sent in the current episode
-  std::string key;       // RENEWAL_DUE: the contract_end date alerted for
+  int32_t episode = 0;       // episodes opened so far; the current one when firing
+  int32_t severity = 0;      // highest severity sent in the current episode
+  int32_t key_day = kNoDay;  // RENEWAL_DUE: the UTC day of the contract_end alerted for
+  // The episode key as alerts and the stored state name it: "YYYY-MM-DD", "" for none.
+  std::string key() const { return key_day == kNoDay ? "" : FormatDate(StartOfDay(key_day)); }
 };
 
 struct UsageDay {

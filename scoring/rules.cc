@@ -218,22 +218,23 @@ class Evaluator {
     const bool has_end = profile && profile->has_contract_end();
     const TimeMs end = has_end ? StartOfDay(DayOf(ToMs(profile->contract_end()))) : kNoTime;
     // Dates are formatted only when the rule acts; this runs on every re-score.
-    if (rs.firing && (!has_end || ParseDate(rs.key) != end)) {
+    if (rs.firing && (!has_end || StartOfDay(rs.key_day) != end)) {
       rs.firing = false;
       const std::string now_end = has_end ? FormatDate(end) : "";
+      const std::string was_end = rs.key();
       Emit(AlertEvent::RENEWAL_DUE, AlertEvent::RESOLVED,
-           static_cast<AlertEvent::Severity>(rs.severity), rs.key, rs.episode, 0, rc.fire,
-           "The contract end of " + Who() + " moved from " + rs.key +
+           static_cast<AlertEvent::Severity>(rs.severity), was_end, rs.episode, 0, rc.fire,
+           "The contract end of " + Who() + " moved from " + was_end +
                (now_end.empty() ? "." : " to " + now_end + "."),
-           rs.key);
+           was_end);
     }
     if (!has_end || !k_.days_to_renewal || *k_.days_to_renewal > rc.fire ||
-        ParseDate(rs.key) == end) {
+        (rs.key_day != kNoDay && StartOfDay(rs.key_day) == end)) {
       return;
     }
     const std::string contract_end = FormatDate(end);
     rs.firing = true;
-    rs.key = contract_end;
+    rs.key_day = static_cast<int32_t>(DayOf(end));
     ++rs.episode;
     AlertEvent::Severity s =
         s_.risk_level == v1::HealthSnapshot::LOW ? rc.severity : AlertEvent::WARNING;

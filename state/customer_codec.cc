@@ -217,7 +217,7 @@ void WriteRule(Out& out, const RuleState& r) {
   VarintField(out, P::kFiringFieldNumber, r.firing);
   VarintField(out, P::kEpisodeFieldNumber, Int(r.episode));
   VarintField(out, P::kSeverityFieldNumber, Int(r.severity));
-  StringField(out, P::kKeyFieldNumber, r.key);
+  StringField(out, P::kKeyFieldNumber, r.key());
 }
 
 }  // namespace
@@ -374,8 +374,10 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
   s->credit_hold_time_ = c.credit_hold_time();
   s->last_interaction_ = c.last_interaction();
   for (int r = 0; r < c.rules_size(); ++r) {
+    // The key is a date ("YYYY-MM-DD", RENEWAL_DUE's contract end) or empty.
+    const std::optional<TimeMs> key = ParseDate(c.rules(r).key());
     s->rules_[r] = RuleState{c.rules(r).firing(), c.rules(r).episode(), c.rules(r).severity(),
-                             c.rules(r).key()};
+                             key ? static_cast<int32_t>(DayOf(*key)) : kNoDay};
   }
   s->published_ = {c.published_health(), c.published_risk(), c.published_status(),
                    c.published_risk_level()};

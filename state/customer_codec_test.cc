@@ -91,7 +91,7 @@ struct CustomerCodec::MessageEncoder {
       p->set_firing(r.firing);
       p->set_episode(r.episode);
       p->set_severity(r.severity);
-      p->set_key(r.key);
+      p->set_key(r.key());
     }
     c.set_published_health(s.published_.health);
     c.set_published_risk(s.published_.risk);
@@ -277,7 +277,8 @@ class RandomStates {
         case 10: s.Prune(day); break;
         case 11: {
           RuleState& r = s.rules()[static_cast<size_t>(Between(0, kRuleCount - 1))];
-          r = {OneIn(2), Int32(), Int32(), OneIn(2) ? "" : Pick(kTexts)};
+          r = {OneIn(2), Int32(), Int32(),
+               OneIn(2) ? kNoDay : static_cast<int32_t>(Small(0, 2'900'000))};
           break;
         }
         case 12:
@@ -385,7 +386,8 @@ class RandomStates {
       r->set_firing(OneIn(2));
       r->set_episode(Int32());
       r->set_severity(Int32());
-      r->set_key(Pick(kTexts));
+      // A stored key is a date or empty (RENEWAL_DUE's contract end).
+      r->set_key(OneIn(2) ? "" : FormatDate(StartOfDay(Small(0, 2'900'000))));
     }
     c.set_published_health(Int32());
     c.set_published_risk(Int32());

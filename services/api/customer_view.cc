@@ -139,8 +139,8 @@ std::vector<Firing> FiringAlerts(const CustomerState& s) {
     if (!rs.firing || rule == AlertEvent::SLA_BREACH || rule == AlertEvent::INVOICE_OVERDUE)
       continue;
     const bool renewal = rule == AlertEvent::RENEWAL_DUE;
-    out.push_back(
-        {rule, renewal ? rs.key : std::to_string(rs.episode), renewal ? rs.key : "", rs.severity});
+    const std::string key = renewal ? rs.key() : "";
+    out.push_back({rule, renewal ? key : std::to_string(rs.episode), key, rs.severity});
   }
   // SLA_BREACH never resolves (SPEC 5); it stays on the list while its ticket is open.
   for (const TicketState& t : s.tickets()) {

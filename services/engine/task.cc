@@ -313,10 +313,14 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
   if (!s.exists()) return;
   const int32_t day = static_cast<int32_t>(DayOf(at));
   s.Prune(day);
-  if (!entry.entity_kpis.Valid(s, day, horizon)) {
-    ComputeEntityKpis(s, day, horizon, &entry.entity_kpis);
+  const bool has_entities = !s.tickets().empty() || !s.invoices().empty() ||
+                            !s.campaigns().empty() || !s.ratings().empty();
+  if (has_entities && !entry.entity_kpis) entry.entity_kpis = std::make_unique<EntityKpis>();
+  EntityKpis* entities = entry.entity_kpis ? entry.entity_kpis.get() : &entity_scratch_;
+  if (entities == &entity_scratch_ || !entities->Valid(s, day, horizon)) {
+    ComputeEntityKpis(s, day, horizon, entities);
   }
-  const CoreKpis kpis = ComputeKpis(s, at, entry.entity_kpis);
+  const CoreKpis kpis = ComputeKpis(s, at, *entities);
   const Scores scores = ComputeScores(kpis, config_);
   alerts_scratch_.clear();
   const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause.alert, sync_timers};

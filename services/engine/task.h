@@ -170,7 +170,9 @@ class Task {
   };
   struct Entry {
     CustomerState state;
-    EntityKpis entity_kpis;     // cached; see kpis.h
+    // Cached (kpis.h) for a customer with tickets, invoices, campaigns or ratings; null
+    // for the others, whose entity KPIs cost nothing to compute (entity_scratch_).
+    std::unique_ptr<EntityKpis> entity_kpis;
     uint64_t last_used = 0;     // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
@@ -269,6 +271,7 @@ class Task {
   std::vector<PublishItem> restored_outbox_;
   uint64_t next_outbox_sequence_ = 1;
   std::vector<v1::AlertEvent> alerts_scratch_;
+  EntityKpis entity_scratch_;
   std::vector<TimerView> timer_scratch_;
   std::string encode_scratch_;
   std::vector<JournalItem> journal_;

@@ -120,6 +120,8 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
     return *it->second;
   }
   ++counters_.cache_misses;
+  // One jemalloc size class of 768 bytes per cached customer (docs/performance.md, RSS).
+  static_assert(sizeof(Entry) <= 768, "a cached customer's entry grew past 768 bytes");
   auto entry = std::make_unique<Entry>();
   if (store_ == nullptr || !store_->LoadCustomer(id_, customer_id, &entry->state)) {
     entry->state = CustomerState(customer_id);
