@@ -21,7 +21,16 @@ enum class Family : char {
   kJournal = 'J',     // task . customer_id . 0 . sequence(u64) -> JournalEntry
   kRow = 'R',         // task . customer_id                   -> CustomerRow
   kDaily = 'D',       // task . customer_id . 0 . month(u32)  -> DailyScores of a closed month
+  // Never stored: the key of a commit marker on a task's changelog partition
+  // (state/changelog.h).
+  kChangelogMarker = 'Z',  // task                              -> ChangelogMarker
 };
+
+// The families whose keys belong to one task (all but kMeta; kChangelogMarker is never
+// stored).
+inline constexpr Family kTaskFamilies[] = {Family::kCustomer, Family::kOffset, Family::kStreamTime,
+                                           Family::kTimer,    Family::kOutbox, Family::kJournal,
+                                           Family::kRow,      Family::kDaily};
 
 void AppendU16(std::string* out, uint16_t v);
 void AppendU64(std::string* out, uint64_t v);

@@ -153,6 +153,57 @@ std::optional<std::string> StateStore::Commit(StateBatch* batch) {
   return status.ToString();
 }
 
+std::map<uint16_t, std::vector<changelog::Record>> StateBatch::RecordsByTask() const {
+  struct Split : rocksdb::WriteBatch::Handler {
+    std::map<uint16_t, std::vector<changelog::Record>> out;
+    void Add(const rocksdb::Slice& key, std::optional<std::string> value) {
+      if (key.size() < 3 || key[0] == static_cast<char>(state::Family::kMeta)) return;
+      out[state::ReadU16(std::string_view(key.data() + 1, 2))].push_back(
+          {key.ToString(), std::move(value)});
+    }
+    void Put(const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+      Add(key, value.ToString());
+    }
+    void Delete(const rocksdb::Slice& key) override { Add(key, std::nullopt); }
+  } split;
+  // A batch built by this class holds only puts and deletes; Iterate fails on nothing else.
+  const rocksdb::Status status = batch_.Iterate(&split);
+  if (!status.ok()) throw StateError("cannot read a state batch: " + status.ToString());
+  return std::move(split.out);
+}
+
+std::optional<std::string> StateStore::ApplyChangelog(uint16_t task,
+                                                      const changelog::Batch& batch) {
+  rocksdb::WriteBatch write;
+  if (batch.checkpoint) {
+    // Every family of the task: its state is the checkpoint's, nothing else.
+    for (state::Family family : state::kTaskFamilies) {
+      const std::string begin = state::TaskPrefix(family, task);
+      // The smallest key after every key with this prefix: trailing 0xff bytes dropped,
+      // the last byte left incremented.
+      std::string end = begin;
+      while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
+      end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+      write.DeleteRange(begin, end);
+    }
+  }
+  for (const changelog::Record& r : batch.records) {
+    if (r.key.size() < 3 || state::ReadU16(std::string_view(r.key).substr(1)) != task) {
+      return "a changelog record whose key is not of task " + std::to_string(task);
+    }
+    if (r.value) {
+      write.Put(r.key, *r.value);
+    } else {
+      write.Delete(r.key);
+    }
+  }
+  rocksdb::WriteOptions options;
+  options.sync = false;
+  const rocksdb::Status status = db_->Write(options, &write);
+  if (status.ok()) return std::nullopt;
+  return status.ToString();
+}
+
 std::optional<int> StateStore::LoadInputPartitions() const {
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), state::InputPartitionsKey(), &value);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "scoring/customer_state.h"
+#include "state/changelog.h"
 #include "state/keys.h"
 #include "state/state_dir.h"
 #include "state/state.pb.h"
@@ -60,6 +62,10 @@ class StateBatch {
   // The customer's list row (its profile and last published scores), or its removal.
   void PutRow(uint16_t task, const CustomerState& customer);
   void DeleteRow(uint16_t task, std::string_view customer_id);
+
+  // The batch's records of each task, in the batch's order (every key but the store-wide
+  // family M): what a commit appends to each task's changelog partition (SPEC 6.4).
+  std::map<uint16_t, std::vector<changelog::Record>> RecordsByTask() const;
 
   size_t count() const { return static_cast<size_t>(batch_.Count()); }
   // Empties the batch for reuse (its buffers stay allocated).
@@ -132,6 +138,11 @@ class StateStore {
 
   // Applies the batch atomically; returns the RocksDB status text on failure.
   [[nodiscard]] std::optional<std::string> Commit(StateBatch* batch);
+  // Applies one batch restored from the task's changelog, atomically: a checkpoint
+  // replaces every key of the task, a delta puts and deletes its records. Returns the
+  // RocksDB status text on failure, or what is wrong with a record (not the task's).
+  [[nodiscard]] std::optional<std::string> ApplyChangelog(uint16_t task,
+                                                          const changelog::Batch& batch);
 
   std::optional<int64_t> LoadOffset(uint16_t task, uint8_t topic_id) const;
   std::optional<state::v1::Task> LoadTask(uint16_t task) const;

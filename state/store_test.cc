@@ -176,5 +176,54 @@ TEST_F(StateDirTest, AnUndecodableCustomerIsAStateErrorNamingIt) {
   }
 }
 
+// The changelog's two ends in the store: a commit's records split by task, and a
+// restored batch applied to another store.
+TEST_F(StateDirTest, ACommitsRecordsMoveToAnotherStoreThroughTheChangelog) {
+  auto source = StateStore::Open(root_ / "a");
+  auto target = StateStore::Open(root_ / "b");
+  StateBatch batch;
+  batch.PutOffset(1, 0, 42);
+  batch.PutCustomer(2, CustomerState("cust-2"));
+  batch.PutOffset(0xffff, 3, 7);  // the last task: its key range ends at the next family
+  batch.DeleteOutbox(1, 5);
+  ASSERT_FALSE(source->Commit(&batch));
+  const auto by_task = batch.RecordsByTask();
+  ASSERT_EQ(by_task.size(), 3u);
+  ASSERT_EQ(by_task.at(1).size(), 2u);
+  EXPECT_EQ(by_task.at(1)[0].key, state::OffsetKey(1, 0));
+  EXPECT_FALSE(by_task.at(1)[1].value);  // the outbox delete
+  EXPECT_EQ(by_task.at(2)[0].key, state::CustomerKey(2, "cust-2"));
+
+  for (const auto& [task, records] : by_task) {
+    changelog::Batch restored;
+    restored.records = records;
+    ASSERT_FALSE(target->ApplyChangelog(task, restored));
+  }
+  EXPECT_EQ(target->LoadOffset(1, 0), 42);
+  EXPECT_EQ(target->LoadOffset(0xffff, 3), 7);
+  CustomerState loaded;
+  EXPECT_TRUE(target->LoadCustomer(2, "cust-2", &loaded));
+
+  // A checkpoint replaces the task's whole state, and only that task's.
+  changelog::Batch checkpoint;
+  checkpoint.checkpoint = true;
+  checkpoint.records.push_back({state::OffsetKey(1, 1), std::string("\0\0\0\0\0\0\0\x09", 8)});
+  ASSERT_FALSE(target->ApplyChangelog(1, checkpoint));
+  EXPECT_FALSE(target->LoadOffset(1, 0));
+  EXPECT_EQ(target->LoadOffset(1, 1), 9);
+  EXPECT_TRUE(target->LoadCustomer(2, "cust-2", &loaded));
+  EXPECT_EQ(target->LoadOffset(0xffff, 3), 7);
+  changelog::Batch last;
+  last.checkpoint = true;
+  ASSERT_FALSE(target->ApplyChangelog(0xffff, last));
+  EXPECT_FALSE(target->LoadOffset(0xffff, 3));
+  EXPECT_TRUE(target->LoadCustomer(2, "cust-2", &loaded));
+
+  changelog::Batch foreign;  // a record of another task is refused, nothing written
+  foreign.records.push_back({state::OffsetKey(3, 0), std::string(8, '\0')});
+  EXPECT_TRUE(target->ApplyChangelog(1, foreign));
+  EXPECT_FALSE(target->LoadOffset(3, 0));
+}
+
 }  // namespace
 }  // namespace c360
