@@ -42,6 +42,23 @@ std::optional<BatchHeader> DecodeBatchHeader(std::string_view value) {
 
 std::string MarkerKey(uint16_t task) { return state::TaskPrefix(Family::kChangelogMarker, task); }
 
+std::vector<Message> BatchMessages(uint16_t task, BatchId id, BatchId prev, bool checkpoint,
+                                   const std::vector<Record>& records,
+                                   state::v1::ChangelogMarker marker) {
+  const std::string header = EncodeBatchHeader(id, checkpoint);
+  std::vector<Message> out;
+  out.reserve(records.size() + 1);
+  for (const Record& r : records) out.push_back({r.key, r.value, header});
+  marker.set_epoch(id.epoch);
+  marker.set_sequence(id.sequence);
+  marker.set_prev_epoch(prev.epoch);
+  marker.set_prev_sequence(prev.sequence);
+  marker.set_records(static_cast<uint32_t>(records.size()));
+  marker.set_checkpoint(checkpoint);
+  out.push_back({MarkerKey(task), marker.SerializeAsString(), header});
+  return out;
+}
+
 Restorer::Restorer(uint16_t task, BatchId applied, std::set<BatchId> excluded)
     : task_(task), applied_(applied), excluded_(std::move(excluded)) {
   applied_chain_.push_back(applied);
@@ -65,8 +82,7 @@ std::optional<std::string> Restorer::Add(std::string_view key,
     }
     if (m.epoch() != header->id.epoch || m.sequence() != header->id.sequence ||
         m.checkpoint() != header->checkpoint) {
-      return "a commit marker that names another batch than its header, " +
-             Describe(header->id);
+      return "a commit marker that names another batch than its header, " + Describe(header->id);
     }
   }
   if (excluded_.count(header->id) > 0) return std::nullopt;
@@ -121,8 +137,9 @@ void Restorer::Advance(bool finishing) {
     // A restore from nothing starts with the first whole checkpoint (its reading began
     // at one), unless the partition starts with the task's first batch.
     if (applied_.none() && !base_applied_) {
-      auto first = std::find_if(checkpoints_.begin(), checkpoints_.end(),
-                                [](const auto& c) { return c.second.has_marker && !c.second.broken; });
+      auto first = std::find_if(checkpoints_.begin(), checkpoints_.end(), [](const auto& c) {
+        return c.second.has_marker && !c.second.broken;
+      });
       if (first != checkpoints_.end()) {
         Apply(first, /*checkpoint=*/true);
         continue;

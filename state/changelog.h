@@ -71,6 +71,18 @@ struct Batch {
   std::vector<Record> records;
 };
 
+// One message for the changelog topic (partition = the task).
+struct Message {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+  std::string batch_header;          // the c360-batch header's value
+};
+// A batch as the writer sends it: its records, then its marker. `marker` comes with what
+// the caller knows (offsets, stream time, owner); its batch fields are set here.
+std::vector<Message> BatchMessages(uint16_t task, BatchId id, BatchId prev, bool checkpoint,
+                                   const std::vector<Record>& records,
+                                   state::v1::ChangelogMarker marker);
+
 class Restorer {
  public:
   // `applied`: the batch the local state of the task ends with (none: no local state, a
@@ -120,7 +132,7 @@ class Restorer {
   std::map<BatchId, Pending> checkpoints_;  // by the id whose state they hold
   // The highest epoch of a marker naming each batch as prev.
   std::map<BatchId, uint64_t> child_epoch_;
-  std::set<BatchId> confirmed_;  // named as prev by a marker
+  std::set<BatchId> confirmed_;         // named as prev by a marker
   std::vector<BatchId> applied_chain_;  // applied by this restore, in order
   std::vector<Batch> ready_;
   bool base_applied_ = false;  // a checkpoint or a delta has been applied

@@ -26,10 +26,12 @@ struct Log {
   void Records(BatchId id, const std::vector<std::string>& puts,
                const std::vector<std::string>& deletes = {}, bool checkpoint = false) {
     for (const std::string& c : puts) {
-      entries.push_back({state::CustomerKey(kTask, c), Value(c, id), EncodeBatchHeader(id, checkpoint)});
+      entries.push_back(
+          {state::CustomerKey(kTask, c), Value(c, id), EncodeBatchHeader(id, checkpoint)});
     }
     for (const std::string& c : deletes) {
-      entries.push_back({state::CustomerKey(kTask, c), std::nullopt, EncodeBatchHeader(id, checkpoint)});
+      entries.push_back(
+          {state::CustomerKey(kTask, c), std::nullopt, EncodeBatchHeader(id, checkpoint)});
     }
   }
   void Marker(BatchId id, BatchId prev, uint32_t records, bool checkpoint = false) {
@@ -43,10 +45,19 @@ struct Log {
     m.add_offsets(static_cast<int64_t>(id.sequence) * 100);
     entries.push_back({MarkerKey(kTask), m.SerializeAsString(), EncodeBatchHeader(id, checkpoint)});
   }
+  // A whole batch, as the writer (BatchMessages) sends it.
   void Delta(BatchId id, BatchId prev, const std::vector<std::string>& puts,
              const std::vector<std::string>& deletes = {}) {
-    Records(id, puts, deletes);
-    Marker(id, prev, static_cast<uint32_t>(puts.size() + deletes.size()));
+    std::vector<Record> records;
+    for (const std::string& c : puts)
+      records.push_back({state::CustomerKey(kTask, c), Value(c, id)});
+    for (const std::string& c : deletes)
+      records.push_back({state::CustomerKey(kTask, c), std::nullopt});
+    state::v1::ChangelogMarker marker;
+    marker.add_offsets(static_cast<int64_t>(id.sequence) * 100);
+    for (Message& m : BatchMessages(kTask, id, prev, false, records, marker)) {
+      entries.push_back({std::move(m.key), std::move(m.value), std::move(m.batch_header)});
+    }
   }
   static std::string Value(const std::string& c, BatchId id) {
     return c + "@" + std::to_string(id.epoch) + "." + std::to_string(id.sequence);
