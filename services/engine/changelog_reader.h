@@ -17,9 +17,9 @@
 namespace c360 {
 
 struct ChangelogRestore {
-  changelog::BatchId applied;  // the batch the task's state now ends with
+  changelog::BatchId applied;                        // the batch the task's state now ends with
   std::optional<state::v1::ChangelogMarker> marker;  // that batch's marker, if one was applied
-  int64_t next_offset = 0;                            // where reading stopped
+  int64_t next_offset = 0;                           // where reading stopped
   int64_t records_read = 0;
   int64_t batches_applied = 0;
   // What the Restorer found (see there): the caller restores again from a checkpoint.

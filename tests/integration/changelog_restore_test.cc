@@ -65,15 +65,13 @@ class ChangelogRestoreTest : public ::testing::Test {
          changelog::BatchMessages(kTask, id, prev, false, records, marker)) {
       char* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;  // null: a tombstone
       const size_t size = m.value ? m.value->size() : 0;
-      EXPECT_EQ(
-          rd_kafka_producev(
-              producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
-              RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-              RD_KAFKA_V_VALUE(value, size),
-              RD_KAFKA_V_HEADER(changelog::kBatchHeader, m.batch_header.data(),
-                                static_cast<ssize_t>(m.batch_header.size())),
-              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-          RD_KAFKA_RESP_ERR_NO_ERROR);
+      EXPECT_EQ(rd_kafka_producev(
+                    producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
+                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()), RD_KAFKA_V_VALUE(value, size),
+                    RD_KAFKA_V_HEADER(changelog::kBatchHeader, m.batch_header.data(),
+                                      static_cast<ssize_t>(m.batch_header.size())),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
       ++sent;
     }
     EXPECT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -92,9 +90,8 @@ class ChangelogRestoreTest : public ::testing::Test {
   // Every customer of the task as stored bytes, by id.
   static std::map<std::string, std::string> Customers(const StateStore& store, uint16_t task) {
     std::map<std::string, std::string> out;
-    store.ForEachCustomer(task, [&](const std::string& id, std::string_view value) {
-      out[id] = std::string(value);
-    });
+    store.ForEachCustomer(
+        task, [&](const std::string& id, std::string_view value) { out[id] = std::string(value); });
     return out;
   }
 
@@ -145,8 +142,8 @@ TEST_F(ChangelogRestoreTest, AStoreRestoredFromTheChangelogEqualsTheWritersWitho
   EXPECT_TRUE(Customers(*restored, 0).empty());
 
   // Caught up: from where it stopped, nothing more to apply, and no gap.
-  const ChangelogRestore again = RestoreFromChangelog(
-      consumer_.get(), kTopic, kTask, r.next_offset, r.applied, {}, restored.get(), 10'000);
+  const ChangelogRestore again = RestoreFromChangelog(consumer_.get(), kTopic, kTask, r.next_offset,
+                                                      r.applied, {}, restored.get(), 10'000);
   EXPECT_EQ(again.batches_applied, 0);
   EXPECT_EQ(again.records_read, 0);
   EXPECT_EQ(again.applied, (BatchId{2, 4}));
@@ -156,8 +153,8 @@ TEST_F(ChangelogRestoreTest, AStoreRestoredFromTheChangelogEqualsTheWritersWitho
   batch.PutCustomer(kTask, Customer("d", 400));
   batch.PutOffset(kTask, 0, 50);
   Commit(&batch, {2, 5}, {2, 4});
-  const ChangelogRestore tail = RestoreFromChangelog(
-      consumer_.get(), kTopic, kTask, r.next_offset, r.applied, {}, restored.get(), 10'000);
+  const ChangelogRestore tail = RestoreFromChangelog(consumer_.get(), kTopic, kTask, r.next_offset,
+                                                     r.applied, {}, restored.get(), 10'000);
   EXPECT_EQ(tail.applied, (BatchId{2, 5}));
   EXPECT_EQ(tail.batches_applied, 1);
   EXPECT_EQ(Customers(*restored, kTask), Customers(*source_, kTask));
@@ -167,11 +164,11 @@ TEST_F(ChangelogRestoreTest, ARecordThatIsNotTheTasksChangelogStopsTheRestoreWit
   StateBatch batch;
   batch.PutCustomer(kTask, Customer("a", 100));
   Commit(&batch, {1, 1}, {});
-  ASSERT_EQ(rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(kTopic),
-                              RD_KAFKA_V_PARTITION(kTask), RD_KAFKA_V_KEY("junk", 4),
-                              RD_KAFKA_V_VALUE(const_cast<char*>("x"), 1),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(
+      rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
+                        RD_KAFKA_V_KEY("junk", 4), RD_KAFKA_V_VALUE(const_cast<char*>("x"), 1),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+      RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
   auto restored = StateStore::Open(dir_ / "restored");
   try {
