@@ -20,11 +20,11 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/bucket_counts.h"
 #include "common/clock.h"
+#include "common/flat_table.h"
 #include "scoring/config.h"
 #include "scoring/customer_state.h"
 #include "scoring/kpis.h"
@@ -263,7 +263,10 @@ class Task {
   Cause sweep_cause_;             // kDayChange: the record that moved the day
   bool profiles_loaded_ = false;  // the customers partition reached its end once
   Partition partitions_[kInputTopicCount];
-  std::unordered_map<std::string, std::unique_ptr<Entry>> customers_;
+  struct IdOf {
+    const std::string& operator()(const Entry& e) const { return e.state.customer_id(); }
+  };
+  FlatTable<Entry, IdOf> customers_;  // the cached customers, by id
   std::set<Timer> timers_;
   std::vector<std::pair<bool, state::TimerKey>> timer_ops_;  // (put?, key), in order
   std::vector<Entry*> dirty_;

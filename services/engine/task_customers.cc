@@ -47,14 +47,14 @@ void Task::Restore(const StateStore& store) {
 void Task::Evict(size_t keep) {
   if (customers_.size() <= keep) return;
   std::vector<std::pair<uint64_t, const std::string*>> clean;
-  for (const auto& [id, entry] : customers_) {
-    if (!entry->dirty) clean.emplace_back(entry->last_used, &id);
-  }
+  customers_.ForEach([&](const Entry& entry) {
+    if (!entry.dirty) clean.emplace_back(entry.last_used, &entry.state.customer_id());
+  });
   const size_t excess = std::min(customers_.size() - keep, clean.size());
   std::nth_element(clean.begin(), clean.begin() + static_cast<ptrdiff_t>(excess), clean.end());
   std::vector<std::string> victims;
   for (size_t i = 0; i < excess; ++i) victims.push_back(*clean[i].second);
-  for (const std::string& id : victims) customers_.erase(id);
+  for (const std::string& id : victims) customers_.Erase(id);
 }
 
 size_t Task::SweepStep(size_t budget) {
@@ -76,9 +76,9 @@ size_t Task::SweepStep(size_t budget) {
   }
   // The stored customers are done; those not yet stored are all in memory.
   std::vector<Entry*> rest;
-  for (auto& [id, entry] : customers_) {
-    if (entry->state.rescored_day() < sweep_day_) rest.push_back(entry.get());
-  }
+  customers_.ForEach([&](Entry& entry) {
+    if (entry.state.rescored_day() < sweep_day_) rest.push_back(&entry);
+  });
   std::sort(rest.begin(), rest.end(), [](const Entry* a, const Entry* b) {
     return a->state.customer_id() < b->state.customer_id();
   });
@@ -107,17 +107,16 @@ void Task::DayRescore(Entry& entry) {
 }
 
 const CustomerState* Task::customer(const std::string& id) const {
-  auto it = customers_.find(id);
-  return it == customers_.end() ? nullptr : &it->second->state;
+  const Entry* entry = customers_.Find(id);
+  return entry == nullptr ? nullptr : &entry->state;
 }
 
 Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
   ++use_clock_;
-  auto it = customers_.find(customer_id);
-  if (it != customers_.end()) {
+  if (Entry* cached = customers_.Find(customer_id)) {
     ++counters_.cache_hits;
-    it->second->last_used = use_clock_;
-    return *it->second;
+    cached->last_used = use_clock_;
+    return *cached;
   }
   ++counters_.cache_misses;
   // One jemalloc size class of 768 bytes per cached customer (docs/performance.md, RSS).
@@ -129,6 +128,12 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
     if (stream_time_ != kNoTime)
       entry->state.set_rescored_day(static_cast<int32_t>(DayOf(stream_time_)));
   } else {
+    // The cache finds a customer by the id its state holds.
+    if (entry->state.customer_id() != customer_id) {
+      throw StateError("stored customer " + state::Printable(customer_id) + " of task " +
+                       std::to_string(id_) + " holds the id " +
+                       state::Printable(entry->state.customer_id()));
+    }
     // The stored timers are exactly the deadlines this state waits on (both were written
     // by the same commit), so the customer's own list is derived, not searched for.
     WantedTimers(*entry);
@@ -137,8 +142,7 @@ Task::Entry& Task::CustomerEntry(const std::string& customer_id) {
     }
   }
   entry->last_used = use_clock_;
-  Entry& ref = *entry;
-  customers_.emplace(customer_id, std::move(entry));
+  Entry& ref = *customers_.Insert(std::move(entry));
   // State from before history keys: its closed months are stored at the next commit.
   if (ref.state.daily_flush_pending()) MarkDirty(ref);
   return ref;
