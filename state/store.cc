@@ -179,12 +179,7 @@ std::optional<std::string> StateStore::ApplyChangelog(uint16_t task,
     // Every family of the task: its state is the checkpoint's, nothing else.
     for (state::Family family : state::kTaskFamilies) {
       const std::string begin = state::TaskPrefix(family, task);
-      // The smallest key after every key with this prefix: trailing 0xff bytes dropped,
-      // the last byte left incremented.
-      std::string end = begin;
-      while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
-      end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
-      write.DeleteRange(begin, end);
+      write.DeleteRange(begin, *PrefixEnd(begin));  // a family byte is never 0xff
     }
   }
   for (const changelog::Record& r : batch.records) {
@@ -348,6 +343,13 @@ std::unique_ptr<StateView> StateStore::View() const {
 }
 
 StateView::~StateView() { store_->db_->ReleaseSnapshot(snapshot_); }
+
+void StateView::ForEachTaskRecord(
+    uint16_t task, const std::function<void(std::string_view, std::string_view)>& fn) const {
+  for (state::Family family : state::kTaskFamilies) {
+    store_->ScanPrefix(state::TaskPrefix(family, task), fn, snapshot_);
+  }
+}
 
 std::optional<state::v1::Task> StateView::LoadTask(uint16_t task) const {
   return store_->LoadTaskAt(task, snapshot_);

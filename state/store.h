@@ -102,6 +102,11 @@ class StateView {
   void ForEachRow(
       uint16_t task,
       const std::function<void(std::string_view id, const state::v1::CustomerRow& row)>& fn) const;
+  // Every stored record of the task, family by family in key order: the whole state a
+  // changelog checkpoint carries (SPEC 6.4), as of this view's commit.
+  void ForEachTaskRecord(
+      uint16_t task,
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const;
   // The customer's journal entries, oldest first.
   std::vector<state::v1::JournalEntry> Journal(uint16_t task, std::string_view customer_id) const;
   // The entries of the customer's stored months of daily scores, ascending day (see

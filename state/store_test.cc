@@ -225,5 +225,41 @@ TEST_F(StateDirTest, ACommitsRecordsMoveToAnotherStoreThroughTheChangelog) {
   EXPECT_FALSE(target->LoadOffset(3, 0));
 }
 
+// A checkpoint: every record of a task as of one commit, applied to a store whose copy of
+// the task is stale, leaves it equal to the source's, the other tasks as they were.
+TEST_F(StateDirTest, ACheckpointOfATaskMakesAnotherStoresCopyEqual) {
+  auto source = StateStore::Open(root_ / "a");
+  auto target = StateStore::Open(root_ / "b");
+  const auto records = [](const StateStore& store, uint16_t task) {
+    std::vector<std::pair<std::string, std::string>> out;
+    store.View()->ForEachTaskRecord(
+        task, [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); });
+    return out;
+  };
+  StateBatch batch;
+  batch.PutCustomer(1, CustomerState("a"));
+  batch.PutOffset(1, 2, 30);
+  batch.PutTimer(state::TimerKey{1, 5000, "a", "T-1", 0});
+  batch.PutRow(1, CustomerState("a"));
+  batch.PutCustomer(2, CustomerState("b"));
+  ASSERT_FALSE(source->Commit(&batch));
+  batch.Clear();
+  batch.PutCustomer(1, CustomerState("stale"));  // the target's older copy of task 1
+  batch.PutOffset(1, 2, 10);
+  batch.PutCustomer(2, CustomerState("kept"));
+  ASSERT_FALSE(target->Commit(&batch));
+
+  changelog::Batch checkpoint;
+  checkpoint.checkpoint = true;
+  for (auto& [key, value] : records(*source, 1)) checkpoint.records.push_back({key, value});
+  ASSERT_EQ(checkpoint.records.size(), 4u);  // customer, offset, timer, row
+  ASSERT_FALSE(target->ApplyChangelog(1, checkpoint));
+  EXPECT_EQ(records(*target, 1), records(*source, 1));
+  CustomerState loaded;
+  EXPECT_FALSE(target->LoadCustomer(1, "stale", &loaded));
+  EXPECT_TRUE(target->LoadCustomer(2, "kept", &loaded));
+  EXPECT_FALSE(target->LoadCustomer(2, "b", &loaded));
+}
+
 }  // namespace
 }  // namespace c360
