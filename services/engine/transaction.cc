@@ -101,9 +101,13 @@ void OutputTransactions::AbortOpen() {
   }
   if (error) {
     // A transaction that failed abortably (its outputs timed out while this process was
-    // stopped) can find, on abort, that the coordinator has since fenced the producer:
-    // the same as a fence met anywhere else.
-    const bool fenced = IsFenced(error);
+    // stopped) can find, on abort, that the coordinator has since fenced the producer, or
+    // aborted the transaction itself past its timeout and moved the producer's epoch on
+    // (Kafka 4 answers the old epoch's abort with a fatal INVALID_TXN_STATE): the same as
+    // a fence met anywhere else, a new producer takes over.
+    const bool fenced =
+        IsFenced(error) || (rd_kafka_error_is_fatal(error) &&
+                            rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_INVALID_TXN_STATE);
     const std::string why = Describe(error, "abort");
     rd_kafka_error_destroy(error);
     open_ = false;
