@@ -61,4 +61,42 @@ std::vector<int> PartitionCounts(rd_kafka_t* rk, const std::vector<std::string>&
   return counts;
 }
 
+void CreateTopic(rd_kafka_t* rk, const std::string& topic, int partitions,
+                 const std::vector<std::pair<std::string, std::string>>& configs, int timeout_ms) {
+  char err[512] = {};
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+  if (nt == nullptr) throw KafkaError("cannot create topic " + topic + ": " + err);
+  for (const auto& [name, value] : configs) {
+    rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, err, sizeof err);
+  rd_kafka_CreateTopics(rk, &nt, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
+  std::string error;
+  if (event == nullptr) {
+    error = "no answer from the broker";
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = rd_kafka_event_error_string(event);
+  } else if (const rd_kafka_CreateTopics_result_t* result =
+                 rd_kafka_event_CreateTopics_result(event)) {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* why = rd_kafka_topic_result_error_string(topics[i]);
+        error = why != nullptr ? why : rd_kafka_err2str(e);
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_queue_destroy(queue);
+  if (!error.empty()) throw KafkaError("cannot create topic " + topic + ": " + error);
+}
+
 }  // namespace c360

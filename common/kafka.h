@@ -55,4 +55,10 @@ std::optional<std::string_view> HeaderValue(const rd_kafka_message_t* msg, const
 std::vector<int> PartitionCounts(rd_kafka_t* rk, const std::vector<std::string>& topics,
                                  int timeout_ms);
 
+// Creates `topic` with `partitions` partitions, the broker's default replication factor
+// and `configs`, waiting for the broker's answer. A topic that exists already is not an
+// error. Throws KafkaError naming the broker's reason otherwise.
+void CreateTopic(rd_kafka_t* rk, const std::string& topic, int partitions,
+                 const std::vector<std::pair<std::string, std::string>>& configs, int timeout_ms);
+
 }  // namespace c360

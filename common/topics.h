@@ -32,12 +32,14 @@ struct TopicNames {
   std::string alerts = "c360.alerts";
   std::string health = "c360.health";
   std::string deadletter = "c360.deadletter";
+  // Internal: partition p holds task p's state changes and commit markers (SPEC 6.4).
+  std::string changelog = "c360.changelog";
 
   const std::string& Input(InputTopic topic) const;
   std::optional<InputTopic> InputByName(std::string_view name) const;
-  // Every topic, inputs first then outputs.
-  std::array<std::string, 8> All() const {
-    return {usage, tickets, invoices, campaigns, customers, alerts, health, deadletter};
+  // Every topic, inputs first, then outputs, then the changelog.
+  std::array<std::string, 9> All() const {
+    return {usage, tickets, invoices, campaigns, customers, alerts, health, deadletter, changelog};
   }
 };
 

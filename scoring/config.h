@@ -69,6 +69,15 @@ struct Config {
   std::string transactional_id;  // exactly_once: "" derives one (docs/config.md)
   int transaction_timeout_ms = 10'000;
   int64_t vip_revenue_cents = 100'000'000;
+  // The changelog (SPEC 6.4, docs/scale.md): a task writes a checkpoint (its whole state)
+  // once the deltas written since its last one reach changelog_checkpoint_pct of that
+  // checkpoint's size and changelog_checkpoint_min_bytes, or once the last is
+  // changelog_checkpoint_interval_ms old; a restore reads from the latest checkpoint.
+  int changelog_checkpoint_pct = 100;
+  int64_t changelog_checkpoint_min_bytes = 1 << 20;
+  int64_t changelog_checkpoint_interval_ms = 86'400'000;
+  int64_t changelog_retention_ms = 7 * 86'400'000LL;  // when the engine creates the topic
+  int changelog_restore_timeout_ms = 600'000;
   // Input bounds (SPEC 6.1): an event that would give a customer more open (unresolved)
   // tickets than this, or as many unsettled invoices, is an invalid_value dead letter.
   int open_entities_per_customer = 10'000;

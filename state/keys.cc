@@ -53,6 +53,12 @@ std::string InputPartitionsKey() {
   return std::string(1, static_cast<char>(Family::kMeta)) + "input_partitions";
 }
 
+std::string ChangelogChainKey(uint16_t task) {
+  std::string key = std::string(1, static_cast<char>(Family::kMeta)) + "changelog_chain";
+  AppendU16(&key, task);
+  return key;
+}
+
 std::string OutboxKey(uint16_t task, uint64_t sequence) {
   std::string key = TaskPrefix(Family::kOutbox, task);
   AppendU64(&key, sequence);

@@ -49,6 +49,9 @@ std::string StreamTimeKey(uint16_t task);
 // Meta data of the whole store (family M, then a name): the input topics' partition count
 // the tasks were made for, u64 big-endian.
 std::string InputPartitionsKey();
+// What the store knows of task's changelog (ChangelogChain): family M, "changelog_chain",
+// then the task as a big-endian u16; kept out of the changelog (a store's own knowledge).
+std::string ChangelogChainKey(uint16_t task);
 std::string OutboxKey(uint16_t task, uint64_t sequence);
 // A customer's journal entries sort by sequence under JournalPrefix.
 std::string JournalPrefix(uint16_t task, std::string_view customer_id);

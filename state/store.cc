@@ -36,6 +36,11 @@ void StateBatch::PutTask(uint16_t task, const state::v1::Task& meta) {
   batch_.Put(state::StreamTimeKey(task), scratch_);
 }
 
+void StateBatch::PutChangelogChain(uint16_t task, const state::v1::ChangelogChain& chain) {
+  chain.SerializeToString(&scratch_);
+  batch_.Put(state::ChangelogChainKey(task), scratch_);
+}
+
 void StateBatch::PutOutbox(uint16_t task, uint64_t sequence, const state::v1::OutboxEntry& entry) {
   entry.SerializeToString(&scratch_);
   batch_.Put(state::OutboxKey(task, sequence), scratch_);
@@ -192,9 +197,51 @@ std::optional<std::string> StateStore::ApplyChangelog(uint16_t task,
       write.Delete(r.key);
     }
   }
+  state::v1::ChangelogChain chain;
+  try {
+    chain = LoadChangelogChain(task);
+  } catch (const StateError& e) {
+    return e.what();
+  }
+  chain.set_epoch(batch.id.epoch);
+  chain.set_sequence(batch.id.sequence);
+  write.Put(state::ChangelogChainKey(task), chain.SerializeAsString());
   rocksdb::WriteOptions options;
   options.sync = false;
   const rocksdb::Status status = db_->Write(options, &write);
+  if (status.ok()) return std::nullopt;
+  return status.ToString();
+}
+
+std::optional<std::string> StateStore::DropTask(uint16_t task) {
+  rocksdb::WriteBatch write;
+  for (state::Family family : state::kTaskFamilies) {
+    const std::string begin = state::TaskPrefix(family, task);
+    write.DeleteRange(begin, *PrefixEnd(begin));
+  }
+  write.Delete(state::ChangelogChainKey(task));
+  const rocksdb::Status status = db_->Write(rocksdb::WriteOptions(), &write);
+  if (status.ok()) return std::nullopt;
+  return status.ToString();
+}
+
+state::v1::ChangelogChain StateStore::LoadChangelogChain(uint16_t task) const {
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), state::ChangelogChainKey(task), &value);
+  state::v1::ChangelogChain chain;
+  if (s.IsNotFound()) return chain;
+  if (!s.ok() || !chain.ParseFromString(value)) {
+    throw StateError("cannot read the changelog chain of task " + std::to_string(task) + ": " +
+                     (s.ok() ? "it does not parse" : s.ToString()));
+  }
+  return chain;
+}
+
+std::optional<std::string> StateStore::SaveChangelogChain(uint16_t task,
+                                                          const state::v1::ChangelogChain& chain) {
+  const rocksdb::Status status =
+      db_->Put(rocksdb::WriteOptions(), state::ChangelogChainKey(task), chain.SerializeAsString());
   if (status.ok()) return std::nullopt;
   return status.ToString();
 }

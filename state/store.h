@@ -47,6 +47,9 @@ class StateBatch {
   void PutCustomer(uint16_t task, const CustomerState& customer);
   void PutOffset(uint16_t task, uint8_t topic_id, int64_t next_offset);
   void PutTask(uint16_t task, const state::v1::Task& meta);
+  // What the store knows of the task's changelog (store-wide family M: never in the
+  // changelog itself).
+  void PutChangelogChain(uint16_t task, const state::v1::ChangelogChain& chain);
   void PutOutbox(uint16_t task, uint64_t sequence, const state::v1::OutboxEntry& entry);
   void DeleteOutbox(uint16_t task, uint64_t sequence);
   void PutTimer(const state::TimerKey& timer);
@@ -146,8 +149,18 @@ class StateStore {
   // Applies one batch restored from the task's changelog, atomically: a checkpoint
   // replaces every key of the task, a delta puts and deletes its records. Returns the
   // RocksDB status text on failure, or what is wrong with a record (not the task's).
+  // The store's ChangelogChain of the task moves to the batch in the same write (its
+  // confirmed position is kept).
   [[nodiscard]] std::optional<std::string> ApplyChangelog(uint16_t task,
                                                           const changelog::Batch& batch);
+  // Deletes every key of the task and its ChangelogChain, atomically (a restore from
+  // nothing). The RocksDB status text on failure.
+  [[nodiscard]] std::optional<std::string> DropTask(uint16_t task);
+  // The task's ChangelogChain (empty if none stored). Throws StateError.
+  state::v1::ChangelogChain LoadChangelogChain(uint16_t task) const;
+  // Writes it at once, outside any batch. The RocksDB status text on failure.
+  [[nodiscard]] std::optional<std::string> SaveChangelogChain(
+      uint16_t task, const state::v1::ChangelogChain& chain);
 
   std::optional<int64_t> LoadOffset(uint16_t task, uint8_t topic_id) const;
   std::optional<state::v1::Task> LoadTask(uint16_t task) const;

@@ -1,6 +1,7 @@
 #include "services/engine/changelog_reader.h"
 
 #include <chrono>
+#include <functional>
 #include <string_view>
 
 #include "common/kafka.h"
@@ -8,30 +9,93 @@
 namespace c360 {
 namespace {
 
-// Unassigns the consumer however the restore ends.
+// Unassigns the consumer however the reading ends.
 struct Assignment {
   rd_kafka_t* consumer;
   ~Assignment() { rd_kafka_assign(consumer, nullptr); }
 };
 
+struct Read {
+  std::string_view key;
+  std::optional<std::string_view> value;  // nullopt: a tombstone
+  std::optional<std::string_view> batch_header;
+  int64_t offset;
+};
+
+bool OfGroup(const rd_kafka_message_t* msg, const std::string& group) {
+  const std::optional<std::string_view> g = HeaderValue(msg, kGroupHeader);
+  return g && *g == group;
+}
+
+// Calls fn for each record of [from, to) of the partition, in order, until it returns
+// false. Throws KafkaError.
+void ReadRange(rd_kafka_t* consumer, const std::string& topic, const std::string& group,
+               uint16_t task, int64_t from, int64_t to,
+               std::chrono::steady_clock::time_point deadline,
+               const std::function<bool(const Read&)>& fn) {
+  if (from >= to) return;
+  const std::string where = topic + " partition " + std::to_string(task);
+  PartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), task)->offset = from;
+  rd_kafka_resp_err_t err = rd_kafka_assign(consumer, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("cannot read " + where + ": " + rd_kafka_err2str(err));
+  }
+  Assignment assigned{consumer};
+  int64_t next = from;
+  while (next < to) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw KafkaError("reading " + where + " did not reach offset " + std::to_string(to) +
+                       " in time (at " + std::to_string(next) + ")");
+    }
+    KafkaMessage msg(rd_kafka_consumer_poll(consumer, 100));
+    if (!msg) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw KafkaError("reading " + where + ": " + rd_kafka_message_errstr(msg.get()));
+    }
+    if (msg->offset < next) continue;  // a fetch from before the assignment settled
+    next = msg->offset + 1;
+    if (!OfGroup(msg.get(), group)) continue;
+    Read r;
+    r.offset = msg->offset;
+    if (msg->payload != nullptr) {
+      r.value = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+    }
+    if (msg->key != nullptr) {
+      r.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
+    }
+    r.batch_header = HeaderValue(msg.get(), changelog::kBatchHeader);
+    if (!fn(r)) return;
+  }
+}
+
 }  // namespace
 
-ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& topic, uint16_t task,
-                                      int64_t from_offset, changelog::BatchId local,
+std::pair<int64_t, int64_t> ChangelogWatermarks(rd_kafka_t* consumer, const std::string& topic,
+                                                uint16_t task, int timeout_ms) {
+  int64_t low = 0;
+  int64_t high = 0;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_query_watermark_offsets(consumer, topic.c_str(), task, &low, &high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("cannot read the ends of " + topic + " partition " + std::to_string(task) +
+                     ": " + rd_kafka_err2str(err));
+  }
+  return {low, high};
+}
+
+ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& topic,
+                                      const std::string& group, uint16_t task, int64_t from_offset,
+                                      int64_t high, changelog::BatchId local,
                                       const std::set<changelog::BatchId>& excluded,
                                       StateStore* store, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   const std::string where = topic + " partition " + std::to_string(task);
-  int64_t low = 0;
-  int64_t high = 0;
-  rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(consumer, topic.c_str(), task, &low, &high, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw KafkaError("cannot read the end of " + where + ": " + rd_kafka_err2str(err));
-  }
   changelog::Restorer restorer(task, local, excluded);
   ChangelogRestore result;
   result.applied = local;
+  const std::string marker_key = changelog::MarkerKey(task);
   const auto apply_ready = [&] {
     for (changelog::Batch& batch : restorer.TakeReady()) {
       if (auto error = store->ApplyChangelog(task, batch)) {
@@ -43,51 +107,60 @@ ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& t
       ++result.batches_applied;
     }
   };
-  int64_t next = std::max(from_offset, low);
-  if (next < high) {
-    PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), task)->offset = next;
-    err = rd_kafka_assign(consumer, list.get());
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw KafkaError("cannot read " + where + ": " + rd_kafka_err2str(err));
+  int64_t next = from_offset;
+  ReadRange(consumer, topic, group, task, from_offset, high, deadline, [&](const Read& r) {
+    next = r.offset + 1;
+    ++result.records_read;
+    if (auto error = restorer.Add(r.key, r.value, r.batch_header)) {
+      throw StateError(where + " offset " + std::to_string(r.offset) + ": " + *error);
     }
-    Assignment assigned{consumer};
-    while (next < high && !restorer.conflict()) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        throw KafkaError("restoring from " + where + " did not reach offset " +
-                         std::to_string(high) + " within " + std::to_string(timeout_ms) +
-                         " ms (at " + std::to_string(next) + ")");
-      }
-      KafkaMessage msg(rd_kafka_consumer_poll(consumer, 100));
-      if (!msg) continue;
-      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw KafkaError("reading " + where + ": " + rd_kafka_message_errstr(msg.get()));
-      }
-      next = msg->offset + 1;
-      ++result.records_read;
-      std::optional<std::string_view> value;
-      if (msg->payload != nullptr) {
-        value = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-      }
-      const std::string_view key =
-          msg->key != nullptr ? std::string_view(static_cast<const char*>(msg->key), msg->key_len)
-                              : std::string_view();
-      if (auto error = restorer.Add(key, value, HeaderValue(msg.get(), changelog::kBatchHeader))) {
-        throw StateError(where + " offset " + std::to_string(msg->offset) + ": " + *error);
-      }
-      apply_ready();
+    if (r.key == marker_key) {  // Add checked its header
+      const changelog::BatchHeader h = *changelog::DecodeBatchHeader(*r.batch_header);
+      result.max_epoch = std::max(result.max_epoch, h.id.epoch);
+      if (h.id == local) result.local_seen = true;
     }
-  }
+    apply_ready();
+    return !restorer.conflict();
+  });
   if (!restorer.conflict()) {
     restorer.Finish();
     apply_ready();
   }
-  result.next_offset = next;
+  // Past the other groups' records read after the last of this group's.
+  result.next_offset = restorer.conflict() ? next : std::max(high, from_offset);
   result.conflict = restorer.conflict();
   result.superseded = restorer.superseded();
   result.gap = restorer.gap();
   return result;
+}
+
+std::optional<state::v1::ChangelogMarker> LastChangelogMarker(rd_kafka_t* consumer,
+                                                              const std::string& topic,
+                                                              const std::string& group,
+                                                              uint16_t task, int64_t low,
+                                                              int64_t high, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const std::string marker_key = changelog::MarkerKey(task);
+  int64_t window = 64;
+  int64_t end = high;
+  while (end > low) {
+    const int64_t from = std::max(low, end - window);
+    std::optional<state::v1::ChangelogMarker> best;
+    ReadRange(consumer, topic, group, task, from, end, deadline, [&](const Read& r) {
+      state::v1::ChangelogMarker m;
+      if (r.key == marker_key && r.value &&
+          m.ParseFromArray(r.value->data(), static_cast<int>(r.value->size())) &&
+          (!best || std::make_pair(m.epoch(), m.sequence()) >
+                        std::make_pair(best->epoch(), best->sequence()))) {
+        best = std::move(m);
+      }
+      return true;
+    });
+    if (best) return best;
+    end = from;
+    window *= 8;
+  }
+  return std::nullopt;
 }
 
 }  // namespace c360

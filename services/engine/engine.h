@@ -47,6 +47,9 @@ struct EngineSettings {
   std::string state_dir;  // required (c360 engine's default: docs/config.md)
   OutputFormat format = OutputFormat::kProtobuf;
   bool wall_clock = true;  // --clock wall: T follows the wall clock once caught up
+  // Where other engines of the group reach this one's HTTP API (named in the changelog's
+  // markers, docs/scale.md); empty: not served.
+  std::string advertised_http;
   Config config;
 };
 

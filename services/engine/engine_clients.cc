@@ -106,6 +106,7 @@ void Engine::Impl::CreateClients() {
 
     producer_props_ = std::move(producer_props);
     producer_ = MakeProducer();
+    CreateRestoreConsumer();
   } catch (const KafkaError& e) {
     fence_queue_.reset();
     consumer_.reset();

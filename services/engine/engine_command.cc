@@ -98,6 +98,7 @@ int RunEngine(const EngineOptions& options) {
   int exit_code = 0;
   std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
   if (!settings) return exit_code;
+  settings->advertised_http = options.http;
   // The config's secrets (Kafka's, the API token) never reach a log line (librdkafka's
   // included) or an error.
   const Redactor redactor(settings->config.kafka, {settings->config.http.auth_token});

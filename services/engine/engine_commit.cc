@@ -24,9 +24,35 @@ void Engine::Impl::SubmitCommit() {
   StateBatch& batch = batches_[next_batch_];  // reused: its buffers stay allocated
   batch.Clear();
   std::vector<PublishItem> publish;
-  for (auto& [id, task] : tasks_) task->Drain(&batch, &publish);
-  for (const auto& [task, sequence] : delivered_) batch.DeleteOutbox(task, sequence);
+  // Each task's delivered outputs leave its outbox with its other changes: whatever a
+  // task adds to the batch is its next changelog batch (SPEC 6.4).
+  std::map<uint16_t, std::vector<uint64_t>> delivered;
+  for (const auto& [task, sequence] : delivered_) delivered[task].push_back(sequence);
   delivered_.clear();
+  std::vector<uint16_t> changed;
+  for (auto& [id, task] : tasks_) {
+    const size_t before = batch.count();
+    if (auto it = delivered.find(task->id()); it != delivered.end()) {
+      for (uint64_t sequence : it->second) batch.DeleteOutbox(task->id(), sequence);
+      delivered.erase(it);
+    }
+    task->Drain(&batch, &publish);
+    if (batch.count() > before) changed.push_back(task->id());
+  }
+  // Outputs of tasks no longer this engine's: local only, in no changelog batch.
+  for (const auto& [task, sequences] : delivered) {
+    for (uint64_t sequence : sequences) batch.DeleteOutbox(task, sequence);
+  }
+  AppendChangelog(batch, changed, &publish);
+  for (auto& [id, tc] : changelogs_) {
+    if (!tc.chain_dirty && std::find(changed.begin(), changed.end(), id) == changed.end()) {
+      continue;
+    }
+    tc.chain.set_epoch(tc.applied.epoch);
+    tc.chain.set_sequence(tc.applied.sequence);
+    batch.PutChangelogChain(static_cast<uint16_t>(id), tc.chain);
+    tc.chain_dirty = false;
+  }
   if (batch.count() == 0) return;
   CrashPoint("before-commit");
   writing_.publish = std::move(publish);
@@ -69,6 +95,7 @@ bool Engine::Impl::FinishCommit(bool wait, bool publish_now) {
   PublishStats();
   if (!publish.empty()) CrashPoint("after-commit");
   for (PublishItem& item : publish) held_.push_back(std::move(item));
+  MaybeCheckpoint();  // after the batch's own changelog messages
   if (transactions_) ++commits_ahead_;
   if (publish_now && std::chrono::steady_clock::now() >= fence_retry_at_) {
     if (transactions_) {

@@ -31,6 +31,7 @@
 #include "common/background_job.h"
 #include "common/crash_point.h"
 #include "common/kafka.h"
+#include "services/engine/changelog_reader.h"
 #include "services/engine/commit_writer.h"
 #include "services/engine/processing_pool.h"
 #include "services/engine/metrics.h"
@@ -80,8 +81,22 @@ class Engine::Impl final : public RecordOwner {
   static constexpr std::string_view kTransactionMark = "c360-txn";
   struct InFlight {
     uint16_t task;
-    uint64_t sequence;
+    uint64_t sequence;  // 0: not in the outbox (a changelog message)
     state::v1::OutboxEntry entry;
+    int64_t offset = -1;  // where the broker put it (its delivery report)
+  };
+  // A task's changelog as this engine writes it (SPEC 6.4, engine_changelog.cc).
+  struct TaskChangelog {
+    uint64_t epoch = 0;               // this engine's, for the task while it holds it
+    changelog::BatchId applied;       // the batch the task's drained state ends with
+    state::v1::ChangelogChain chain;  // as stored, with the confirmed position
+    bool chain_dirty = false;         // the confirmed position moved: stored with the next commit
+    int64_t base_offset = -1;         // the latest checkpoint known delivered
+    changelog::BatchId checkpoint_pending;  // a checkpoint sent, its marker not confirmed yet
+    int64_t checkpoint_pending_offset = -1;
+    int64_t checkpoint_bytes = 0;  // the last checkpoint's size
+    int64_t delta_bytes = 0;       // written since it
+    std::chrono::steady_clock::time_point checkpoint_at;
   };
   // Committed outputs waiting for the group coordinator to accept an offset commit in this
   // member's generation (the fence; docs/reliability.md).
@@ -109,6 +124,16 @@ class Engine::Impl final : public RecordOwner {
   void Assign(rd_kafka_topic_partition_list_t* partitions);
   void DecideRestoredOutboxes(const std::vector<Task*>& restored);
   void Revoke(rd_kafka_t* rk);
+  // engine_changelog.cc
+  void CreateRestoreConsumer();
+  void EnsureChangelogTopic(int partitions);
+  void RestoreTask(uint16_t task);
+  void AppendChangelog(const StateBatch& batch, const std::vector<uint16_t>& changed,
+                       std::vector<PublishItem>* publish);
+  void WriteCheckpoint(uint16_t task);
+  void MaybeCheckpoint();
+  void ChangelogDelivered(const InFlight& flight);
+  PublishItem ChangelogItem(uint16_t task, changelog::Message message, bool marker) const;
   // engine_commit.cc
   void Commit();
   void SubmitCommit();
@@ -158,6 +183,8 @@ class Engine::Impl final : public RecordOwner {
       false;  // a commit completed (or had nothing to write) since the last sweep slice
   KafkaHandle consumer_;
   KafkaHandle producer_;
+  KafkaHandle restore_consumer_;  // reads changelog partitions (assign only, no group)
+  std::map<int32_t, TaskChangelog> changelogs_;  // the assigned tasks'
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::unique_ptr<ProcessingPool> pool_;  // engine.threads
   std::vector<Task*> task_list_;          // ProcessTasks' turn: the tasks, and what each applied

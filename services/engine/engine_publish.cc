@@ -297,6 +297,7 @@ void Engine::Impl::Publish(PublishItem item) {
       RD_KAFKA_V_KEY(e.has_key() ? e.key().data() : nullptr, e.has_key() ? e.key().size() : 0),
       RD_KAFKA_V_VALUE(e.has_value() ? const_cast<char*>(e.value().data()) : nullptr,
                        e.has_value() ? e.value().size() : 0),
+      RD_KAFKA_V_PARTITION(e.has_partition() ? e.partition() : RD_KAFKA_PARTITION_UA),
       RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(headers);
@@ -323,6 +324,7 @@ void Engine::Impl::RetryFailed() {
 void Engine::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto* self = static_cast<Impl*>(opaque);
   --self->in_flight_;
+  static_cast<InFlight*>(msg->_private)->offset = msg->offset;
   const bool purged =
       msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
   if (self->transactions_) {
@@ -355,6 +357,10 @@ void Engine::Impl::Confirm(const InFlight& flight) {
   metrics_.Delivered(flight.entry, clock_.NowMs());
   if (flight.entry.topic() == config_.topics.alerts) ++stats_.alerts_published;
   if (on_delivered_) on_delivered_(flight.entry);
+  if (flight.entry.changelog() != 0) {
+    ChangelogDelivered(flight);
+    return;
+  }
   delivered_.emplace_back(flight.task, flight.sequence);
 }
 

@@ -6,7 +6,8 @@ namespace c360 {
 
 void Engine::Impl::CheckTopics() {
   const auto names = config_.topics.All();
-  const std::vector<std::string> all(names.begin(), names.end());
+  // The changelog is checked (and created when missing) after the others.
+  const std::vector<std::string> all(names.begin(), names.end() - 1);
   std::vector<int> counts;
   try {
     counts = PartitionCounts(consumer_.get(), all, 10'000);
@@ -31,6 +32,12 @@ void Engine::Impl::CheckTopics() {
   if (!mismatch.empty()) throw EngineError(mismatch + " partitions");
   stats_.partitions = counts[0];
   CheckStoredPartitions(counts[0]);
+  try {
+    EnsureChangelogTopic(counts[0]);
+  } catch (const KafkaError& e) {
+    throw EngineError(std::string(e.what()) + " (create it with " + std::to_string(counts[0]) +
+                      " partitions, docs/scale.md)");
+  }
 }
 
 // Task p is partition p of every input topic, so the state holds each customer under
@@ -80,6 +87,7 @@ void Engine::Impl::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     // is a transaction under way (its outputs, aborted, are held with them).
     self->FinishCommit(/*wait=*/true, /*publish_now=*/false);
     self->FinishTransaction(/*wait=*/true);  // and the transaction under way
+    self->metrics_.CountRebalance();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self->Assign(partitions);
       rd_kafka_assign(rk, partitions);
@@ -102,6 +110,7 @@ void Engine::Impl::Assign(rd_kafka_topic_partition_list_t* partitions) {
     if (!topic) continue;
     auto it = tasks_.find(p);
     if (it == tasks_.end()) {
+      RestoreTask(static_cast<uint16_t>(p));  // the changelog's state, before it is loaded
       auto task =
           std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_, settings_.format, this);
       task->Restore(*store_);
@@ -222,16 +231,21 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
     // Still a member of the current generation: commit, fence what waits, publish it,
     // and wait for the broker so that the outbox is clean for the next owner. (After a
     // state failure this process writes and publishes nothing more: a restart does.)
+    // The commit that deletes the confirmed outputs is a changelog batch too, published
+    // the same way, and the commit after it stores its confirmation: the changelog then
+    // ends with this engine's last batch, which a reassignment finds (engine_changelog.cc).
     Commit();
-    if (transactions_) {
-      TransactNow();                          // what waits, in this generation's last transaction
-      const size_t refused = DropUnfenced();  // refused: it stays in the outbox
-      if (refused > 0) spdlog::warn("event=revoked_outputs_held outputs={}", refused);
-    } else {
-      FenceNow(rk);
-      rd_kafka_flush(producer_.get(), 5000);
+    for (int round = 0; round < 3 && !held_.empty(); ++round) {
+      if (transactions_) {
+        TransactNow();                          // what waits, in this generation's last transaction
+        const size_t refused = DropUnfenced();  // refused: it stays in the outbox
+        if (refused > 0) spdlog::warn("event=revoked_outputs_held outputs={}", refused);
+      } else {
+        FenceNow(rk);
+        rd_kafka_flush(producer_.get(), 5000);
+      }
+      Commit();  // deletes what the flush or the transaction confirmed
     }
-    Commit();  // deletes what the flush or the transaction confirmed
     if (transactions_) {
       // Nothing is left for a transaction after that one, as a rule; one that started
       // anyway belongs to this generation and ends before the tasks go.
@@ -244,6 +258,7 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
   spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_.load());
   for (const auto& [id, task] : tasks_) Retire(task->counters());
   tasks_.clear();
+  changelogs_.clear();
   progress_.clear();
   transacted_progress_ = -1;
   PublishStats();

@@ -108,6 +108,17 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
       commit_seconds_(Define(BuildHistogram(), "state_commit_seconds",
                              "Time to write one batch's WriteBatch to RocksDB", *registry_)
                           .Add({}, CommitTimeBounds())),
+      restore_seconds_(
+          Define(BuildHistogram(), "changelog_restore_seconds",
+                 "Time to restore one assigned task's state from its changelog "
+                 "partition (from nothing, or the tail after the local state)",
+                 *registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10,
+                                                               30, 60, 120, 300})),
+      rebalances_(Define(BuildCounter(), "rebalances_total",
+                         "Assignments and revocations of the engine's tasks by the group",
+                         *registry_)
+                      .Add({})),
       event_to_alert_seconds_(Define(BuildHistogram(), "event_to_alert_seconds",
                                      "From the causing record's Kafka timestamp (or the "
                                      "deadline of a timer) to the alert's delivery report",
@@ -225,6 +236,8 @@ void EngineMetrics::AddProcessingTimes(BucketCounts& times) {
 }
 
 void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
+void EngineMetrics::ObserveRestore(double seconds) { restore_seconds_.Observe(seconds); }
+void EngineMetrics::CountRebalance() { rebalances_.Increment(); }
 
 void EngineMetrics::CountHttpRequest(const std::string& route, int status) {
   std::lock_guard lock(http_mu_);

@@ -39,6 +39,10 @@ class EngineMetrics {
   // Adds the per-record processing times and clears `times`.
   void AddProcessingTimes(BucketCounts& times);
   void ObserveCommit(double seconds);
+  // A task's restore from its changelog (SPEC 6.4), from its assignment to its state being
+  // the changelog's.
+  void ObserveRestore(double seconds);
+  void CountRebalance();
   // A confirmed delivery of an outbox entry at wall time `now_ms`: alerts count by rule,
   // severity and state, and their latency from the causing record's Kafka timestamp.
   void Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms);
@@ -95,6 +99,8 @@ class EngineMetrics {
   prometheus::Gauge& block_cache_bytes_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Histogram& commit_seconds_;
+  prometheus::Histogram& restore_seconds_;
+  prometheus::Counter& rebalances_;
   prometheus::Histogram& event_to_alert_seconds_;
 };
 

@@ -18,6 +18,7 @@ namespace {
 
 constexpr char kTopic[] = "c360.changelog";
 constexpr uint16_t kTask = 1;
+constexpr char kGroup[] = "c360";
 using changelog::BatchId;
 
 class ChangelogRestoreTest : public ::testing::Test {
@@ -25,9 +26,7 @@ class ChangelogRestoreTest : public ::testing::Test {
   void SetUp() override {
     BrokerOptions options;
     options.partitions = 2;
-    broker_ = EmbeddedBroker::Start(options);
-    ASSERT_EQ(rd_kafka_mock_topic_create(broker_->mock(), kTopic, 2, 1),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    broker_ = EmbeddedBroker::Start(options);  // creates the changelog with the others
     producer_ = MakeClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", broker_->bootstrap()},
                                                {"enable.idempotence", "true"},
                                                {"linger.ms", "1"},
@@ -51,7 +50,8 @@ class ChangelogRestoreTest : public ::testing::Test {
 
   // Commits the batch to the source store and sends task kTask's part of it as batch
   // `id`; returns how many messages that was.
-  int Commit(StateBatch* batch, BatchId id, BatchId prev, bool to_source = true) {
+  int Commit(StateBatch* batch, BatchId id, BatchId prev, bool to_source = true,
+             const std::string& group = kGroup) {
     if (to_source) {
       EXPECT_FALSE(source_->Commit(batch));
     }
@@ -65,19 +65,23 @@ class ChangelogRestoreTest : public ::testing::Test {
          changelog::BatchMessages(kTask, id, prev, false, records, marker)) {
       char* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;  // null: a tombstone
       const size_t size = m.value ? m.value->size() : 0;
-      EXPECT_EQ(rd_kafka_producev(
-                    producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
-                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()), RD_KAFKA_V_VALUE(value, size),
-                    RD_KAFKA_V_HEADER(changelog::kBatchHeader, m.batch_header.data(),
-                                      static_cast<ssize_t>(m.batch_header.size())),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
+      EXPECT_EQ(
+          rd_kafka_producev(
+              producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
+              RD_KAFKA_V_KEY(m.key.data(), m.key.size()), RD_KAFKA_V_VALUE(value, size),
+              RD_KAFKA_V_HEADER(changelog::kBatchHeader, m.batch_header.data(),
+                                static_cast<ssize_t>(m.batch_header.size())),
+              RD_KAFKA_V_HEADER(kGroupHeader, group.data(), static_cast<ssize_t>(group.size())),
+              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+          RD_KAFKA_RESP_ERR_NO_ERROR);
       ++sent;
     }
     EXPECT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
     batch->Clear();
     return sent;
   }
+
+  int64_t High() { return ChangelogWatermarks(consumer_.get(), kTopic, kTask, 10'000).second; }
 
   static CustomerState Customer(const std::string& id, int64_t revenue) {
     CustomerState c(id);
@@ -125,25 +129,32 @@ TEST_F(ChangelogRestoreTest, AStoreRestoredFromTheChangelogEqualsTheWritersWitho
   batch.PutCustomer(kTask, Customer("b", 201));
   batch.PutOffset(kTask, 0, 40);
   messages += Commit(&batch, {2, 4}, {2, 3});
+  // Another group's engines (another application) share the topic: never read.
+  batch.PutCustomer(kTask, Customer("a", 5));
+  const int foreign = Commit(&batch, {9, 5}, {2, 4}, /*to_source=*/false, "other-group");
 
   auto restored = StateStore::Open(dir_ / "restored");
-  const ChangelogRestore r =
-      RestoreFromChangelog(consumer_.get(), kTopic, kTask, 0, {}, {}, restored.get(), 10'000);
+  const ChangelogRestore r = RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, 0, High(),
+                                                  {}, {}, restored.get(), 10'000);
   EXPECT_EQ(r.applied, (BatchId{2, 4}));
   EXPECT_EQ(r.batches_applied, 4);
   EXPECT_EQ(r.records_read, messages);
-  EXPECT_EQ(r.next_offset, messages);
+  EXPECT_EQ(r.next_offset, messages + foreign);
   ASSERT_TRUE(r.marker);
   EXPECT_EQ(r.marker->offsets(0), 40);
   EXPECT_FALSE(r.conflict);
   EXPECT_FALSE(r.gap);
+  EXPECT_EQ(r.max_epoch, 2u);  // not the other group's 9
+  EXPECT_FALSE(r.local_seen);  // no local batch
+  EXPECT_EQ(restored->LoadChangelogChain(kTask).sequence(), 4u);
   EXPECT_EQ(Customers(*restored, kTask), Customers(*source_, kTask));
   EXPECT_EQ(restored->LoadOffset(kTask, 0), 40);
   EXPECT_TRUE(Customers(*restored, 0).empty());
 
   // Caught up: from where it stopped, nothing more to apply, and no gap.
-  const ChangelogRestore again = RestoreFromChangelog(consumer_.get(), kTopic, kTask, r.next_offset,
-                                                      r.applied, {}, restored.get(), 10'000);
+  const ChangelogRestore again =
+      RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, r.next_offset, High(), r.applied,
+                           {}, restored.get(), 10'000);
   EXPECT_EQ(again.batches_applied, 0);
   EXPECT_EQ(again.records_read, 0);
   EXPECT_EQ(again.applied, (BatchId{2, 4}));
@@ -153,10 +164,23 @@ TEST_F(ChangelogRestoreTest, AStoreRestoredFromTheChangelogEqualsTheWritersWitho
   batch.PutCustomer(kTask, Customer("d", 400));
   batch.PutOffset(kTask, 0, 50);
   Commit(&batch, {2, 5}, {2, 4});
-  const ChangelogRestore tail = RestoreFromChangelog(consumer_.get(), kTopic, kTask, r.next_offset,
-                                                     r.applied, {}, restored.get(), 10'000);
+  const ChangelogRestore tail =
+      RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, r.next_offset, High(), r.applied,
+                           {}, restored.get(), 10'000);
   EXPECT_EQ(tail.applied, (BatchId{2, 5}));
   EXPECT_EQ(tail.batches_applied, 1);
+  EXPECT_FALSE(tail.local_seen);  // its marker precedes the tail
+  // The last marker, found from the end: the tail's, of the highest (epoch, sequence).
+  const auto [low, high] = ChangelogWatermarks(consumer_.get(), kTopic, kTask, 10'000);
+  const auto last = LastChangelogMarker(consumer_.get(), kTopic, kGroup, kTask, low, high, 10'000);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->sequence(), 5u);
+  EXPECT_EQ(last->offsets(0), 50);
+  // Read again from the start with the tail as the local batch: its marker is seen.
+  const ChangelogRestore seen = RestoreFromChangelog(
+      consumer_.get(), kTopic, kGroup, kTask, 0, high, tail.applied, {}, restored.get(), 10'000);
+  EXPECT_TRUE(seen.local_seen);
+  EXPECT_EQ(seen.batches_applied, 0);
   EXPECT_EQ(Customers(*restored, kTask), Customers(*source_, kTask));
 }
 
@@ -167,12 +191,14 @@ TEST_F(ChangelogRestoreTest, ARecordThatIsNotTheTasksChangelogStopsTheRestoreWit
   ASSERT_EQ(
       rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(kTask),
                         RD_KAFKA_V_KEY("junk", 4), RD_KAFKA_V_VALUE(const_cast<char*>("x"), 1),
+                        RD_KAFKA_V_HEADER(kGroupHeader, kGroup, 4),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
       RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
   auto restored = StateStore::Open(dir_ / "restored");
   try {
-    RestoreFromChangelog(consumer_.get(), kTopic, kTask, 0, {}, {}, restored.get(), 10'000);
+    RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, 0, High(), {}, {}, restored.get(),
+                         10'000);
     FAIL() << "a foreign record was accepted";
   } catch (const StateError& e) {
     EXPECT_NE(std::string(e.what()).find("offset 2"), std::string::npos) << e.what();

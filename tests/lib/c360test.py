@@ -169,6 +169,12 @@ def end_offsets(bootstrap, topics, timeout=30):
     """Sum of high watermarks over every partition of `topics`. A broker just back from a
     fault may answer NOT_LEADER_FOR_PARTITION (or time out) for a moment: asked again until
     `timeout` seconds pass."""
+    return sum(end_offsets_by_partition(bootstrap, topics, timeout).values())
+
+
+def end_offsets_by_partition(bootstrap, topics, timeout=30):
+    """{partition: sum of the high watermarks of that partition of every one of `topics`}
+    (a task's input ends), asked again like end_offsets."""
     from confluent_kafka import Consumer, KafkaException
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "c360-test-watermarks",
                   "log_level": 3})
@@ -176,11 +182,12 @@ def end_offsets(bootstrap, topics, timeout=30):
     try:
         while True:
             try:
-                total = 0
+                total = {}
                 md = c.list_topics(timeout=10)
                 for topic in topics:
                     for p in md.topics[topic].partitions:
-                        total += c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                        total[p] = total.get(p, 0) + c.get_watermark_offsets(
+                            TopicPartition(topic, p), timeout=10)[1]
                 return total
             except KafkaException:
                 if time.monotonic() >= deadline:
