@@ -102,6 +102,7 @@ std::vector<Key> Keys() {
        }},
       Int("engine.transaction_timeout_ms", &Config::transaction_timeout_ms, 1000, 900'000),
       Int("engine.vip_revenue_cents", &Config::vip_revenue_cents, 0, INT64_MAX),
+      Int("engine.standby_replicas", &Config::standby_replicas, 0, 16),
       Int("changelog.checkpoint_pct", &Config::changelog_checkpoint_pct, 10, 10'000),
       Int("changelog.checkpoint_min_bytes", &Config::changelog_checkpoint_min_bytes, 0,
           int64_t{1} << 40),
@@ -121,6 +122,13 @@ std::vector<Key> Keys() {
        }},
       {"http.tls_cert_file",
        [](Config& c, const std::string&, const std::string& v) { c.http.tls_cert_file = v; }},
+      {"http.advertised_address",
+       [](Config& c, const std::string& p, const std::string& v) {
+         if (v.find(':') == std::string::npos || v.find('/') != std::string::npos) {
+           Bad(p, "expected HOST:PORT, not '" + v + "'");
+         }
+         c.http.advertised_address = v;
+       }},
       {"http.tls_key_file",
        [](Config& c, const std::string&, const std::string& v) { c.http.tls_key_file = v; }},
       {"log.level",

@@ -73,6 +73,8 @@ struct Config {
   // once the deltas written since its last one reach changelog_checkpoint_pct of that
   // checkpoint's size and changelog_checkpoint_min_bytes, or once the last is
   // changelog_checkpoint_interval_ms old; a restore reads from the latest checkpoint.
+  // Warm copies of other engines' tasks kept by this engine (docs/scale.md).
+  int standby_replicas = 0;
   int changelog_checkpoint_pct = 100;
   int64_t changelog_checkpoint_min_bytes = 1 << 20;
   int64_t changelog_checkpoint_interval_ms = 86'400'000;
@@ -89,6 +91,8 @@ struct Config {
     // Besides the bound loopback address and localhost: names requests may give in Host.
     std::vector<std::string> allowed_hosts;
     std::string auth_token;  // non-empty: /api/ needs "Authorization: Bearer <token>"
+    // Where the group's other engines reach this one's API (docs/scale.md); "": --http.
+    std::string advertised_address;
     std::string tls_cert_file;
     std::string tls_key_file;
   } http;

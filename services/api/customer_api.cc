@@ -6,6 +6,7 @@
 #include <set>
 #include <variant>
 
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
 #include "services/api/customer_view.h"
@@ -37,13 +38,21 @@ std::string TaskList(const std::vector<uint16_t>& tasks) {
   return out.empty() ? "none" : out;
 }
 
-// Who answers for what: this instance's tasks and the ones other members own.
-json Coverage(const Ownership& own) {
+// Who answers for what: this instance's tasks, the ones other members own, and the
+// members whose tasks this answer includes.
+json Coverage(const Ownership& own,
+              const std::map<std::string, std::vector<uint16_t>>& members = {}) {
   json not_owned = json::array();
   for (int t = 0; t < own.task_count; ++t) {
     if (std::find(own.tasks.begin(), own.tasks.end(), t) == own.tasks.end()) not_owned.push_back(t);
   }
-  return {{"owned", own.tasks}, {"not_owned", not_owned}, {"total", own.task_count}};
+  json from = json::object();
+  for (const auto& [address, tasks] : members) from[address] = tasks;
+  return {{"owned", own.tasks},
+          {"not_owned", not_owned},
+          {"total", own.task_count},
+          {"engine", own.self},
+          {"from_members", from}};
 }
 
 // Parses a comma-separated list of enum names; nullopt names the bad one in *bad.
@@ -76,15 +85,36 @@ bool ContainsLower(const std::string& text, const std::string& lower) {
   return it != text.end();
 }
 
-// Every customer row of the owned tasks, from one snapshot.
-std::vector<CustomerRow> Rows(const StateView& view, const Ownership& own, const Config& config) {
-  std::vector<CustomerRow> rows;
-  for (uint16_t task : own.tasks) {
-    view.ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
-      rows.push_back(RowOf(id, row, task, config));
-    });
+// The percent-encoding of a path segment (a customer_id in a forwarded URL).
+std::string PathSegment(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
   }
-  return rows;
+  return out;
+}
+
+std::optional<std::vector<uint16_t>> TaskListParam(const std::string& text, int task_count) {
+  std::vector<uint16_t> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    int t = -1;
+    const auto [ptr, ec] = std::from_chars(text.data() + start, text.data() + comma, t);
+    if (ec != std::errc() || ptr != text.data() + comma || t < 0 || t >= task_count) {
+      return std::nullopt;
+    }
+    out.push_back(static_cast<uint16_t>(t));
+    start = comma + 1;
+  }
+  return out;
 }
 
 // List order: a field and a direction; ties by customer_id, always ascending.
@@ -184,20 +214,42 @@ std::optional<std::pair<SortKey, std::string>> DecodeCursor(const std::string& c
 
 }  // namespace
 
+uint16_t TaskOfCustomer(const std::string& customer_id, int partitions) {
+  if (partitions <= 0 || customer_id.empty()) return 0;
+  // librdkafka's murmur2 partitioner reads only the key for a non-empty one.
+  return static_cast<uint16_t>(rd_kafka_msg_partitioner_murmur2(
+      nullptr, customer_id.data(), customer_id.size(), partitions, nullptr, nullptr));
+}
+
+struct CustomerApi::Portfolio {
+  std::vector<CustomerRow> rows;
+  std::map<uint16_t, state::v1::Task> metas;             // of every task with rows or a meta
+  std::map<std::string, std::vector<uint16_t>> members;  // other instances asked, their tasks
+};
+
 CustomerApi::CustomerApi(const Config& config, const Clock& clock,
                          std::function<const StateStore*()> store,
-                         std::function<Ownership()> ownership)
-    : config_(config), clock_(clock), store_(std::move(store)), ownership_(std::move(ownership)) {}
+                         std::function<Ownership()> ownership, PeerFetch fetch)
+    : config_(config),
+      clock_(clock),
+      store_(std::move(store)),
+      ownership_(std::move(ownership)),
+      fetch_(std::move(fetch)) {}
 
 void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& server) {
-  server.Get("/api/v1/customers/{id}",
-             [api](const HttpRequest& r) { return api->Customer(r.matches[1], ""); });
+  const auto local = [](const HttpRequest& r) { return r.param("scope") == "local"; };
+  server.Get("/api/v1/customers/{id}", [api, local](const HttpRequest& r) {
+    return api->Customer(r.matches[1], "", local(r));
+  });
   for (const char* part : {"/alerts", "/timeline", "/recommendations"}) {
     server.Get(std::string("/api/v1/customers/{id}") + part,
-               [api, part](const HttpRequest& r) { return api->Customer(r.matches[1], part); });
+               [api, part, local](const HttpRequest& r) {
+                 return api->Customer(r.matches[1], part, local(r));
+               });
   }
   server.Get("/api/v1/customers", [api](const HttpRequest& r) { return api->List(r); });
-  server.Get("/api/v1/summary", [api](const HttpRequest&) { return api->Summary(); });
+  server.Get("/api/v1/summary", [api](const HttpRequest& r) { return api->Summary(r); });
+  server.Get("/api/v1/internal/rows", [api](const HttpRequest& r) { return api->InternalRows(r); });
   for (const WebAsset& asset : WebAssets()) {
     const std::string path = std::string(asset.path);
     const std::string pattern = path == "/index.html" ? "/" : path;
@@ -207,35 +259,88 @@ void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& serve
   }
 }
 
-HttpResponse CustomerApi::Customer(const std::string& id, const std::string& part) const {
+HttpResponse CustomerApi::Customer(const std::string& id, const std::string& part,
+                                   bool local) const {
   const StateStore* store = store_();
   if (store == nullptr)
     return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
-  if (own.tasks.empty()) {
-    return JsonError(503, "no_tasks",
-                     "this instance owns no tasks yet (group " + own.group + " is assigning them)");
+  const bool in_group = own.owners && fetch_ && !local;
+  if (own.tasks.empty() && !in_group) {
+    HttpResponse r =
+        JsonError(503, "no_tasks",
+                  "this instance owns no tasks yet (group " + own.group + " is assigning them)");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
   const auto view = store->View();
-  CustomerState state;
-  for (uint16_t task : own.tasks) {
-    if (!view->LoadCustomer(task, id, &state) || !state.exists()) continue;
+  // Which engine answers (docs/scale.md): the owner, or this one from its standby copy.
+  const auto answer = [&](uint16_t task, const char* role, const std::string& owner,
+                          CustomerState& state) {
     const auto meta = view->LoadTask(task);
     const ViewContext ctx{config_, task, meta ? meta->stream_time() : kNoTime, clock_.NowMs()};
     const std::vector<state::v1::JournalEntry> journal = view->Journal(task, id);
     const Evaluation eval = Evaluate(state, ctx);
-    if (part == "/alerts") return Json(AlertsView(state, eval, journal, ctx));
-    if (part == "/timeline") {
+    json body;
+    if (part == "/alerts") {
+      body = AlertsView(state, eval, journal, ctx);
+    } else if (part == "/timeline") {
       state.FoldDailyHistory(view->DailyHistory(task, id));  // the closed months too
-      return Json(TimelineView(state, eval, journal, ctx));
+      body = TimelineView(state, eval, journal, ctx);
+    } else if (part == "/recommendations") {
+      body = RecommendationsView(state, eval, journal, ctx);
+    } else {
+      body = CustomerView(state, eval, journal, ctx);
     }
-    if (part == "/recommendations") return Json(RecommendationsView(state, eval, journal, ctx));
-    return Json(CustomerView(state, eval, journal, ctx));
+    if (body.is_object()) {
+      body["served_by"] = {{"engine", own.self},
+                           {"role", role},
+                           {"owner", owner},
+                           {"task", task},
+                           {"stream_time_ms", meta ? json(meta->stream_time()) : json(nullptr)}};
+    }
+    return Json(body);
+  };
+  CustomerState state;
+  for (uint16_t task : own.tasks) {
+    if (!view->LoadCustomer(task, id, &state) || !state.exists()) continue;
+    return answer(task, "owner", own.self, state);
+  }
+  const uint16_t task = TaskOfCustomer(id, own.task_count);
+  const bool owned = std::find(own.tasks.begin(), own.tasks.end(), task) != own.tasks.end();
+  if (!owned && !local) {
+    std::map<uint16_t, std::string> owners;
+    if (own.owners) owners = own.owners();
+    const auto owner = owners.find(task);
+    const std::string owner_address = owner != owners.end() ? owner->second : "";
+    if (std::find(own.standbys.begin(), own.standbys.end(), task) != own.standbys.end() &&
+        view->LoadCustomer(task, id, &state) && state.exists()) {
+      return answer(task, "standby", owner_address, state);
+    }
+    if (fetch_ && !owner_address.empty() && owner_address != own.self) {
+      if (std::optional<HttpResponse> r = fetch_(
+              owner_address, "/api/v1/customers/" + PathSegment(id) + part + "?scope=local")) {
+        return *r;
+      }
+      HttpResponse r = JsonError(503, "owner_unreachable",
+                                 "customer " + id + " is in task " + std::to_string(task) +
+                                     ", owned by " + owner_address + ", which did not answer");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+  }
+  if (own.tasks.empty()) {
+    HttpResponse r =
+        JsonError(503, "no_tasks",
+                  "this instance owns no tasks yet (group " + own.group + " is assigning them)");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
   std::string detail = "no customer " + id + " in the tasks this instance owns (" +
                        TaskList(own.tasks) + " of " + std::to_string(own.task_count) + ")";
-  if (static_cast<int>(own.tasks.size()) < own.task_count) {
-    detail += "; the other tasks are served by the other members of group " + own.group;
+  if (!owned && static_cast<int>(own.tasks.size()) < own.task_count) {
+    detail += "; it belongs to task " + std::to_string(task) +
+              ", served by another member of group " + own.group;
   }
   return JsonError(404, "customer_not_found", detail);
 }
@@ -313,7 +418,10 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
   if (store == nullptr)
     return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
-  std::vector<CustomerRow> rows = Rows(*store->View(), own, config_);
+  auto gathered = Gather(own, *store->View(), request.param("scope") == "local");
+  if (auto* error = std::get_if<HttpResponse>(&gathered)) return *error;
+  Portfolio& portfolio = std::get<Portfolio>(gathered);
+  std::vector<CustomerRow>& rows = portfolio.rows;
   std::erase_if(rows, [&](const CustomerRow& r) {
     if (statuses && (!r.scored || !statuses->count(r.status))) return true;
     if (risks && (!r.scored || !risks->count(r.risk_level))) return true;
@@ -346,16 +454,19 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
                {"total", total},
                {"next_cursor", next},
                {"sort", (sort.descending ? "-" : "") + sort.name},
-               {"tasks", Coverage(own)}});
+               {"tasks", Coverage(own, portfolio.members)}});
 }
 
-HttpResponse CustomerApi::Summary() const {
+HttpResponse CustomerApi::Summary(const HttpRequest& request) const {
   const StateStore* store = store_();
   if (store == nullptr)
     return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
   const auto view = store->View();
-  std::vector<CustomerRow> rows = Rows(*view, own, config_);
+  auto gathered = Gather(own, *view, request.param("scope") == "local");
+  if (auto* error = std::get_if<HttpResponse>(&gathered)) return *error;
+  Portfolio& portfolio = std::get<Portfolio>(gathered);
+  std::vector<CustomerRow>& rows = portfolio.rows;
 
   json by_status = json::object(), by_risk = json::object(), by_segment = json::object();
   for (int s = 1; s <= 4; ++s)
@@ -419,9 +530,9 @@ HttpResponse CustomerApi::Summary() const {
   for (int r = 1; r < kRuleCount; ++r)
     alerts[v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r))] = 0;
   int64_t alerts_total = 0;
-  for (uint16_t task : own.tasks) {
-    const auto meta = view->LoadTask(task);
-    if (!meta || meta->stream_time() == kNoTime) continue;
+  for (const auto& [task, stored] : portfolio.metas) {
+    const state::v1::Task* meta = &stored;
+    if (meta->stream_time() == kNoTime) continue;
     const int64_t hour_now = meta->stream_time() / kMsPerHour;
     for (const state::v1::AlertHour& h : meta->alert_hours()) {
       if (h.hour() <= hour_now - 24 || h.hour() > hour_now) continue;
@@ -455,7 +566,95 @@ HttpResponse CustomerApi::Summary() const {
             : 0.0},
        {"top_at_risk_by_revenue", top_at_risk},
        {"alerts_last_24h", {{"by_rule", alerts}, {"total", alerts_total}}},
-       {"tasks", Coverage(own)}});
+       {"tasks", Coverage(own, portfolio.members)}});
+}
+
+std::variant<CustomerApi::Portfolio, HttpResponse> CustomerApi::Gather(const Ownership& own,
+                                                                       const StateView& view,
+                                                                       bool local) const {
+  Portfolio p;
+  for (uint16_t task : own.tasks) {
+    view.ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
+      p.rows.push_back(RowOf(id, row, task, config_));
+    });
+    if (auto meta = view.LoadTask(task)) p.metas[task] = std::move(*meta);
+  }
+  if (local || !own.owners || !fetch_) return p;
+  // The other tasks, from their owners: one request to each other instance.
+  const std::map<uint16_t, std::string> owners = own.owners();
+  std::map<std::string, std::vector<uint16_t>> asked;
+  std::vector<uint16_t> uncovered;
+  for (int t = 0; t < own.task_count; ++t) {
+    const auto task = static_cast<uint16_t>(t);
+    if (std::find(own.tasks.begin(), own.tasks.end(), task) != own.tasks.end()) continue;
+    const auto it = owners.find(task);
+    if (it == owners.end()) continue;  // no state anywhere yet
+    if (it->second == own.self || it->second.empty()) {
+      uncovered.push_back(task);  // named here, not owned here: moving
+      continue;
+    }
+    asked[it->second].push_back(task);
+  }
+  for (const auto& [address, tasks] : asked) {
+    const std::optional<HttpResponse> r =
+        fetch_(address, "/api/v1/internal/rows?tasks=" + TaskList(tasks));
+    state::v1::GroupRows got;
+    if (!r || r->status != 200 || !got.ParseFromString(r->body)) {
+      uncovered.insert(uncovered.end(), tasks.begin(), tasks.end());
+      continue;
+    }
+    std::set<uint16_t> answered;
+    for (const state::v1::TaskRows& tr : got.tasks()) {
+      const auto task = static_cast<uint16_t>(tr.task());
+      if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) continue;
+      answered.insert(task);
+      p.metas[task] = tr.meta();
+      for (int i = 0; i < tr.ids_size() && i < tr.rows_size(); ++i) {
+        p.rows.push_back(RowOf(tr.ids(i), tr.rows(i), task, config_));
+      }
+    }
+    for (uint16_t task : tasks) {
+      if (answered.count(task) == 0) uncovered.push_back(task);
+    }
+    p.members[address] = {answered.begin(), answered.end()};
+  }
+  if (!uncovered.empty()) {
+    std::sort(uncovered.begin(), uncovered.end());
+    HttpResponse r =
+        JsonError(503, "group_incomplete",
+                  "tasks " + TaskList(uncovered) +
+                      " are not served by the instances the changelog names as their owners (a "
+                      "rebalance under way, or an instance unreachable); try again");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  return p;
+}
+
+HttpResponse CustomerApi::InternalRows(const HttpRequest& request) const {
+  const StateStore* store = store_();
+  if (store == nullptr)
+    return JsonError(503, "starting", "the engine has not opened its state yet");
+  const Ownership own = ownership_();
+  const std::optional<std::vector<uint16_t>> wanted =
+      TaskListParam(request.param("tasks"), own.task_count);
+  if (!wanted) {
+    return BadParameter("tasks", "expected task numbers below " + std::to_string(own.task_count) +
+                                     ", comma-separated");
+  }
+  const auto view = store->View();
+  state::v1::GroupRows out;
+  for (uint16_t task : *wanted) {
+    if (std::find(own.tasks.begin(), own.tasks.end(), task) == own.tasks.end()) continue;
+    state::v1::TaskRows* tr = out.add_tasks();
+    tr->set_task(task);
+    if (auto meta = view->LoadTask(task)) *tr->mutable_meta() = std::move(*meta);
+    view->ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
+      tr->add_ids(std::string(id));
+      *tr->add_rows() = row;
+    });
+  }
+  return HttpResponse{200, "application/x-protobuf", out.SerializeAsString()};
 }
 
 }  // namespace c360::api

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <string_view>
+#include <thread>
 
 #include "common/kafka.h"
 
@@ -28,12 +29,15 @@ bool OfGroup(const rd_kafka_message_t* msg, const std::string& group) {
 }
 
 // Calls fn for each record of [from, to) of the partition, in order, until it returns
-// false. Throws KafkaError.
-void ReadRange(rd_kafka_t* consumer, const std::string& topic, const std::string& group,
-               uint16_t task, int64_t from, int64_t to,
-               std::chrono::steady_clock::time_point deadline,
-               const std::function<bool(const Read&)>& fn) {
-  if (from >= to) return;
+// false. Reading also ends at the partition's end as the consumer sees it (its partition
+// EOF): under read_committed that is the last stable offset, before the aborted records
+// and transaction markers that `to`, the high watermark, counts, and before a
+// transaction still open. Returns the offset reading stopped at. Throws KafkaError.
+int64_t ReadRange(rd_kafka_t* consumer, const std::string& topic, const std::string& group,
+                  uint16_t task, int64_t from, int64_t to,
+                  std::chrono::steady_clock::time_point deadline,
+                  const std::function<bool(const Read&)>& fn) {
+  if (from >= to) return from;
   const std::string where = topic + " partition " + std::to_string(task);
   PartitionList list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), task)->offset = from;
@@ -50,7 +54,7 @@ void ReadRange(rd_kafka_t* consumer, const std::string& topic, const std::string
     }
     KafkaMessage msg(rd_kafka_consumer_poll(consumer, 100));
     if (!msg) continue;
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::max(next, msg->offset);
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       throw KafkaError("reading " + where + ": " + rd_kafka_message_errstr(msg.get()));
     }
@@ -66,23 +70,33 @@ void ReadRange(rd_kafka_t* consumer, const std::string& topic, const std::string
       r.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
     }
     r.batch_header = HeaderValue(msg.get(), changelog::kBatchHeader);
-    if (!fn(r)) return;
+    if (!fn(r)) return next;
   }
+  return next;
 }
 
 }  // namespace
 
 std::pair<int64_t, int64_t> ChangelogWatermarks(rd_kafka_t* consumer, const std::string& topic,
                                                 uint16_t task, int timeout_ms) {
-  int64_t low = 0;
-  int64_t high = 0;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(consumer, topic.c_str(), task, &low, &high, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw KafkaError("cannot read the ends of " + topic + " partition " + std::to_string(task) +
-                     ": " + rd_kafka_err2str(err));
+  // A partition just created, or whose leader moves, answers NOT_LEADER or
+  // LEADER_NOT_AVAILABLE for a moment: asked again until the time is up.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int64_t low = 0;
+    int64_t high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(consumer, topic.c_str(), task, &low, &high, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {low, high};
+    const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                           err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                           err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!transient || std::chrono::steady_clock::now() >= deadline) {
+      throw KafkaError("cannot read the ends of " + topic + " partition " + std::to_string(task) +
+                       ": " + rd_kafka_err2str(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return {low, high};
 }
 
 ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& topic,
@@ -107,27 +121,25 @@ ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& t
       ++result.batches_applied;
     }
   };
-  int64_t next = from_offset;
-  ReadRange(consumer, topic, group, task, from_offset, high, deadline, [&](const Read& r) {
-    next = r.offset + 1;
-    ++result.records_read;
-    if (auto error = restorer.Add(r.key, r.value, r.batch_header)) {
-      throw StateError(where + " offset " + std::to_string(r.offset) + ": " + *error);
-    }
-    if (r.key == marker_key) {  // Add checked its header
-      const changelog::BatchHeader h = *changelog::DecodeBatchHeader(*r.batch_header);
-      result.max_epoch = std::max(result.max_epoch, h.id.epoch);
-      if (h.id == local) result.local_seen = true;
-    }
-    apply_ready();
-    return !restorer.conflict();
-  });
+  const int64_t end =
+      ReadRange(consumer, topic, group, task, from_offset, high, deadline, [&](const Read& r) {
+        ++result.records_read;
+        if (auto error = restorer.Add(r.key, r.value, r.batch_header)) {
+          throw StateError(where + " offset " + std::to_string(r.offset) + ": " + *error);
+        }
+        if (r.key == marker_key) {  // Add checked its header
+          const changelog::BatchHeader h = *changelog::DecodeBatchHeader(*r.batch_header);
+          result.max_epoch = std::max(result.max_epoch, h.id.epoch);
+          if (h.id == local) result.local_seen = true;
+        }
+        apply_ready();
+        return !restorer.conflict();
+      });
   if (!restorer.conflict()) {
     restorer.Finish();
     apply_ready();
   }
-  // Past the other groups' records read after the last of this group's.
-  result.next_offset = restorer.conflict() ? next : std::max(high, from_offset);
+  result.next_offset = std::max(end, from_offset);
   result.conflict = restorer.conflict();
   result.superseded = restorer.superseded();
   result.gap = restorer.gap();

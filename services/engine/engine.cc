@@ -14,6 +14,7 @@ Engine::Impl::Impl(EngineSettings settings, const Clock& clock)
 }
 
 Engine::Impl::~Impl() {
+  StopStandbys();
   try {
     transaction_job_.Wait();  // a transaction under way uses the producer
   } catch (const std::exception& e) {
@@ -56,6 +57,11 @@ void Engine::Impl::Start() {
   }
   if (!producer_) CreateClients();
   CheckTopics();
+  try {
+    StartStandbys();
+  } catch (const KafkaError& e) {
+    throw EngineError(e.what());
+  }
   if (config_.exactly_once) {
     transactions_ = std::make_unique<OutputTransactions>(producer_.get(), consumer_.get(),
                                                          config_.transaction_timeout_ms);
@@ -203,6 +209,7 @@ void Engine::Impl::PublishStats() {
 }
 
 void Engine::Impl::Shutdown() {
+  StopStandbys();
   Commit();
   for (int i = 0; i < 100 && (in_flight_ > 0 || !fences_.empty()); ++i) {
     rd_kafka_poll(producer_.get(), 100);
@@ -239,6 +246,12 @@ void Engine::CountHttpRequest(const std::string& route, int status) const {
   impl_->CountHttpRequest(route, status);
 }
 const StateStore* Engine::state() const { return impl_->state(); }
+void Engine::SetAdvertisedHttp(const std::string& address) { impl_->SetAdvertisedHttp(address); }
+std::string Engine::advertised_http() const { return impl_->advertised_http(); }
+std::vector<uint16_t> Engine::standbys() const { return impl_->standbys(); }
+std::map<uint16_t, std::string> Engine::Owners(std::chrono::milliseconds max_age) const {
+  return impl_->Owners(max_age);
+}
 const Config& Engine::config() const { return impl_->config(); }
 
 }  // namespace c360

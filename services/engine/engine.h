@@ -9,11 +9,13 @@
 // entries are published after their commit by an idempotent producer and deleted in a
 // later commit once their delivery is confirmed.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/time.h"
@@ -95,6 +97,16 @@ class Engine {
   // has opened it. It lives as long as the engine.
   const StateStore* state() const;
   const Config& config() const;
+
+  // The group (SPEC 6.4, docs/scale.md). Thread-safe.
+  // Where other engines reach this one's HTTP API: --http as bound (call after binding).
+  void SetAdvertisedHttp(const std::string& address);
+  std::string advertised_http() const;
+  // The tasks this engine keeps standby copies of.
+  std::vector<uint16_t> standbys() const;
+  // The owning engine's address of every task that has one, as its changelog's last
+  // marker names it (read at most every `max_age`, cached in between).
+  std::map<uint16_t, std::string> Owners(std::chrono::milliseconds max_age) const;
 
  private:
   class Impl;

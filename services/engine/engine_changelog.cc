@@ -55,7 +55,7 @@ void Engine::Impl::CreateRestoreConsumer() {
       {"group.id", settings_.group + ".changelog-reader"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "false"},
+      {"enable.partition.eof", "true"},  // where reading ends (changelog_reader.cc)
       {"auto.offset.reset", "earliest"},
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "1048576"},
@@ -96,120 +96,152 @@ void Engine::Impl::EnsureChangelogTopic(int partitions) {
   }
 }
 
-// Makes the stored state of `task` the changelog's before the task starts (see the top).
-void Engine::Impl::RestoreTask(uint16_t task) {
-  const auto started = std::chrono::steady_clock::now();
+// Brings the stored state of `task` to the changelog's last batch (see the top), reading
+// with `consumer`: what an assignment and a standby do. Writes the restored batches and
+// the task's ChangelogChain; epochs and checkpoints are the owner's (RestoreTask).
+Engine::Impl::TaskSync Engine::Impl::SyncTask(uint16_t task, rd_kafka_t* consumer) {
   const std::string& topic = config_.topics.changelog;
   const int timeout = config_.changelog_restore_timeout_ms;
+  TaskSync out;
   state::v1::ChangelogChain chain = store_->LoadChangelogChain(task);
   const bool has_local = store_->LoadTask(task).has_value();
   const BatchId local{chain.epoch(), chain.sequence()};
   const BatchId confirmed{chain.confirmed_epoch(), chain.confirmed_sequence()};
-  const auto [low, high] = ChangelogWatermarks(restore_consumer_.get(), topic, task, timeout);
-  uint64_t max_epoch = local.epoch;
-  bool needs_checkpoint = false;
-  bool restored = false;
-  const char* how = "local";
-  ChangelogRestore read;
+  const auto [low, high] = ChangelogWatermarks(consumer, topic, task, timeout);
+  out.high = high;
+  out.from = std::max(low, chain.confirmed_next_offset());
+  out.max_epoch = local.epoch;
+  ChangelogRestore& read = out.read;
   if (high <= low) {
     // Nothing to restore from. Local state the changelog does not hold (state from before
     // the changelog, or a topic recreated) goes to it as a checkpoint.
-    needs_checkpoint = has_local;
+    out.needs_checkpoint = has_local;
     if (!has_local && high > 0) {
       spdlog::warn("event=changelog_empty task={} offset={} action=start_empty", task, high);
     }
-    how = has_local ? "local_checkpointed" : "new";
-  } else {
-    bool usable = false;
-    if (has_local && !local.none()) {
-      const int64_t from = confirmed.none() ? low : chain.confirmed_next_offset();
-      if (confirmed == local && from == high) {
-        usable = true;  // this engine wrote the last batch
-      } else if (from >= low) {
-        read = RestoreFromChangelog(restore_consumer_.get(), topic, settings_.group, task, from,
-                                    high, local, {}, store_.get(), timeout);
-        max_epoch = std::max(max_epoch, read.max_epoch);
-        // The local batch is on the chain when its marker is read, when it is the one
-        // confirmed before, or when a batch that continues it is.
-        const bool on_chain = read.local_seen || confirmed == local || read.batches_applied > 0;
-        usable = on_chain && !read.gap && !read.conflict && read.max_epoch <= read.applied.epoch;
-        if (usable && read.batches_applied > 0) {
-          how = "tail";
-          restored = true;
-        }
-      }
-    }
-    const std::optional<state::v1::ChangelogMarker> last =
-        usable ? std::nullopt
-               : LastChangelogMarker(restore_consumer_.get(), topic, settings_.group, task, low,
-                                     high, timeout);
-    if (!usable && !last) {
-      // Nothing of this group's (other groups share the topic): as if it were empty.
-      needs_checkpoint = has_local;
-      how = has_local ? "local_checkpointed" : "new";
-    } else if (!usable) {
-      // From nothing: the latest checkpoint, then every batch after it.
-      how = "full";
-      restored = true;
-      const int64_t base = last->base_offset() >= low ? last->base_offset() : low;
-      std::set<BatchId> excluded;
-      for (int attempt = 0;; ++attempt) {
-        if (auto error = store_->DropTask(task)) {
-          throw StateError("cannot drop task " + std::to_string(task) + ": " + *error);
-        }
-        read = RestoreFromChangelog(restore_consumer_.get(), topic, settings_.group, task, base,
-                                    high, {}, excluded, store_.get(), timeout);
-        max_epoch = std::max(max_epoch, read.max_epoch);
-        if (!read.conflict || attempt == 3) break;
-        excluded.insert(read.superseded.begin(), read.superseded.end());
-      }
-      if (read.applied.none()) {
-        spdlog::warn("event=changelog_unusable task={} low={} high={} base={} action=start_empty",
-                     task, low, high, base);
-      } else if (read.gap) {
-        spdlog::warn("event=changelog_gap task={} applied={} action=resume_from_applied", task,
-                     Describe(read.applied));
-      }
-    }
-    if (restored) {
-      // Reading continues after what was read, next time.
-      chain = store_->LoadChangelogChain(task);
-      if (read.marker) {
-        chain.set_confirmed_epoch(read.applied.epoch);
-        chain.set_confirmed_sequence(read.applied.sequence);
-        chain.set_confirmed_next_offset(read.next_offset);
+    out.how = has_local ? "local_checkpointed" : "new";
+    out.chain = chain;
+    return out;
+  }
+  bool usable = false;
+  if (has_local && !local.none()) {
+    const int64_t from = confirmed.none() ? low : chain.confirmed_next_offset();
+    if (confirmed == local && from == high) {
+      usable = true;  // nothing written after the last batch this store knows delivered
+    } else if (from >= low) {
+      read = RestoreFromChangelog(consumer, topic, settings_.group, task, from, high, local, {},
+                                  store_.get(), timeout);
+      out.max_epoch = std::max(out.max_epoch, read.max_epoch);
+      // The local batch is on the chain when its marker is read, when it is the one
+      // confirmed before, or when a batch that continues it is.
+      const bool on_chain = read.local_seen || confirmed == local || read.batches_applied > 0;
+      usable = on_chain && !read.gap && !read.conflict && read.max_epoch <= read.applied.epoch;
+      if (usable && read.batches_applied > 0) {
+        out.how = "tail";
+        out.restored = true;
       }
     }
   }
+  const std::optional<state::v1::ChangelogMarker> last =
+      usable ? std::nullopt
+             : LastChangelogMarker(consumer, topic, settings_.group, task, low, high, timeout);
+  if (!usable && !last) {
+    // Nothing of this group's (other groups share the topic): as if it were empty.
+    out.needs_checkpoint = has_local;
+    out.how = has_local ? "local_checkpointed" : "new";
+  } else if (!usable) {
+    // From nothing: the latest checkpoint, then every batch after it.
+    out.how = "full";
+    out.restored = true;
+    const int64_t base = last->base_offset() >= low ? last->base_offset() : low;
+    std::set<BatchId> excluded;
+    for (int attempt = 0;; ++attempt) {
+      if (auto error = store_->DropTask(task)) {
+        throw StateError("cannot drop task " + std::to_string(task) + ": " + *error);
+      }
+      read = RestoreFromChangelog(consumer, topic, settings_.group, task, base, high, {}, excluded,
+                                  store_.get(), timeout);
+      out.max_epoch = std::max(out.max_epoch, read.max_epoch);
+      if (!read.conflict || attempt == 3) break;
+      excluded.insert(read.superseded.begin(), read.superseded.end());
+    }
+    if (read.applied.none()) {
+      spdlog::warn("event=changelog_unusable task={} low={} high={} base={} action=start_empty",
+                   task, low, high, base);
+    } else if (read.gap) {
+      spdlog::warn("event=changelog_gap task={} applied={} action=resume_from_applied", task,
+                   Describe(read.applied));
+    }
+  }
+  if (out.restored) {
+    // Reading continues after what was read, next time.
+    chain = store_->LoadChangelogChain(task);
+    if (read.marker) {
+      chain.set_confirmed_epoch(read.applied.epoch);
+      chain.set_confirmed_sequence(read.applied.sequence);
+      chain.set_confirmed_next_offset(read.next_offset);
+      chain.set_base_offset(read.marker->base_offset());
+      chain.set_owner(read.marker->owner());
+    }
+  }
+  out.chain = chain;
+  return out;
+}
+
+// An assigned task: its stored state made the changelog's, then this engine's epoch.
+void Engine::Impl::RestoreTask(uint16_t task) {
+  const auto started = std::chrono::steady_clock::now();
+  TaskSync sync = SyncTask(task, restore_consumer_.get());
+  state::v1::ChangelogChain& chain = sync.chain;
   TaskChangelog tc;
   // Above every epoch read, and distinct from a zombie's that read the same: wall-clock ms.
   const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-  tc.epoch = std::max<uint64_t>(max_epoch + 1, static_cast<uint64_t>(wall_ms));
+  tc.epoch = std::max<uint64_t>(sync.max_epoch + 1, static_cast<uint64_t>(wall_ms));
   tc.applied = {chain.epoch(), chain.sequence()};
-  tc.base_offset = read.marker ? read.marker->base_offset() : chain.base_offset();
+  tc.base_offset = chain.base_offset();
   tc.checkpoint_at = std::chrono::steady_clock::now();
-  if (needs_checkpoint) {
+  if (sync.needs_checkpoint) {
     tc.applied = {tc.epoch, tc.applied.sequence + 1};
     chain.set_epoch(tc.applied.epoch);
     chain.set_sequence(tc.applied.sequence);
   }
+  // This engine's first batch of the task, empty after the checkpoint if one is due: it
+  // names this engine as the owner (queries on any engine find it there, engine_group.cc)
+  // and puts the new epoch on the chain at once.
+  const BatchId claim_prev = tc.applied;
+  const BatchId claim{tc.epoch, tc.applied.sequence + 1};
+  chain.set_owner(advertised_http());
+  chain.set_epoch(claim.epoch);
+  chain.set_sequence(claim.sequence);
   tc.chain = chain;
   if (auto error = store_->SaveChangelogChain(task, chain)) {
     throw StateError("cannot store the changelog chain of task " + std::to_string(task) + ": " +
                      *error);
   }
   changelogs_[task] = std::move(tc);
-  if (needs_checkpoint) WriteCheckpoint(task);
+  if (sync.needs_checkpoint) WriteCheckpoint(task);  // the state at claim_prev
+  TaskChangelog& owned = changelogs_[task];
+  state::v1::ChangelogMarker marker;
+  for (InputTopic topic : kAllInputTopics) {
+    marker.add_offsets(store_->LoadOffset(task, static_cast<uint8_t>(topic)).value_or(-1));
+  }
+  if (const auto meta = store_->LoadTask(task)) marker.set_stream_time(meta->stream_time());
+  marker.set_owner(advertised_http());
+  marker.set_base_offset(owned.base_offset);
+  std::vector<changelog::Message> messages = changelog::BatchMessages(
+      task, claim, claim_prev, /*checkpoint=*/false, {}, std::move(marker));
+  held_.push_back(ChangelogItem(task, std::move(messages.back()), /*marker=*/true));
+  owned.applied = claim;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (restored) metrics_.ObserveRestore(seconds);
+  if (sync.restored) metrics_.ObserveRestore(seconds);
   spdlog::info(
       "event=task_restored task={} from={} batch={} records_read={} batches_applied={} "
       "seconds={:.3f}",
-      task, how, Describe(changelogs_[task].applied), read.records_read, read.batches_applied,
-      seconds);
+      task, sync.how, Describe(changelogs_[task].applied), sync.read.records_read,
+      sync.read.batches_applied, seconds);
 }
 
 PublishItem Engine::Impl::ChangelogItem(uint16_t task, changelog::Message message,
@@ -250,7 +282,7 @@ void Engine::Impl::AppendChangelog(const StateBatch& batch, const std::vector<ui
     for (InputTopic topic : kAllInputTopics)
       marker.add_offsets(task.resume_offset(topic).value_or(-1));
     marker.set_stream_time(task.stream_time());
-    marker.set_owner(settings_.advertised_http);
+    marker.set_owner(advertised_http());
     marker.set_base_offset(tc.base_offset);
     int64_t bytes = 0;
     for (const changelog::Record& r : records) {
@@ -279,7 +311,7 @@ void Engine::Impl::WriteCheckpoint(uint16_t task) {
   });
   state::v1::ChangelogMarker marker;
   FillMarkerFromRecords(records, &marker);
-  marker.set_owner(settings_.advertised_http);
+  marker.set_owner(advertised_http());
   marker.set_base_offset(tc.base_offset);
   std::vector<changelog::Message> messages = changelog::BatchMessages(
       task, tc.applied, BatchId{}, /*checkpoint=*/true, records, std::move(marker));

@@ -50,6 +50,10 @@ void Engine::Impl::CreateClients() {
       {"auto.offset.reset", "earliest"},
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "3000"},
+      // A task is restored from its changelog inside the rebalance callback, which
+      // librdkafka counts as time between polls: room for the longest restore.
+      {"max.poll.interval.ms",
+       std::to_string(std::max(300'000, config_.changelog_restore_timeout_ms + 60'000))},
       // librdkafka 2.0.2 pauses fetching for up to 1 s whenever its queue holds
       // queued.min.messages; a large queue keeps fetches flowing.
       {"queued.min.messages", "1000000"},

@@ -9,6 +9,8 @@
 #include "common/log_redaction.h"
 #include "common/shutdown.h"
 #include "services/engine/engine.h"
+#include <unistd.h>
+
 #include "services/engine/engine_http.h"
 
 namespace c360 {
@@ -94,11 +96,23 @@ std::optional<EngineSettings> EngineSettingsFrom(const EngineOptions& options, i
   return settings;
 }
 
+// Where the group's other engines reach this one (docs/scale.md): http.advertised_address
+// if set, else the address --http bound, a wildcard host replaced by this host's name.
+std::string AdvertisedAddress(const Config& config, const std::string& host, int port) {
+  if (!config.http.advertised_address.empty()) return config.http.advertised_address;
+  std::string name = host;
+  if (name.empty() || name == "0.0.0.0" || name == "::" || name == "[::]") {
+    char buf[256] = {};
+    name = gethostname(buf, sizeof buf - 1) == 0 ? buf : "localhost";
+  }
+  if (name.find(':') != std::string::npos && name.front() != '[') name = "[" + name + "]";
+  return name + ":" + std::to_string(port);
+}
+
 int RunEngine(const EngineOptions& options) {
   int exit_code = 0;
   std::optional<EngineSettings> settings = EngineSettingsFrom(options, &exit_code);
   if (!settings) return exit_code;
-  settings->advertised_http = options.http;
   // The config's secrets (Kafka's, the API token) never reach a log line (librdkafka's
   // included) or an error.
   const Redactor redactor(settings->config.kafka, {settings->config.http.auth_token});
@@ -131,6 +145,7 @@ int RunEngine(const EngineOptions& options) {
     std::cerr << "c360 engine: " << e.what() << std::endl;
     return 2;
   }
+  engine.SetAdvertisedHttp(AdvertisedAddress(engine.config(), http.host(), http.port()));
   try {
     engine.Start();
     engine.Run([] { return shutdown::Requested(); });

@@ -1,5 +1,6 @@
 #include "services/engine/engine_http.h"
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -25,6 +26,37 @@ rlim_t OpenFileLimit() {
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
   }
   return limit.rlim_cur;
+}
+
+// How long the group's view of task owners is trusted before the changelog is read again.
+constexpr auto kOwnersMaxAge = std::chrono::seconds(2);
+
+// A GET on another engine of the group (docs/scale.md): over HTTPS when this engine serves
+// HTTPS (the peer's certificate checked against this engine's own, the group's), with the
+// API token when one is set.
+api::PeerFetch PeerFetcher(const Engine& engine) {
+  return [&engine](const std::string& address,
+                   const std::string& target) -> std::optional<HttpResponse> {
+    const Config::Http& http = engine.config().http;
+    const bool tls = !http.tls_cert_file.empty();
+    httplib::Client client((tls ? "https://" : "http://") + address);
+    if (tls) client.set_ca_cert_path(http.tls_cert_file.c_str());
+    client.set_connection_timeout(2, 0);
+    client.set_read_timeout(30, 0);
+    httplib::Headers headers;
+    if (!http.auth_token.empty()) headers.emplace("Authorization", "Bearer " + http.auth_token);
+    httplib::Result r = client.Get(target.c_str(), headers);
+    if (!r) {
+      spdlog::warn("event=peer_unreachable peer={} error=\"{}\"", address,
+                   httplib::to_string(r.error()));
+      return std::nullopt;
+    }
+    HttpResponse out{r->status, r->get_header_value("Content-Type"), r->body, {}};
+    if (r->has_header("Retry-After")) {
+      out.headers.emplace_back("Retry-After", r->get_header_value("Retry-After"));
+    }
+    return out;
+  };
 }
 
 }  // namespace
@@ -83,12 +115,15 @@ void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& cloc
       own.tasks.push_back(static_cast<uint16_t>(task));
     own.task_count = s.partitions;
     own.group = group;
+    own.self = engine.advertised_http();
+    own.standbys = engine.standbys();
+    own.owners = [&engine] { return engine.Owners(kOwnersMaxAge); };
     return own;
   };
-  api::CustomerApi::Register(
-      std::make_shared<const api::CustomerApi>(
-          engine.config(), clock, [&engine] { return engine.state(); }, ownership),
-      server.router());
+  api::CustomerApi::Register(std::make_shared<const api::CustomerApi>(
+                                 engine.config(), clock, [&engine] { return engine.state(); },
+                                 ownership, PeerFetcher(engine)),
+                             server.router());
   AddProbeRoutes(server, engine);
 }
 

@@ -18,6 +18,8 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <set>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -61,6 +63,11 @@ class Engine::Impl final : public RecordOwner {
   void ReplaceFencedProducer(const std::string& why);
   void Release(void* handle) override;
   void CopyHeaders(void* handle, state::v1::OutboxEntry* entry) override;
+  // engine_group.cc: the group as the changelog names it (queries on any engine).
+  std::map<uint16_t, std::string> Owners(std::chrono::milliseconds max_age);
+  void SetAdvertisedHttp(const std::string& address);
+  std::string advertised_http() const;
+  std::vector<uint16_t> standbys();
   // engine_loop.cc
   void Run(const std::function<bool()>& stop);
   void Consume(const std::function<bool()>& stop);
@@ -127,7 +134,27 @@ class Engine::Impl final : public RecordOwner {
   // engine_changelog.cc
   void CreateRestoreConsumer();
   void EnsureChangelogTopic(int partitions);
+  struct TaskSync {
+    const char* how = "local";  // local, tail, full, new, local_checkpointed
+    bool restored = false;      // batches were read and applied
+    bool needs_checkpoint = false;
+    uint64_t max_epoch = 0;
+    int64_t from = 0;  // the stored position before, and the partition's end
+    int64_t high = 0;
+    ChangelogRestore read;
+    state::v1::ChangelogChain chain;  // as it is now, with the position read to
+  };
+  TaskSync SyncTask(uint16_t task, rd_kafka_t* consumer);
   void RestoreTask(uint16_t task);
+  // engine_standby.cc
+  static std::set<uint16_t> StandbyTasks(const std::set<uint16_t>& owned, int partitions,
+                                         int replicas);
+  void StartStandbys();
+  void StopStandbys();
+  // Stops keeping `owned` as standbys (waiting for one being synced) and keeps
+  // `standbys` instead.
+  void SetStandbys(const std::set<uint16_t>& owned, const std::set<uint16_t>& standbys);
+  void StandbyLoop();
   void AppendChangelog(const StateBatch& batch, const std::vector<uint16_t>& changed,
                        std::vector<PublishItem>* publish);
   void WriteCheckpoint(uint16_t task);
@@ -185,6 +212,21 @@ class Engine::Impl final : public RecordOwner {
   KafkaHandle producer_;
   KafkaHandle restore_consumer_;  // reads changelog partitions (assign only, no group)
   std::map<int32_t, TaskChangelog> changelogs_;  // the assigned tasks'
+  // Standbys (engine.standby_replicas, engine_standby.cc): warm copies of tasks this
+  // engine does not own, synced from their changelog partitions by standby_thread_.
+  KafkaHandle standby_consumer_;
+  std::thread standby_thread_;
+  std::mutex standby_mu_;  // guards the four below
+  std::condition_variable standby_cv_;
+  std::set<uint16_t> standby_wanted_;
+  int standby_busy_ = -1;  // the task being synced
+  bool standby_stop_ = false;
+  // The owners directory (engine_group.cc): its own reader, used under owners_mu_.
+  std::mutex owners_mu_;
+  KafkaHandle owners_consumer_;
+  std::map<uint16_t, std::string> owners_;
+  std::chrono::steady_clock::time_point owners_read_at_;
+  mutable std::mutex advertised_mu_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::unique_ptr<ProcessingPool> pool_;  // engine.threads
   std::vector<Task*> task_list_;          // ProcessTasks' turn: the tasks, and what each applied

@@ -146,6 +146,9 @@ void Engine::Impl::Consume(const std::function<bool()>& stop) {
     while (in_flight_ > kMaxInFlight && !stop()) rd_kafka_poll(producer_.get(), 10);
     if (now - refreshed >= kRefreshInterval) {
       PublishStats();
+      // A quiet task's checkpoint is renewed too (changelog.checkpoint_interval_ms), so
+      // that the changelog's retention never removes the base of its restore.
+      if (!writing_.active) MaybeCheckpoint();
       refreshed = now;
     }
   }

@@ -103,6 +103,12 @@ void Engine::Impl::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 }
 
 void Engine::Impl::Assign(rd_kafka_topic_partition_list_t* partitions) {
+  std::set<uint16_t> owned;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    owned.insert(static_cast<uint16_t>(partitions->elems[i].partition));
+  }
+  // Standby copies of the tasks assigned here stop first (one being synced finishes).
+  SetStandbys(owned, StandbyTasks(owned, stats_.partitions, config_.standby_replicas));
   std::vector<Task*> restored;
   for (int i = 0; i < partitions->cnt; ++i) {
     const int32_t p = partitions->elems[i].partition;

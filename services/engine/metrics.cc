@@ -119,6 +119,10 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                          "Assignments and revocations of the engine's tasks by the group",
                          *registry_)
                       .Add({})),
+      standby_lag_family_(Define(BuildGauge(), "standby_lag_records",
+                                 "Changelog records a standby task was behind its owner when "
+                                 "last synced",
+                                 *registry_)),
       event_to_alert_seconds_(Define(BuildHistogram(), "event_to_alert_seconds",
                                      "From the causing record's Kafka timestamp (or the "
                                      "deadline of a timer) to the alert's delivery report",
@@ -238,6 +242,30 @@ void EngineMetrics::AddProcessingTimes(BucketCounts& times) {
 void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
 void EngineMetrics::ObserveRestore(double seconds) { restore_seconds_.Observe(seconds); }
 void EngineMetrics::CountRebalance() { rebalances_.Increment(); }
+
+void EngineMetrics::SetStandbys(const std::set<uint16_t>& tasks) {
+  std::lock_guard lock(standby_mu_);
+  for (auto it = standby_lag_.begin(); it != standby_lag_.end();) {
+    if (tasks.count(it->first) == 0) {
+      standby_lag_family_.Remove(it->second);
+      it = standby_lag_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (uint16_t t : tasks) {
+    if (standby_lag_.count(t) == 0) {
+      standby_lag_[t] = &standby_lag_family_.Add({{"task", std::to_string(t)}});
+    }
+  }
+}
+
+void EngineMetrics::SetStandbyLag(uint16_t task, int64_t records) {
+  std::lock_guard lock(standby_mu_);
+  if (auto it = standby_lag_.find(task); it != standby_lag_.end()) {
+    it->second->Set(static_cast<double>(records));
+  }
+}
 
 void EngineMetrics::CountHttpRequest(const std::string& route, int status) {
   std::lock_guard lock(http_mu_);

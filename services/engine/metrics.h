@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,10 @@ class EngineMetrics {
   // the changelog's.
   void ObserveRestore(double seconds);
   void CountRebalance();
+  // standby_lag_records{task}: the standby tasks now (series of others removed), and how
+  // many changelog records one was behind when last synced. Thread-safe.
+  void SetStandbys(const std::set<uint16_t>& tasks);
+  void SetStandbyLag(uint16_t task, int64_t records);
   // A confirmed delivery of an outbox entry at wall time `now_ms`: alerts count by rule,
   // severity and state, and their latency from the causing record's Kafka timestamp.
   void Delivered(const state::v1::OutboxEntry& entry, TimeMs now_ms);
@@ -101,6 +106,9 @@ class EngineMetrics {
   prometheus::Histogram& commit_seconds_;
   prometheus::Histogram& restore_seconds_;
   prometheus::Counter& rebalances_;
+  prometheus::Family<prometheus::Gauge>& standby_lag_family_;
+  std::mutex standby_mu_;
+  std::map<uint16_t, prometheus::Gauge*> standby_lag_;
   prometheus::Histogram& event_to_alert_seconds_;
 };
 

@@ -48,7 +48,7 @@ START_TIMEOUT = 90  # seconds: format + JVM start + ready; ~3 s on an idle machi
 STOP_TIMEOUT = 30  # seconds of SIGTERM before SIGKILL; a clean stop takes ~3 s
 
 TOPICS = ("c360.usage", "c360.tickets", "c360.invoices", "c360.campaigns", "c360.customers",
-          "c360.alerts", "c360.health", "c360.deadletter")
+          "c360.alerts", "c360.health", "c360.deadletter", "c360.changelog")
 COMPACTED = ("c360.customers", "c360.health")  # docs/contract.md, section 1
 
 # The broker's settings. Anything not here is Kafka's default: compaction on
@@ -348,8 +348,8 @@ def _topic_config(topic):
 
 
 def recreate_topics(bootstrap, partitions, timeout=60):
-    """Deletes every c360.* topic, waits until they are gone, and creates c360's eight
-    topics with `partitions` partitions each (customers and health compacted), waiting
+    """Deletes every c360.* topic, waits until they are gone, and creates c360's nine
+    topics (the changelog included, as an engine would create it) with `partitions` partitions each (customers and health compacted), waiting
     until every partition has a leader."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     deadline = time.monotonic() + timeout

@@ -51,11 +51,14 @@ def assigned_tasks(engine):
     return tasks
 
 
-def restores(engine, since=0):
-    """[(task, from, batches_applied)] of the engine's restores, from log offset `since`."""
-    return [(int(m.group(1)), m.group(2), int(m.group(3)))
-            for m in re.finditer(r"event=task_restored task=(\d+) from=(\w+) batch=\S+ "
-                                 r"records_read=\d+ batches_applied=(\d+)", log_of(engine)[since:])]
+def restores(engine, since=0, timed=False):
+    """[(task, from, batches_applied)] of the engine's restores, from log offset `since`
+    ([(time, task, from, batches_applied)] if `timed`)."""
+    found = [(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+             for m in re.finditer(r"ts=(\S+) \S+ event=task_restored task=(\d+) from=(\w+) "
+                                  r"batch=\S+ records_read=\d+ batches_applied=(\d+)",
+                                  log_of(engine)[since:])]
+    return found if timed else [x[1:] for x in found]
 
 
 def consumed(engine):
@@ -64,6 +67,14 @@ def consumed(engine):
     assert status == 200, body
     return sum(v for k, v in t.metric_samples(body).items()
                if k.startswith("c360_events_consumed_total"))
+
+
+def standby_lags(engine):
+    """{task: standby_lag_records} of the engine's standby tasks."""
+    status, body = engine.get("/metrics")
+    assert status == 200, body
+    return {int(re.search(r'task="(\d+)"', k).group(1)): v
+            for k, v in t.metric_samples(body).items() if k.startswith("c360_standby_lag_records")}
 
 
 def ready(engine):
@@ -177,11 +188,48 @@ class ScaleTest(unittest.TestCase):
             self.assertEqual(both, moved)  # no alert id that the moves missed, none extra
             self.assertTrue(all(r[1] == "new" for r in restores(alone)), restores(alone))
 
-    def test_a_killed_engines_tasks_restore_on_the_others_without_input_history(self):
+    def check_api_on_every_engine(self, bootstrap, engines):
+        """Every engine answers for every customer, naming its owner, and the list and
+        summary are the group's on every engine."""
+        address = {id(e): f"127.0.0.1:{e.http_port()}" for e in engines}
+        owner_of = {task: address[id(e)] for e in engines for task in assigned_tasks(e)}
+        expected, _ = oracle.expected_state(bootstrap)
+        sample = sorted(expected)[:: max(1, len(expected) // 24)]
+        for customer in sample:
+            views = []
+            for e in engines:
+                status, body = t.http_json(
+                    f"http://{address[id(e)]}/api/v1/customers/{customer}")
+                self.assertEqual(status, 200, (customer, body))
+                served = body["served_by"]
+                task = served["task"]
+                named = served["engine"] if served["role"] == "owner" else served["owner"]
+                self.assertEqual(named, owner_of[task], (customer, served))
+                views.append((body["health"], body["kpis"], body["status"]))
+            self.assertEqual(views[1:], views[:-1], customer)
+        lists = [t.http_json(f"http://{address[id(e)]}/api/v1/customers?limit=1000")
+                 for e in engines]
+        for status, body in lists:
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["total"], len(expected))
+        ids = [[c["customer_id"] for c in body["customers"]] for _, body in lists]
+        self.assertEqual(ids[1:], ids[:-1])
+        summaries = []
+        for e in engines:
+            status, body = t.http_json(f"http://{address[id(e)]}/api/v1/summary")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["customers"], len(expected))
+            body.pop("tasks")
+            summaries.append(body)
+        self.assertEqual(summaries[1:], summaries[:-1])
+
+    def kill_one_of_three(self, standbys):
+        """Three engines share the tasks and catch up; one is killed (kill -9) and its
+        state directory deleted. Returns the two others' restores of its tasks."""
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=PARTITIONS) as (bootstrap, _):
             config = tmp + "/c360.yaml"
             with open(config, "w") as f:
-                f.write(CONFIG)
+                f.write(CONFIG.replace("engine:\n", f"engine:\n  standby_replicas: {standbys}\n"))
             r = t.run_c360("gen", "--brokers", bootstrap, "--customers", "600", "--events", "60000",
                            "--days", "45", "--start", "2026-03-01", "--seed", "12")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -194,6 +242,13 @@ class ScaleTest(unittest.TestCase):
                            "three engines to share the tasks and catch up")
                 a, b, c = engines
                 lost = assigned_tasks(c)
+                if standbys:
+                    # Every task has a warm copy on another engine, synced to the end.
+                    t.wait_for(lambda: all(standby_lags(e) and not any(standby_lags(e).values())
+                                           for e in engines), 60, "the standbys to catch up")
+                    kept = set().union(*(standby_lags(e).keys() for e in (a, b)))
+                    self.assertTrue(lost <= kept, (lost, kept))
+                self.check_api_on_every_engine(bootstrap, engines)
                 before = {id(e): consumed(e) for e in (a, b)}
                 marks = {id(e): len(log_of(e)) for e in (a, b)}
                 c.proc.kill()
@@ -204,11 +259,14 @@ class ScaleTest(unittest.TestCase):
                 # The tasks moved and were restored, and the restoring engines consumed no
                 # input record: every one of them lies before the restored markers' offsets.
                 self.assertEqual({id(e): consumed(e) for e in (a, b)}, before)
-                restored = {task for e in (a, b) for task, how, _ in restores(e, marks[id(e)])
-                            if how in ("full", "tail")}
-                self.assertTrue(lost <= restored | assigned_tasks(a) & assigned_tasks(b), lost)
-                full = [x for e in (a, b) for x in restores(e, marks[id(e)]) if x[0] in lost]
-                self.assertTrue(full and all(how in ("full", "tail") for _, how, _ in full), full)
+                # Each lost task's first restore on the others (a later rebalance may move
+                # it again, between the two).
+                moved = {}
+                for x in sorted(x for e in (a, b) for x in restores(e, marks[id(e)], timed=True)):
+                    if x[1] in lost and x[1] not in moved:
+                        moved[x[1]] = x[1:]
+                moved = list(moved.values())
+                self.assertEqual(sorted(x[0] for x in moved), sorted(lost), moved)
                 # More input, then one engine for all: the state adds up exactly.
                 r = t.run_c360("gen", "--brokers", bootstrap, "--customers", "600", "--events",
                                "20000", "--days", "10", "--start", "2026-04-15", "--seed", "13")
@@ -216,11 +274,22 @@ class ScaleTest(unittest.TestCase):
                 self.assertEqual(b.stop(), 0)
                 t.wait_for(lambda: group_caught_up([a], bootstrap), 120, "one engine to catch up")
             finally:
-                for e in engines:
+                for e in engines[1:]:
                     if e.proc.poll() is None:
-                        e.stop(sig=signal.SIGKILL) if e is not engines[0] else None
+                        e.stop(sig=signal.SIGKILL)
             self.assertEqual(engines[0].stop(), 0)
             self.check_state(bootstrap, engines[0])
+            return moved
+
+    def test_a_killed_engines_tasks_restore_on_the_others_without_input_history(self):
+        moved = self.kill_one_of_three(standbys=0)
+        # Nothing of them was on the others: restored from the latest checkpoint on.
+        self.assertTrue(all(how == "full" and applied > 0 for _, how, applied in moved), moved)
+
+    def test_with_standbys_a_fail_over_replays_a_tail_only(self):
+        moved = self.kill_one_of_three(standbys=1)
+        # Each had a warm copy where it went: at most the tail after it.
+        self.assertTrue(all(how in ("local", "tail") for _, how, _ in moved), moved)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+// Engine::Impl: the group as the changelog names it (SPEC 6.4, docs/scale.md): which
+// engine owns each task, for queries on any engine; this engine's address and standbys
+// (engine_impl.h). Called on the HTTP server's threads.
+#include "services/engine/engine_impl.h"
+
+namespace c360 {
+
+void Engine::Impl::SetAdvertisedHttp(const std::string& address) {
+  std::lock_guard lock(advertised_mu_);
+  settings_.advertised_http = address;
+}
+
+std::string Engine::Impl::advertised_http() const {
+  std::lock_guard lock(advertised_mu_);
+  return settings_.advertised_http;
+}
+
+std::vector<uint16_t> Engine::Impl::standbys() {
+  std::lock_guard lock(standby_mu_);
+  return {standby_wanted_.begin(), standby_wanted_.end()};
+}
+
+// Each task's owner is named by the last marker on its changelog partition: every batch's,
+// and the empty batch a new owner writes when it is assigned the task (RestoreTask). A
+// task without a marker of this group has no state anywhere yet. Read again once the
+// cached answer is `max_age` old, one partition after the other, with a reader of its own.
+std::map<uint16_t, std::string> Engine::Impl::Owners(std::chrono::milliseconds max_age) {
+  std::lock_guard lock(owners_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (owners_consumer_ && now - owners_read_at_ < max_age) return owners_;
+  if (!owners_consumer_) {
+    KafkaProperties props = {
+        {"bootstrap.servers", settings_.brokers},
+        {"group.id", settings_.group + ".changelog-reader"},
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"fetch.wait.max.ms", "50"},
+        {"log_level", "3"},
+    };
+    for (const auto& [key, value] : config_.kafka) {
+      if (key == "group.instance.id" || key == "session.timeout.ms" ||
+          key == "heartbeat.interval.ms" || key == "partition.assignment.strategy" ||
+          key == "max.poll.interval.ms") {
+        continue;
+      }
+      props.emplace_back(key, value);
+    }
+    props.emplace_back("isolation.level", "read_committed");
+    owners_consumer_ = MakeClient(RD_KAFKA_CONSUMER, props);
+  }
+  std::map<uint16_t, std::string> owners;
+  const int partitions = stats_.partitions;
+  for (int p = 0; p < partitions; ++p) {
+    const auto task = static_cast<uint16_t>(p);
+    const auto [low, high] =
+        ChangelogWatermarks(owners_consumer_.get(), config_.topics.changelog, task, 5000);
+    const auto marker = LastChangelogMarker(owners_consumer_.get(), config_.topics.changelog,
+                                            settings_.group, task, low, high, 5000);
+    if (marker && !marker->owner().empty()) owners[task] = marker->owner();
+  }
+  owners_ = std::move(owners);
+  owners_read_at_ = std::chrono::steady_clock::now();
+  return owners_;
+}
+
+}  // namespace c360
