@@ -21,7 +21,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates librdkafka1 libprotobuf32 libprometheus-cpp-core1.0 libspdlog1.10 libfmt9 \
       libyaml-cpp0.7 libsimdjson14 libssl3 libsasl2-2 libbz2-1.0 liblz4-1 \
-      libsnappy1v5 libzstd1 zlib1g libjemalloc2 \
+      libsnappy1v5 libzstd1 zlib1g libjemalloc2 libcpp-httplib0.11 libbrotli1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/c360 --create-home c360
 COPY --from=build /build/c360 /usr/local/bin/c360

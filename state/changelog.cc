@@ -43,12 +43,11 @@ std::optional<BatchHeader> DecodeBatchHeader(std::string_view value) {
 std::string MarkerKey(uint16_t task) { return state::TaskPrefix(Family::kChangelogMarker, task); }
 
 std::vector<Message> BatchMessages(uint16_t task, BatchId id, BatchId prev, bool checkpoint,
-                                   const std::vector<Record>& records,
-                                   state::v1::ChangelogMarker marker) {
+                                   std::vector<Record> records, state::v1::ChangelogMarker marker) {
   const std::string header = EncodeBatchHeader(id, checkpoint);
   std::vector<Message> out;
   out.reserve(records.size() + 1);
-  for (const Record& r : records) out.push_back({r.key, r.value, header});
+  for (Record& r : records) out.push_back({std::move(r.key), std::move(r.value), header});
   marker.set_epoch(id.epoch);
   marker.set_sequence(id.sequence);
   marker.set_prev_epoch(prev.epoch);

@@ -80,8 +80,7 @@ struct Message {
 // A batch as the writer sends it: its records, then its marker. `marker` comes with what
 // the caller knows (offsets, stream time, owner); its batch fields are set here.
 std::vector<Message> BatchMessages(uint16_t task, BatchId id, BatchId prev, bool checkpoint,
-                                   const std::vector<Record>& records,
-                                   state::v1::ChangelogMarker marker);
+                                   std::vector<Record> records, state::v1::ChangelogMarker marker);
 
 class Restorer {
  public:

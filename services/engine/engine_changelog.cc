@@ -289,8 +289,8 @@ void Engine::Impl::AppendChangelog(const StateBatch& batch, const std::vector<ui
       bytes += static_cast<int64_t>(r.key.size() + (r.value ? r.value->size() : 0));
     }
     tc.delta_bytes += bytes;
-    std::vector<changelog::Message> messages =
-        changelog::BatchMessages(id, next, prev, /*checkpoint=*/false, records, std::move(marker));
+    std::vector<changelog::Message> messages = changelog::BatchMessages(
+        id, next, prev, /*checkpoint=*/false, std::move(records), std::move(marker));
     for (size_t i = 0; i < messages.size(); ++i) {
       publish->push_back(ChangelogItem(id, std::move(messages[i]), i + 1 == messages.size()));
     }
@@ -313,8 +313,9 @@ void Engine::Impl::WriteCheckpoint(uint16_t task) {
   FillMarkerFromRecords(records, &marker);
   marker.set_owner(advertised_http());
   marker.set_base_offset(tc.base_offset);
+  const size_t count = records.size();
   std::vector<changelog::Message> messages = changelog::BatchMessages(
-      task, tc.applied, BatchId{}, /*checkpoint=*/true, records, std::move(marker));
+      task, tc.applied, BatchId{}, /*checkpoint=*/true, std::move(records), std::move(marker));
   for (size_t i = 0; i < messages.size(); ++i) {
     PublishItem item = ChangelogItem(task, std::move(messages[i]), i + 1 == messages.size());
     if (i == 0) item.entry.set_checkpoint_start(true);
@@ -326,7 +327,7 @@ void Engine::Impl::WriteCheckpoint(uint16_t task) {
   tc.delta_bytes = 0;
   tc.checkpoint_at = std::chrono::steady_clock::now();
   spdlog::info("event=changelog_checkpoint task={} batch={} records={} bytes={}", task,
-               Describe(tc.applied), records.size(), bytes);
+               Describe(tc.applied), count, bytes);
 }
 
 // After a commit: a checkpoint for each task whose deltas since its last one outgrew it

@@ -94,8 +94,8 @@ class ComposeTest(unittest.TestCase):
 
     def test_docker_compose_accepts_the_file_and_wires_every_part(self):
         services = self.compose()["services"]
-        self.assertEqual(set(services),
-                         {"kafka", "topics", "engine", "generator", "prometheus", "grafana"})
+        self.assertEqual(set(services), {"kafka", "topics", "engine", "engine-2", "generator",
+                                         "prometheus", "grafana"})
         kafka = services["kafka"]
         self.assertTrue(kafka["image"].startswith("apache/kafka:"))
         self.assertEqual(kafka["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller")
@@ -103,10 +103,25 @@ class ComposeTest(unittest.TestCase):
         self.assertIn(f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}:rw", kafka["volumes"])
         # The generator replays history: only on request (profile demo).
         self.assertEqual(services["generator"]["profiles"], ["demo"])
-        # Topic creation: all eight topics, one partition count (co-partitioned inputs).
+        # Topic creation: every topic, one partition count (co-partitioned inputs, and a
+        # changelog partition per task); the tables compacted, the changelog not.
         script = services["topics"]["command"][0]
-        for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS:
+        for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS + ["c360.changelog"]:
             self.assertIn(topic, script)
+        self.assertIn("create c360.health --config cleanup.policy=compact", script)
+        self.assertIn("create c360.changelog --config cleanup.policy=delete", script)
+        # Two engines of one group, each with its own state volume and host port, and
+        # standby copies of each other's tasks.
+        engines = [services["engine"], services["engine-2"]]
+        self.assertEqual(engines[0]["command"], engines[1]["command"])
+        self.assertNotEqual(engines[0]["volumes"][0], engines[1]["volumes"][0])
+        config = engines[0]["command"][engines[0]["command"].index("--config") + 1]
+        mounted = {v["target"] if isinstance(v, dict) else v.split(":")[1]: v for v in engines[0]["volumes"]}
+        self.assertIn(config, mounted)
+        self.assertEqual(mounted[config].split(":")[0] if isinstance(mounted[config], str)
+                         else mounted[config]["source"], os.path.join(ROOT, "deploy/c360.yaml"))
+        with open(os.path.join(ROOT, "deploy/c360.yaml")) as f:
+            self.assertGreaterEqual(yaml.safe_load(f)["engine"]["standby_replicas"], 1)
         self.assertIn('--partitions "$$PARTITIONS"', script)  # $$: compose's escape
         self.assertEqual(services["engine"]["depends_on"]["topics"]["condition"],
                          "service_completed_successfully")
@@ -130,6 +145,7 @@ class ComposeTest(unittest.TestCase):
         # exit 2 before anything starts; this must get as far as the broker (exit 1).
         args[args.index("--brokers") + 1] = f"127.0.0.1:{t.free_port()}"
         args[args.index("--http") + 1] = "127.0.0.1:0"
+        args[args.index("--config") + 1] = os.path.join(ROOT, "deploy/c360.yaml")  # mounted
         with tempfile.TemporaryDirectory() as tmp:
             args[args.index("--state-dir") + 1] = tmp + "/state"
             r = t.run_c360(*args, timeout=60)
@@ -142,7 +158,7 @@ class ComposeTest(unittest.TestCase):
         targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
         command = self.compose()["services"]["engine"]["command"]
         port = command[command.index("--http") + 1].rsplit(":", 1)[1]
-        self.assertEqual(targets, [f"engine:{port}"])
+        self.assertEqual(targets, [f"engine:{port}", f"engine-2:{port}"])
 
 
 class DockerfileTest(unittest.TestCase):

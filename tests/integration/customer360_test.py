@@ -213,7 +213,9 @@ class Customer360Test(unittest.TestCase):
         self.assertEqual(s["top_customers_by_revenue"][0]["customer_id"], "healthy")
         self.assertEqual(s["top_at_risk_by_revenue"][0]["customer_id"], "support")
         self.assertEqual(s["alerts_last_24h"]["by_rule"]["SLA_BREACH"], 2)
-        self.assertEqual(s["tasks"], {"owned": [0], "not_owned": [], "total": 1})
+        self.assertEqual({k: s["tasks"][k] for k in ("owned", "not_owned", "total", "from_members")},
+                         {"owned": [0], "not_owned": [], "total": 1, "from_members": {}})
+        self.assertEqual(s["tasks"]["engine"], self.base.split("//", 1)[1])
 
     def test_page_is_self_contained(self):
         code, html = t.http_get(self.base + "/")
@@ -257,6 +259,7 @@ class Customer360Test(unittest.TestCase):
         """The timeline and alert history live in the state: a restart keeps them."""
         before = [self.get(f"/api/v1/customers/{c}/{part}") for c in ("support", "late")
                   for part in ("timeline", "alerts")]
+        before_base = self.base
         self.assertEqual(self.engine.stop(), 0)
         cls = type(self)
         cls.engine = t.Engine(self.bootstrap, self.tmp.name + "/state", "g-" + uuid.uuid4().hex).start()
@@ -264,6 +267,10 @@ class Customer360Test(unittest.TestCase):
         t.wait_for(lambda: t.http_get(self.base + "/readyz")[0] == 200, 60, "the restarted engine")
         after = [self.get(f"/api/v1/customers/{c}/{part}") for c in ("support", "late")
                  for part in ("timeline", "alerts")]
+        # Served by the engine that owns them, each time (its address changed).
+        for view, base in [(v, before_base) for v in before] + [(v, self.base) for v in after]:
+            served = view.pop("served_by")
+            self.assertEqual((served["role"], served["engine"]), ("owner", base.split("//", 1)[1]))
         self.assertEqual(after, before)
         self.assertEqual(after[2]["days"][-1]["status"], "AT_RISK")  # late, after the live hold
 
