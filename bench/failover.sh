@@ -7,8 +7,9 @@
 #   2. start engines A and B (session.timeout.ms 6000) and wait until both are ready and,
 #      with standbys, every standby copy is in sync;
 #   3. kill B; time until A's /readyz is 200 with every task, split into the group's
-#      notice (the session timeout, until A's assignment) and the restores; A's restores
-#      of B's tasks from its log (how, changelog records read, seconds).
+#      notice (the session timeout: until A's tasks are revoked for the new assignment)
+#      and the rest (rebalance, restores, catch-up); A's restores from its log (how,
+#      changelog records read, seconds).
 # Prints one "failover: ..." line per standby setting.
 # Usage: bench/failover.sh [customers] [--broker embedded|kafka] [--build DIR]
 #        (the broker is started here and stopped on exit; the embedded broker keeps only
@@ -102,8 +103,8 @@ EOF
   until [ "$(ready_tasks "${ports[0]}")" = "$partitions" ]; do sleep 0.02; done
   ready=$(now)
   tail -c +"$((mark + 1))" "$work/$group-a.log" >"$work/$group-a.after"
-  assigned=$(grep 'event=assigned' "$work/$group-a.after" | tail -1 | sed -E 's/^ts=([^ ]+) .*/\1/')
-  notice_s=$(echo "$(date -d "$assigned" +%s.%N) - $killed" | bc -l)
+  revoked=$(grep -m1 'event=revoked' "$work/$group-a.after" | sed -E 's/^ts=([^ ]+) .*/\1/')
+  notice_s=$(echo "$(date -d "$revoked" +%s.%N) - $killed" | bc -l)
   restores=$(grep -o 'event=task_restored task=[0-9]* from=[a-z_]* batch=[^ ]* records_read=[0-9]* batches_applied=[0-9]* seconds=[0-9.]*' \
     "$work/$group-a.after" | "$bench_python" -c '
 import collections, re, sys
@@ -115,7 +116,7 @@ for line in sys.stdin:
     seconds += float(f["seconds"])
 print(", ".join(f"{n} {k}" for k, n in sorted(how.items())) +
       f"; {records} changelog records read in {seconds:.2f} s")')
-  printf 'failover (%s broker, standby_replicas %d): %d customers in %d tasks (loaded and ready in %.1f s); B held %d tasks; kill to A ready with all %.2f s (the group noticed after %.2f s: session timeout 6 s; restores and catch-up %.2f s); restores: %s\n' \
+  printf 'failover (%s broker, standby_replicas %d): %d customers in %d tasks (loaded and ready in %.1f s); B held %d tasks; kill to A ready with all %.2f s (the group noticed after %.2f s: session timeout 6 s; rebalance, restores and catch-up %.2f s); restores: %s\n' \
     "$bench_broker" "$standby" "$customers" "$partitions" "$load_s" "$lost" \
     "$(echo "$ready - $killed" | bc -l)" "$notice_s" "$(echo "$ready - $killed - $notice_s" | bc -l)" \
     "$restores"

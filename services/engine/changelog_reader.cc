@@ -1,6 +1,7 @@
 #include "services/engine/changelog_reader.h"
 
 #include <chrono>
+#include <map>
 #include <functional>
 #include <string_view>
 #include <thread>
@@ -110,6 +111,8 @@ ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& t
   ChangelogRestore result;
   result.applied = local;
   const std::string marker_key = changelog::MarkerKey(task);
+  std::map<changelog::BatchId, int64_t> marker_offsets;  // of the batches read
+  result.resume_offset = from_offset;
   const auto apply_ready = [&] {
     for (changelog::Batch& batch : restorer.TakeReady()) {
       if (auto error = store->ApplyChangelog(task, batch)) {
@@ -119,6 +122,9 @@ ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& t
       result.applied = batch.id;
       result.marker = std::move(batch.marker);
       ++result.batches_applied;
+      if (auto it = marker_offsets.find(batch.id); it != marker_offsets.end()) {
+        result.resume_offset = std::max(result.resume_offset, it->second + 1);
+      }
     }
   };
   const int64_t end =
@@ -130,7 +136,11 @@ ChangelogRestore RestoreFromChangelog(rd_kafka_t* consumer, const std::string& t
         if (r.key == marker_key) {  // Add checked its header
           const changelog::BatchHeader h = *changelog::DecodeBatchHeader(*r.batch_header);
           result.max_epoch = std::max(result.max_epoch, h.id.epoch);
-          if (h.id == local) result.local_seen = true;
+          marker_offsets[h.id] = r.offset;
+          if (h.id == local) {
+            result.local_seen = true;
+            if (result.batches_applied == 0) result.resume_offset = r.offset + 1;
+          }
         }
         apply_ready();
         return !restorer.conflict();

@@ -21,6 +21,10 @@ struct ChangelogRestore {
   changelog::BatchId applied;                        // the batch the task's state now ends with
   std::optional<state::v1::ChangelogMarker> marker;  // that batch's marker, if one was applied
   int64_t next_offset = 0;                           // where reading stopped
+  // Where the next read of the partition starts, not to miss a batch that was incomplete
+  // when this one ended: after the marker of the batch the state now ends with (applied,
+  // or the local batch if its marker was read), else from_offset.
+  int64_t resume_offset = 0;
   int64_t records_read = 0;
   int64_t batches_applied = 0;
   uint64_t max_epoch = 0;   // the highest epoch of a marker read

@@ -139,6 +139,11 @@ Engine::Impl::TaskSync Engine::Impl::SyncTask(uint16_t task, rd_kafka_t* consume
       if (usable && read.batches_applied > 0) {
         out.how = "tail";
         out.restored = true;
+      } else if (usable && read.resume_offset > from) {
+        // Nothing continues the local batch yet: the next read starts after its marker.
+        chain.set_confirmed_epoch(local.epoch);
+        chain.set_confirmed_sequence(local.sequence);
+        chain.set_confirmed_next_offset(read.resume_offset);
       }
     }
   }
@@ -179,7 +184,7 @@ Engine::Impl::TaskSync Engine::Impl::SyncTask(uint16_t task, rd_kafka_t* consume
     if (read.marker) {
       chain.set_confirmed_epoch(read.applied.epoch);
       chain.set_confirmed_sequence(read.applied.sequence);
-      chain.set_confirmed_next_offset(read.next_offset);
+      chain.set_confirmed_next_offset(read.resume_offset);
       chain.set_base_offset(read.marker->base_offset());
       chain.set_owner(read.marker->owner());
     }

@@ -52,17 +52,32 @@ class ChangelogRestoreTest : public ::testing::Test {
   // `id`; returns how many messages that was.
   int Commit(StateBatch* batch, BatchId id, BatchId prev, bool to_source = true,
              const std::string& group = kGroup) {
+    std::vector<changelog::Message> messages = Messages(batch, id, prev, to_source);
+    return Send(messages, 0, messages.size(), group);
+  }
+
+  // Batch `id` of task kTask's part of the batch (committed to the source store first
+  // if `to_source`), not sent yet; the batch is cleared.
+  std::vector<changelog::Message> Messages(StateBatch* batch, BatchId id, BatchId prev,
+                                           bool to_source = true) {
     if (to_source) {
       EXPECT_FALSE(source_->Commit(batch));
     }
     const auto by_task = batch->RecordsByTask();
     std::vector<changelog::Record> records;
     if (by_task.count(kTask) > 0) records = by_task.at(kTask);
+    batch->Clear();
     state::v1::ChangelogMarker marker;
     marker.add_offsets(static_cast<int64_t>(id.sequence) * 10);
+    return changelog::BatchMessages(kTask, id, prev, false, records, marker);
+  }
+
+  // Sends messages[first, last); returns how many.
+  int Send(const std::vector<changelog::Message>& messages, size_t first, size_t last,
+           const std::string& group = kGroup) {
     int sent = 0;
-    for (const changelog::Message& m :
-         changelog::BatchMessages(kTask, id, prev, false, records, marker)) {
+    for (size_t i = first; i < last; ++i) {
+      const changelog::Message& m = messages[i];
       char* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;  // null: a tombstone
       const size_t size = m.value ? m.value->size() : 0;
       EXPECT_EQ(
@@ -77,7 +92,6 @@ class ChangelogRestoreTest : public ::testing::Test {
       ++sent;
     }
     EXPECT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    batch->Clear();
     return sent;
   }
 
@@ -182,6 +196,40 @@ TEST_F(ChangelogRestoreTest, AStoreRestoredFromTheChangelogEqualsTheWritersWitho
   EXPECT_TRUE(seen.local_seen);
   EXPECT_EQ(seen.batches_applied, 0);
   EXPECT_EQ(Customers(*restored, kTask), Customers(*source_, kTask));
+}
+
+TEST_F(ChangelogRestoreTest, ABatchWhoseMarkerHadNotLandedIsAppliedByTheNextRead) {
+  StateBatch batch;
+  batch.PutCustomer(kTask, Customer("a", 100));
+  const int first = Commit(&batch, {1, 1}, {});
+  // The next batch's records are on the partition, its marker not yet: a standby (or a
+  // restore) reading now stops before them...
+  batch.PutCustomer(kTask, Customer("a", 101));
+  batch.PutCustomer(kTask, Customer("b", 200));
+  const std::vector<changelog::Message> second = Messages(&batch, {1, 2}, {1, 1});
+  Send(second, 0, second.size() - 1);
+  auto restored = StateStore::Open(dir_ / "restored");
+  const ChangelogRestore r = RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, 0, High(),
+                                                  {}, {}, restored.get(), 10'000);
+  EXPECT_EQ(r.applied, (BatchId{1, 1}));
+  EXPECT_EQ(r.next_offset, first + static_cast<int64_t>(second.size()) - 1);
+  EXPECT_EQ(r.resume_offset, first);  // after the applied batch's marker
+  // ... and the next read, from there, applies it whole once its marker has landed.
+  Send(second, second.size() - 1, second.size());
+  const ChangelogRestore next =
+      RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, r.resume_offset, High(),
+                           r.applied, {}, restored.get(), 10'000);
+  EXPECT_EQ(next.applied, (BatchId{1, 2}));
+  EXPECT_EQ(next.batches_applied, 1);
+  EXPECT_EQ(Customers(*restored, kTask), Customers(*source_, kTask));
+  // Read from where the first read ended instead, the batch looks cut short: not applied.
+  auto other = StateStore::Open(dir_ / "other");
+  RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, 0, first, {}, {}, other.get(),
+                       10'000);
+  const ChangelogRestore cut =
+      RestoreFromChangelog(consumer_.get(), kTopic, kGroup, kTask, r.next_offset, High(), {1, 1},
+                           {}, other.get(), 10'000);
+  EXPECT_EQ(cut.batches_applied, 0);
 }
 
 TEST_F(ChangelogRestoreTest, ARecordThatIsNotTheTasksChangelogStopsTheRestoreWithItsOffset) {
