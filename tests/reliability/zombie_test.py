@@ -18,7 +18,12 @@ exactly_once`, and A is frozen at three points in turn: right after a batch's co
 an open transaction (`publishing`: the window the fence alone leaves open), and between
 the transaction's offset commit and its commit (`transaction`: B must wait for it to end
 before it reads the task's offsets). A's transaction is refused or aborted each time, and
-the last snapshot of every customer is never stale."""
+the last snapshot of every customer is never stale.
+
+Then the zombie must not have written anything to the changelog that a restore would
+apply: both engines stop, and a fresh one of the group restores every task from the
+changelog alone into the owners' state (the oracle's, and each customer's last snapshot),
+consuming no input."""
 
 import os
 import re
@@ -33,6 +38,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
 import c360test as t  # noqa: E402
+import oracle  # noqa: E402
 from c360.v1 import health_pb2  # noqa: E402
 
 CUSTOMERS = 300
@@ -215,6 +221,40 @@ class ZombieTest(unittest.TestCase):
                             engine.proc.send_signal(signal.SIGCONT)
                         codes.append(engine.stop())
             self.assertEqual(codes, [0, 0])
+
+            # The changelog holds the owners' history, not the zombie's (docs/scale.md): a
+            # fresh engine of the group, without state, restores every task from the
+            # changelog alone, consumes no input record (every one lies before the
+            # markers), and its state is the owners' last: the oracle's, and every
+            # customer's last snapshot.
+            fresh = t.Engine(bootstrap, tmp + "/fresh", group, config=config).start()
+            try:
+                with_logs([fresh], t.wait_for, lambda: caught_up([fresh], bootstrap), 120,
+                          "a fresh engine to restore every task")
+                log = log_of(fresh)
+                restored = re.findall(r"event=task_restored task=(\d+) from=(\w+)", log)
+                self.assertEqual(sorted(int(task) for task, how in restored if how == "full"),
+                                 list(range(PARTITIONS)), restored)
+                for trouble in ("event=changelog_gap", "event=changelog_unusable"):
+                    self.assertNotIn(trouble, log)
+                _, metrics = fresh.get("/metrics")
+                consumed = sum(v for k, v in t.metric_samples(metrics).items()
+                               if k.startswith("c360_events_consumed_total"))
+                self.assertEqual(consumed, 0)
+                port = fresh.http_port()
+                differ = []
+                for customer, (_, health, risk, status) in sorted(last.items()):
+                    code, view = t.http_json(f"http://127.0.0.1:{port}/api/v1/customers/{customer}")
+                    self.assertEqual(code, 200, view)
+                    if (health, risk, status) != (view["health"], view["risk"], view["status"]):
+                        differ.append(customer)
+                self.assertEqual(differ, [])
+            finally:
+                self.assertEqual(fresh.stop(), 0)
+            expected, invisible = oracle.expected_state(bootstrap)
+            actual = oracle.actual_state(t.dump_state(tmp + "/fresh"), invisible)
+            wrong = [c for c in expected if actual.get(c) != expected[c]]
+            self.assertEqual(wrong, [], wrong[:1] and (expected[wrong[0]], actual.get(wrong[0])))
 
 
 if __name__ == "__main__":
