@@ -47,9 +47,11 @@ std::string Describe(BatchId id) {
 
 }  // namespace
 
-// Reads changelog partitions with assign, outside the group: the config's kafka.*
-// properties (TLS, SASL) but never its group.instance.id.
-void Engine::Impl::CreateRestoreConsumer() {
+// A reader of changelog partitions (the restore's, the standbys', the owners'
+// directory's): assign only, outside the group, with the config's kafka.* properties (TLS,
+// SASL) but none of the group member's. Only committed transactions' batches
+// (exactly_once writes the changelog in them).
+KafkaHandle Engine::Impl::MakeChangelogReader() const {
   KafkaProperties props = {
       {"bootstrap.servers", settings_.brokers},
       {"group.id", settings_.group + ".changelog-reader"},
@@ -59,20 +61,22 @@ void Engine::Impl::CreateRestoreConsumer() {
       {"auto.offset.reset", "earliest"},
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "1048576"},
-      {"fetch.wait.max.ms", "100"},
+      {"fetch.wait.max.ms", "50"},
       {"log_level", "4"},
   };
   for (const auto& [key, value] : config_.kafka) {
     if (key == "group.instance.id" || key == "session.timeout.ms" ||
-        key == "heartbeat.interval.ms" || key == "partition.assignment.strategy") {
+        key == "heartbeat.interval.ms" || key == "max.poll.interval.ms" ||
+        key == "partition.assignment.strategy") {
       continue;
     }
     props.emplace_back(key, value);
   }
-  // Only committed transactions' batches (exactly_once writes the changelog in them).
   props.emplace_back("isolation.level", "read_committed");
-  restore_consumer_ = MakeClient(RD_KAFKA_CONSUMER, props);
+  return MakeClient(RD_KAFKA_CONSUMER, props);
 }
+
+void Engine::Impl::CreateRestoreConsumer() { restore_consumer_ = MakeChangelogReader(); }
 
 // The changelog has one partition per task. Created with the inputs' partition count when
 // missing (a broker that lets clients create topics); one with another count is refused.

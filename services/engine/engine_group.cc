@@ -28,36 +28,22 @@ std::map<uint16_t, std::string> Engine::Impl::Owners(std::chrono::milliseconds m
   std::lock_guard lock(owners_mu_);
   const auto now = std::chrono::steady_clock::now();
   if (owners_consumer_ && now - owners_read_at_ < max_age) return owners_;
-  if (!owners_consumer_) {
-    KafkaProperties props = {
-        {"bootstrap.servers", settings_.brokers},
-        {"group.id", settings_.group + ".changelog-reader"},
-        {"enable.auto.commit", "false"},
-        {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "earliest"},
-        {"fetch.wait.max.ms", "50"},
-        {"log_level", "3"},
-    };
-    for (const auto& [key, value] : config_.kafka) {
-      if (key == "group.instance.id" || key == "session.timeout.ms" ||
-          key == "heartbeat.interval.ms" || key == "partition.assignment.strategy" ||
-          key == "max.poll.interval.ms") {
-        continue;
-      }
-      props.emplace_back(key, value);
-    }
-    props.emplace_back("isolation.level", "read_committed");
-    owners_consumer_ = MakeClient(RD_KAFKA_CONSUMER, props);
-  }
+  if (!owners_consumer_) owners_consumer_ = MakeChangelogReader();
   std::map<uint16_t, std::string> owners;
   const int partitions = stats_.partitions;
-  for (int p = 0; p < partitions; ++p) {
-    const auto task = static_cast<uint16_t>(p);
-    const auto [low, high] =
-        ChangelogWatermarks(owners_consumer_.get(), config_.topics.changelog, task, 5000);
-    const auto marker = LastChangelogMarker(owners_consumer_.get(), config_.topics.changelog,
-                                            settings_.group, task, low, high, 5000);
-    if (marker && !marker->owner().empty()) owners[task] = marker->owner();
+  try {
+    for (int p = 0; p < partitions; ++p) {
+      const auto task = static_cast<uint16_t>(p);
+      const auto [low, high] =
+          ChangelogWatermarks(owners_consumer_.get(), config_.topics.changelog, task, 5000);
+      const auto marker = LastChangelogMarker(owners_consumer_.get(), config_.topics.changelog,
+                                              settings_.group, task, low, high, 5000);
+      if (marker && !marker->owner().empty()) owners[task] = marker->owner();
+    }
+  } catch (const KafkaError& e) {
+    // The last answer stands until the changelog can be read again.
+    spdlog::warn("event=owners_unknown error=\"{}\" action=keep_last", e.what());
+    return owners_;
   }
   owners_ = std::move(owners);
   owners_read_at_ = std::chrono::steady_clock::now();

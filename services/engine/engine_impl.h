@@ -132,6 +132,7 @@ class Engine::Impl final : public RecordOwner {
   void DecideRestoredOutboxes(const std::vector<Task*>& restored);
   void Revoke(rd_kafka_t* rk);
   // engine_changelog.cc
+  KafkaHandle MakeChangelogReader() const;
   void CreateRestoreConsumer();
   void EnsureChangelogTopic(int partitions);
   struct TaskSync {

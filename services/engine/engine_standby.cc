@@ -44,26 +44,7 @@ std::set<uint16_t> Engine::Impl::StandbyTasks(const std::set<uint16_t>& owned, i
 
 void Engine::Impl::StartStandbys() {
   if (config_.standby_replicas <= 0) return;
-  KafkaProperties props = {
-      {"bootstrap.servers", settings_.brokers},
-      {"group.id", settings_.group + ".changelog-reader"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "true"},  // where reading ends (changelog_reader.cc)
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "100"},
-      {"log_level", "4"},
-  };
-  for (const auto& [key, value] : config_.kafka) {
-    if (key == "group.instance.id" || key == "session.timeout.ms" ||
-        key == "heartbeat.interval.ms" || key == "partition.assignment.strategy" ||
-        key == "max.poll.interval.ms") {
-      continue;
-    }
-    props.emplace_back(key, value);
-  }
-  props.emplace_back("isolation.level", "read_committed");
-  standby_consumer_ = MakeClient(RD_KAFKA_CONSUMER, props);
+  standby_consumer_ = MakeChangelogReader();
   standby_thread_ = std::thread([this] { StandbyLoop(); });
 }
 
