@@ -63,6 +63,18 @@ broker_start() {
 # The script's descendants (not this function's own ps and awk), foreground ones too:
 # SIGTERM from bench/perf.sh reaches the script alone, and bash runs its EXIT trap at once,
 # leaving e.g. a `c360 gen` inside $(...) flushing to a broker about to go.
+# The port an engine logging to $1 bound (its event=http_listening line), waiting up to
+# 60 s for it.
+bench_http_port() {
+  local port
+  for _ in $(seq 1200); do
+    port=$(grep -o 'event=http_listening address=[^ ]*' "$1" 2>/dev/null | sed -E 's/.*://' | tail -1)
+    [ -n "$port" ] && { echo "$port"; return; }
+    sleep 0.05
+  done
+  echo "$0: the engine did not start, see $1" >&2; exit 1
+}
+
 _bench_descendants() {
   ps -e -o pid= -o ppid= | awk -v root="$$" -v self="$BASHPID" '
     { parent[$1] = $2 }

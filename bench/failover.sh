@@ -43,14 +43,6 @@ gen=$("$bin" gen --brokers "$bootstrap" --customers "$customers" --days 1 \
   --events $((customers * 2)) --start 2026-06-01 | grep '^total')
 echo "preloaded: $gen"
 
-http_port() {
-  for _ in $(seq 1200); do
-    port=$(grep -o 'event=http_listening address=[^ ]*' "$1" 2>/dev/null | sed -E 's/.*://' | tail -1)
-    [ -n "$port" ] && { echo "$port"; return; }
-    sleep 0.05
-  done
-  echo "bench/failover.sh: an engine did not start, see $1" >&2; exit 1
-}
 ready_tasks() {  # the number of tasks of a ready engine, else 0
   curl -s "127.0.0.1:$1/readyz" | "$bench_python" -c '
 import json, sys
@@ -80,7 +72,7 @@ EOF
       --group "$group" --http 127.0.0.1:0 --config "$work/c360-$standby.yaml" \
       2>"$work/$group-$name.log" &
     pids+=($!)
-    ports+=("$(http_port "$work/$group-$name.log")")
+    ports+=("$(bench_http_port "$work/$group-$name.log")")
   done
   a_pid=${pids[-2]}
   b_pid=${pids[-1]}

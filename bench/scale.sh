@@ -51,14 +51,6 @@ tasks = [json.loads(l) for l in sys.stdin if "\"kind\":\"task\"" in l]
 print(sum(sum(t["offsets"].values()) for t in tasks), sum(t["outbox"] for t in tasks))'
 }
 rss_kib() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
-http_port() {
-  for _ in $(seq 600); do
-    port=$(grep -o 'event=http_listening address=[^ ]*' "$1" 2>/dev/null | sed -E 's/.*://' | tail -1)
-    [ -n "$port" ] && { echo "$port"; return; }
-    sleep 0.05
-  done
-  echo "bench/scale.sh: the engine did not start, see $1" >&2; exit 1
-}
 
 state="$work/state"
 start=$(date +%s.%N)
@@ -74,7 +66,7 @@ done
 load_s=$(echo "$(date +%s.%N) - $start" | bc -l)
 rss_mib=$(( $(rss_kib "$engine" VmRSS) / 1024 ))
 hwm_mib=$(( $(rss_kib "$engine" VmHWM) / 1024 ))
-port=$(http_port "$work/engine-1.log")
+port=$(bench_http_port "$work/engine-1.log")
 stored=$(curl -s "127.0.0.1:$port/api/v1/summary" | "$bench_python" -c 'import json,sys; print(json.load(sys.stdin)["customers"])')
 kill -TERM "$engine"; wait "$engine" || true
 disk_mib=$(( $(du -sb "$state" | cut -f1) / 1048576 ))
@@ -84,7 +76,7 @@ start=$(date +%s.%N)
 "$bin" engine --brokers "$bootstrap" --clock event --state-dir "$state" --group scale \
   --http 127.0.0.1:0 2>"$work/engine-2.log" &
 engine=$!
-port=$(http_port "$work/engine-2.log")
+port=$(bench_http_port "$work/engine-2.log")
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$port/readyz")" = 200 ]; do
   kill -0 "$engine" 2>/dev/null || { echo "engine exited: $(tail -3 "$work/engine-2.log")" >&2; exit 1; }
   sleep 0.02
