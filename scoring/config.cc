@@ -394,6 +394,39 @@ std::array<RuleConfig, kRuleCount> Config::DefaultRules() {
                                 0,
                                 AlertEvent::INFO,
                                 "Start the renewal conversation with the decision maker."};
+  // health_change_7d <= -15 fires, > -10 resolves.
+  r[AlertEvent::HEALTH_DROP] = {true,
+                                -15,
+                                -10,
+                                0,
+                                0,
+                                AlertEvent::WARNING,
+                                "Find what changed this week: review the drivers and the "
+                                "timeline with the account team."};
+  // Active users down >= 30% fires, down < 20% resolves, with >= 5 prior active users.
+  r[AlertEvent::ACTIVE_USERS_DROP] = {true,
+                                      30,
+                                      20,
+                                      0,
+                                      5,
+                                      AlertEvent::WARNING,
+                                      "Ask the champion why users stopped logging in; offer "
+                                      "onboarding to the new ones."};
+  r[AlertEvent::CREDIT_HOLD] = {true,
+                                1,
+                                0,
+                                0,
+                                0,
+                                AlertEvent::WARNING,
+                                "Agree a payment plan with billing before service is affected."};
+  // nps_latest <= 6 fires, >= 7 resolves.
+  r[AlertEvent::NPS_DETRACTOR] = {true,
+                                  6,
+                                  7,
+                                  0,
+                                  0,
+                                  AlertEvent::WARNING,
+                                  "Call the respondent back within a week and close the loop."};
   return r;
 }
 

@@ -25,7 +25,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int kRuleCount = 9;  // AlertEvent::Rule values, UNSPECIFIED included
+inline constexpr int kRuleCount = 13;  // AlertEvent::Rule values, UNSPECIFIED included
 
 struct RuleConfig {
   bool enabled = true;
