@@ -111,6 +111,19 @@ std::vector<Key> Keys() {
       Int("changelog.retention_ms", &Config::changelog_retention_ms, -1, int64_t{1} << 50),
       Int("changelog.restore_timeout_ms", &Config::changelog_restore_timeout_ms, 1000, 86'400'000),
       Int("limits.open_entities_per_customer", &Config::open_entities_per_customer, 1, 1'000'000),
+      Int("limits.users_per_customer", &Config::users_per_customer, 0, 1'000'000),
+      Double("portfolio.health_target", &Config::portfolio_health_target, 0, 100),
+      {"public_url",
+       [](Config& c, const std::string& p, const std::string& v) {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+           Bad(p, "expected an http:// or https:// URL, not '" + v + "'");
+         }
+         if (v.find_first_of(" \t\r\n#?") != std::string::npos) {
+           Bad(p, "a URL without spaces, '#' or '?', as the page's base");
+         }
+         c.public_url = v;
+         while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+       }},
       {"http.auth_token",
        [](Config& c, const std::string& p, const std::string& v) {
          std::string token = v;  // or ${env:NAME} / ${file:/path}, as Kafka's secrets

@@ -83,6 +83,14 @@ struct Config {
   // Input bounds (SPEC 6.1): an event that would give a customer more open (unresolved)
   // tickets than this, or as many unsettled invoices, is an invalid_value dead letter.
   int open_entities_per_customer = 10'000;
+  // Distinct users tracked per customer (SPEC 6.1): beyond it new users are not counted
+  // (active_users_*, stickiness), and c360_users_over_limit_total says so.
+  int users_per_customer = 10'000;
+  // The base of each customer's page link in alerts and snapshots (`url`: public_url +
+  // "/#" + customer_id percent-encoded); "" leaves `url` empty. Stored without a trailing /.
+  std::string public_url;
+  // The portfolio's target average health (the page draws it; SPEC section 8).
+  double portfolio_health_target = 75;
   // Log level: trace, debug, info, warn, error or off.
   std::string log_level = "info";
 

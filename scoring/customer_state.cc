@@ -1,6 +1,7 @@
 #include "scoring/customer_state.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 
@@ -70,6 +71,16 @@ void ApplyToInvoice(InvoiceState* invoice, const v1::InvoiceEvent& e, TimeMs t) 
   }
 }
 
+// Bits of UserDays::days for the days [from_day, to_day] given the anchor day (bit 0).
+uint64_t DayMask(int32_t anchor, int32_t from_day, int32_t to_day) {
+  const int64_t lo = std::max<int64_t>(0, int64_t{anchor} - to_day);
+  const int64_t hi = std::min<int64_t>(kUsageDays - 1, int64_t{anchor} - from_day);
+  if (hi < lo) return 0;
+  const int64_t width = hi - lo + 1;
+  return (width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1) << lo;
+}
+constexpr uint64_t kKeptDays = (uint64_t{1} << kUsageDays) - 1;
+
 bool IsEngagement(v1::CampaignEvent::Kind kind) {
   return kind == v1::CampaignEvent::OPENED || kind == v1::CampaignEvent::CLICKED ||
          kind == v1::CampaignEvent::RESPONDED || kind == v1::CampaignEvent::CONVERTED;
@@ -86,6 +97,15 @@ std::string MonthLabel(int32_t month_index) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02d", month_index / 12, month_index % 12 + 1);
   return buf;
+}
+
+uint64_t UserHash(std::string_view user_id) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : user_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
 }
 
 bool CustomerState::Seen(std::vector<std::string>* applied, const std::string& event_id) {
@@ -105,10 +125,12 @@ uint16_t CustomerState::ModuleIndex(std::string_view module) {
   return static_cast<uint16_t>(modules_.size() - 1);
 }
 
-bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day) {
+bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day,
+                               size_t users_limit, bool* user_refused) {
   has_events_ = true;
   const int64_t quantity = e.quantity() == 0 ? 1 : e.quantity();
   const int32_t d = static_cast<int32_t>(DayOf(event_time));
+  if (!e.user_id().empty()) CountUser(e.user_id(), d, day, users_limit, user_refused);
   last_usage_day_ = std::max(last_usage_day_, d);
   Touch(event_time);
 
@@ -150,6 +172,45 @@ bool CustomerState::ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32
   return true;
 }
 
+void CustomerState::CountUser(std::string_view user_id, int32_t d, int32_t day, size_t limit,
+                              bool* refused) {
+  if (d <= day - kUsageDays) return;  // outside every window
+  UserActivity& a = users_ ? *users_ : users_.emplace();
+  if (a.users.empty()) {
+    a.anchor_day = d;
+  } else if (d > a.anchor_day) {
+    // A later latest day: every user's bits move with it; those left with none go.
+    const int32_t shift = d - a.anchor_day;
+    for (UserDays& u : a.users) u.days = shift >= 64 ? 0 : (u.days << shift) & kKeptDays;
+    std::erase_if(a.users, [](const UserDays& u) { return u.days == 0; });
+    a.anchor_day = d;
+  }
+  const int32_t position = a.anchor_day - d;
+  if (position >= kUsageDays) return;
+  const uint64_t bit = uint64_t{1} << position;
+  const uint64_t hash = UserHash(user_id);
+  auto it = std::lower_bound(a.users.begin(), a.users.end(), hash,
+                             [](const UserDays& u, uint64_t h) { return u.hash < h; });
+  if (it == a.users.end() || it->hash != hash) {
+    if (a.users.size() >= limit) {
+      if (refused != nullptr) *refused = true;
+      return;
+    }
+    it = a.users.insert(it, UserDays{hash, 0});
+  }
+  const uint64_t before = it->days;
+  if ((before & bit) != 0) return;
+  it->days = before | bit;
+  if (sums_day_ != day) return;  // rebuilt on next use
+  // Keep the cached counts exact without a rebuild.
+  if (d > day - 30) {
+    ++a.user_days_r30;
+    if ((before & DayMask(a.anchor_day, day - 29, day)) == 0) ++a.active_r30;
+  } else if ((before & DayMask(a.anchor_day, day - 59, day - 30)) == 0) {
+    ++a.active_prior;
+  }
+}
+
 void CustomerState::RebuildUsageSums(int32_t day) {
   std::erase_if(usage_days_, [day](const UsageDay& u) { return u.day <= day - kUsageDays; });
   std::erase_if(module_days_, [day](const ModuleDay& m) { return m.day <= day - kModuleDays; });
@@ -163,7 +224,63 @@ void CustomerState::RebuildUsageSums(int32_t day) {
   for (const ModuleDay& m : module_days_) {
     if (m.day <= day) module_r30_[m.module] += m.count;
   }
+  if (users_) {
+    UserActivity& a = *users_;
+    a.active_r30 = 0;
+    a.active_prior = 0;
+    a.user_days_r30 = 0;
+    const uint64_t r30 = DayMask(a.anchor_day, day - 29, day);
+    const uint64_t prior = DayMask(a.anchor_day, day - 59, day - 30);
+    for (UserDays& u : a.users) {
+      u.days &= r30 | prior;  // days that left both windows are forgotten
+      if ((u.days & r30) != 0) {
+        ++a.active_r30;
+        a.user_days_r30 += std::popcount(u.days & r30);
+      }
+      if ((u.days & prior) != 0) ++a.active_prior;
+    }
+    std::erase_if(a.users, [](const UserDays& u) { return u.days == 0; });
+    if (a.users.empty()) users_.reset();
+  }
   sums_day_ = day;
+}
+
+int32_t CustomerState::ModulesUsedR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  int32_t n = 0;
+  for (int64_t events : module_r30_) n += events > 0 ? 1 : 0;
+  return n;
+}
+
+int32_t CustomerState::ActiveUsersR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  return users_ ? users_->active_r30 : 0;
+}
+
+int32_t CustomerState::ActiveUsersPriorR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  return users_ ? users_->active_prior : 0;
+}
+
+int64_t CustomerState::UserDaysR30(int32_t day) {
+  if (sums_day_ != day) RebuildUsageSums(day);
+  return users_ ? users_->user_days_r30 : 0;
+}
+
+std::optional<int32_t> CustomerState::HealthOnOrBefore(int32_t day) const {
+  // Entries are the end-of-day value of each day that changed it (later days carry it
+  // forward), so the latest entry on or before `day` is the health of its last re-score.
+  for (auto it = daily_scores_.rbegin(); it != daily_scores_.rend(); ++it) {
+    if (it->day <= day) return it->health;
+  }
+  if (daily_pending_) {
+    const auto& closed = daily_pending_->closed;
+    for (auto it = closed.rbegin(); it != closed.rend(); ++it) {
+      if (it->day <= day) return it->health;
+    }
+  }
+  if (daily_base_.day != kNoDay && daily_base_.day <= day) return daily_base_.health;
+  return std::nullopt;
 }
 
 int64_t CustomerState::UsageR30(int32_t day) {
@@ -368,8 +485,10 @@ void CustomerState::CloseMonthsBefore(int32_t month) {
   while (closed < daily_scores_.size() && MonthIndexOfDay(daily_scores_[closed].day) < month)
     ++closed;
   if (closed == 0) return;
-  daily_closed_.insert(daily_closed_.end(), daily_scores_.begin(),
-                       daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
+  daily_base_ = daily_scores_[closed - 1];
+  DailyPending& pending = daily_pending_ ? *daily_pending_ : daily_pending_.emplace();
+  pending.closed.insert(pending.closed.end(), daily_scores_.begin(),
+                        daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
   daily_scores_.erase(daily_scores_.begin(),
                       daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
 }
@@ -380,16 +499,23 @@ void CustomerState::CloseEarlierMonths() {
 
 void CustomerState::ClearDailyScores() {
   daily_scores_.clear();
-  daily_closed_.clear();
-  daily_dropped_.insert(daily_dropped_.end(), daily_months_.begin(), daily_months_.end());
-  daily_months_.clear();
+  daily_base_ = DailyScore{kNoDay, 0, 0, 0};
+  if (daily_pending_) daily_pending_->closed.clear();
+  if (!daily_months_.empty()) {
+    DailyPending& pending = daily_pending_ ? *daily_pending_ : daily_pending_.emplace();
+    pending.dropped.insert(pending.dropped.end(), daily_months_.begin(), daily_months_.end());
+    daily_months_.clear();
+  }
+  if (daily_pending_ && daily_pending_->dropped.empty()) daily_pending_.reset();
 }
 
 CustomerState::DailyFlush CustomerState::TakeDailyFlush() {
   DailyFlush flush;
-  flush.drop = std::move(daily_dropped_);  // a cleared timeline's months (before any put)
-  daily_dropped_.clear();
-  for (const DailyScore& d : daily_closed_) {
+  if (!daily_pending_) return flush;
+  DailyPending pending = std::move(*daily_pending_);
+  daily_pending_.reset();
+  flush.drop = std::move(pending.dropped);  // a cleared timeline's months (before any put)
+  for (const DailyScore& d : pending.closed) {
     const int32_t month = MonthIndexOfDay(d.day);
     if (flush.put.empty() || flush.put.back().first != month) {
       flush.put.emplace_back(month, std::vector<DailyScore>{});
@@ -398,7 +524,6 @@ CustomerState::DailyFlush CustomerState::TakeDailyFlush() {
     }
     flush.put.back().second.push_back(d);
   }
-  daily_closed_.clear();
   if (daily_scores_.empty()) return flush;
   // Keep the months that may hold the last kDailyScoreDays days and the one with the
   // entry in force at their start: a month goes once the month after it lies wholly
@@ -416,9 +541,12 @@ CustomerState::DailyFlush CustomerState::TakeDailyFlush() {
 }
 
 void CustomerState::FoldDailyHistory(std::vector<DailyScore> history) {
-  history.insert(history.end(), daily_closed_.begin(), daily_closed_.end());
+  if (daily_pending_) {
+    const auto& closed = daily_pending_->closed;
+    history.insert(history.end(), closed.begin(), closed.end());
+    daily_pending_->closed.clear();
+  }
   history.insert(history.end(), daily_scores_.begin(), daily_scores_.end());
-  daily_closed_.clear();
   daily_scores_ = std::move(history);
 }
 

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,8 +91,8 @@ struct Rating {
 // Episode state of one customer-level rule (SPEC section 5).
 struct RuleState {
   bool firing = false;
+  int8_t severity = 0;       // highest severity sent in the current episode
   int32_t episode = 0;       // episodes opened so far; the current one when firing
-  int32_t severity = 0;      // highest severity sent in the current episode
   int32_t key_day = kNoDay;  // RENEWAL_DUE: the UTC day of the contract_end alerted for
   // The episode key as alerts and the stored state name it: "YYYY-MM-DD", "" for none.
   std::string key() const { return key_day == kNoDay ? "" : FormatDate(StartOfDay(key_day)); }
@@ -116,6 +117,55 @@ struct DailyScore {
 };
 inline constexpr int kDailyScoreDays = 366;  // 12 months and a day
 
+// One user's activity (usage events with its user_id): bit i of `days` is set when the user
+// was active on the customer's users_anchor_day - i (the latest usage day), for the 60 days
+// of R30D and prior R30D. Users are kept by a 64-bit hash of the user_id (FNV-1a), not the
+// id itself: 16 bytes each, in ascending hash order (docs/state.md).
+struct UserDays {
+  uint64_t hash;
+  uint64_t days;
+};
+static_assert(sizeof(UserDays) == 16);
+// The 64-bit FNV-1a hash by which a user_id is counted.
+uint64_t UserHash(std::string_view user_id);
+
+// A unique_ptr that copies what it points to: keeps CustomerState a value type.
+template <typename T>
+class DeepPtr {
+ public:
+  DeepPtr() = default;
+  DeepPtr(const DeepPtr& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  DeepPtr& operator=(const DeepPtr& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  DeepPtr(DeepPtr&&) noexcept = default;
+  DeepPtr& operator=(DeepPtr&&) noexcept = default;
+  T* get() const { return p_.get(); }
+  T* operator->() const { return p_.get(); }
+  T& operator*() const { return *p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+  T& emplace() {
+    p_ = std::make_unique<T>();
+    return *p_;
+  }
+  void reset() { p_.reset(); }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+// A customer's distinct users (UserDays), with counts cached for one window day. Kept
+// apart from CustomerState (null until a usage event names a user): most of a task's cached
+// customers then pay one pointer for it.
+struct UserActivity {
+  std::vector<UserDays> users;  // ascending hash
+  int32_t anchor_day = kNoDay;  // the day of bit 0
+  int32_t active_r30 = 0;       // cached with the usage sums
+  int32_t active_prior = 0;
+  int64_t user_days_r30 = 0;
+};
+
 struct MonthCount {
   int32_t month;  // year * 12 + month - 1
   int64_t count;
@@ -133,7 +183,10 @@ class CustomerState {
   // Each Apply changes the state for one validated event (see Decoder); `day` is the UTC
   // day of the task's stream time, which the caller has already advanced. They return
   // false when the event changed nothing (a redelivered event_id).
-  bool ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day);
+  // `users_limit`: distinct users tracked (limits.users_per_customer); a new user beyond it
+  // is not counted and sets *user_refused.
+  bool ApplyUsage(const v1::UsageEvent& e, TimeMs event_time, int32_t day,
+                  size_t users_limit = 10'000, bool* user_refused = nullptr);
   bool ApplyTicket(const v1::TicketEvent& e, TimeMs event_time, const Config& config);
   bool ApplyInvoice(const v1::InvoiceEvent& e, TimeMs event_time);
   bool ApplyCampaign(const v1::CampaignEvent& e, TimeMs event_time);
@@ -155,6 +208,16 @@ class CustomerState {
   // (module, events) over R30D, every module with events, unordered.
   std::vector<std::pair<std::string, int64_t>> ModulesR30(int32_t day);
   int64_t UsageInMonth(int32_t month) const;
+  // Distinct modules with usage in R30D ("other" included).
+  int32_t ModulesUsedR30(int32_t day);
+  // Distinct users of R30D and prior R30D, and the sum over R30D's days of each day's
+  // distinct users (stickiness's numerator), for the window ending on `day`.
+  int32_t ActiveUsersR30(int32_t day);
+  int32_t ActiveUsersPriorR30(int32_t day);
+  int64_t UserDaysR30(int32_t day);
+  size_t tracked_users() const { return users_ ? users_->users.size() : 0; }
+  // The health of the last re-score on a day <= `day` (health_change_7d's H), if any.
+  std::optional<int32_t> HealthOnOrBefore(int32_t day) const;
   int32_t last_usage_day() const { return last_usage_day_; }
 
   // Drops what no KPI can see any more at `day` (tickets, campaigns, ratings and usage
@@ -182,6 +245,8 @@ class CustomerState {
     int32_t risk = -1;
     int32_t status = 0;
     int32_t risk_level = 0;
+    int32_t lifecycle = 0;  // v1::Lifecycle::Stage
+    uint32_t context = 0;   // fingerprint of the routing context published (task.cc)
   };
   Published& published() { return published_; }
   const Published& published() const { return published_; }
@@ -207,7 +272,7 @@ class CustomerState {
     std::vector<std::pair<int32_t, std::vector<DailyScore>>> put;
     std::vector<int32_t> drop;  // stored months to delete
   };
-  bool daily_flush_pending() const { return !daily_closed_.empty() || !daily_dropped_.empty(); }
+  bool daily_flush_pending() const { return static_cast<bool>(daily_pending_); }
   DailyFlush TakeDailyFlush();
   // Months with a history key, ascending: those that may hold the kDailyScoreDays days
   // before the open month, and the one in force at their start.
@@ -238,11 +303,21 @@ class CustomerState {
   bool Seen(std::vector<std::string>* applied, const std::string& event_id);
   void CloseMonthsBefore(int32_t month);
   void RebuildUsageSums(int32_t day);
+  void CountUser(std::string_view user_id, int32_t d, int32_t day, size_t limit, bool* refused);
   uint16_t ModuleIndex(std::string_view module);
   void Touch(TimeMs t) { last_interaction_ = std::max(last_interaction_, t); }
 
+  // Small fields first, together: a cached customer's entry stays within 768 bytes
+  // (services/engine/task_customers.cc).
   std::string customer_id_;
   bool has_events_ = false;
+  bool credit_hold_ = false;
+  int32_t nps_ = 0;
+  int32_t last_usage_day_ = kNoDay;
+  // Sums cached for window day sums_day_ (kNoDay: stale).
+  int32_t sums_day_ = kNoDay;
+  int32_t pruned_day_ = kNoDay;
+  int32_t rescored_day_ = kNoDay;
   std::optional<v1::CustomerProfile> profile_;
 
   // Usage.
@@ -250,33 +325,34 @@ class CustomerState {
   std::vector<ModuleDay> module_days_;  // ascending day, within 30 days
   std::vector<std::string> modules_;    // interned module names ("other" for none)
   std::vector<MonthCount> months_;      // ascending month, the last 13
-  int32_t last_usage_day_ = kNoDay;
-  // Sums cached for window day sums_day_ (kNoDay: stale).
-  int32_t sums_day_ = kNoDay;
   int64_t r30_ = 0;
   int64_t prior_ = 0;
   std::vector<int64_t> module_r30_;  // by module index
+  DeepPtr<UserActivity> users_;
 
   std::vector<TicketState> tickets_;
   std::vector<InvoiceState> invoices_;
   std::vector<CampaignState> campaigns_;
   std::vector<Rating> ratings_;  // csat from tickets and surveys
-  int32_t nps_ = 0;
   TimeMs nps_time_ = kNoTime;
-  bool credit_hold_ = false;
   TimeMs credit_hold_time_ = kNoTime;
   TimeMs last_interaction_ = kNoTime;
 
   std::array<RuleState, kRuleCount> rules_;
   Published published_;
   std::vector<DailyScore> daily_scores_;  // the open month's (all of them, from format 1)
-  std::vector<DailyScore> daily_closed_;  // closed, not yet in a history key
   std::vector<int32_t> daily_months_;     // stored history keys
-  std::vector<int32_t> daily_dropped_;    // stored history keys to delete
+  // What the next commit writes and deletes of the history keys; null when nothing.
+  struct DailyPending {
+    std::vector<DailyScore> closed;  // closed, not yet in a history key
+    std::vector<int32_t> dropped;    // stored history keys to delete
+  };
+  DeepPtr<DailyPending> daily_pending_;
+  // The last entry of the closed months (day kNoDay: none): what was in force before the
+  // open month, for health_change_7d.
+  DailyScore daily_base_{kNoDay, 0, 0, 0};
   uint64_t journal_next_ = 0;
-  int32_t pruned_day_ = kNoDay;
   uint64_t entity_version_ = 0;  // not persisted: caches start cold
-  int32_t rescored_day_ = kNoDay;
 };
 
 int32_t MonthIndexOfDay(int32_t day);

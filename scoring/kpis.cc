@@ -135,6 +135,20 @@ CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, const EntityKpis&
                          static_cast<double>(k.usage_prior_r30d) * 100.0;
   }
   k.usage_drop_pct = std::max(0.0, -k.usage_change_pct);
+  k.active_users_r30d = state.ActiveUsersR30(day);
+  k.active_users_prior_r30d = state.ActiveUsersPriorR30(day);
+  if (k.active_users_prior_r30d > 0) {
+    k.active_users_change_pct =
+        static_cast<double>(k.active_users_r30d - k.active_users_prior_r30d) /
+        static_cast<double>(k.active_users_prior_r30d) * 100.0;
+  }
+  if (k.active_users_r30d > 0) {
+    // 100 x user-days / (30 x active users), rounded half up to hundredths exactly.
+    const int64_t den = 30 * int64_t{k.active_users_r30d};
+    const int64_t num = 10'000 * state.UserDaysR30(day);
+    k.stickiness_pct_r30d = static_cast<double>((2 * num + den) / (2 * den)) / 100.0;
+  }
+  k.modules_used_r30d = state.ModulesUsedR30(day);
   k.ever_used = state.last_usage_day() != kNoDay;
   if (k.ever_used) k.days_since_last_usage = day - state.last_usage_day();
 
@@ -148,8 +162,15 @@ CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, const EntityKpis&
     if (p->has_contract_start()) {
       k.days_since_contract_start = day - static_cast<int32_t>(DayOf(ToMs(p->contract_start())));
     }
+    k.churned = p->has_churned_on() && DayOf(ToMs(p->churned_on())) <= day;
   }
   return k;
+}
+
+void AddHealthTrend(const CustomerState& state, int32_t health, CoreKpis* kpis) {
+  if (const auto before = state.HealthOnOrBefore(kpis->day - 7)) {
+    kpis->health_change_7d = health - *before;
+  }
 }
 
 CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_horizon) {
@@ -228,6 +249,13 @@ void FillKpis(CustomerState& state, const CoreKpis& k, v1::Kpis* out) {
   if (k.response_rate_r90d) out->set_response_rate_r90d(*k.response_rate_r90d);
   if (k.last_interaction_days) out->set_last_interaction_days(*k.last_interaction_days);
   if (k.days_to_renewal) out->set_days_to_renewal(*k.days_to_renewal);
+  if (k.days_since_contract_start) out->set_tenure_days(*k.days_since_contract_start);
+  out->set_active_users_r30d(k.active_users_r30d);
+  out->set_active_users_prior_r30d(k.active_users_prior_r30d);
+  out->set_active_users_change_pct(k.active_users_change_pct);
+  if (k.stickiness_pct_r30d) out->set_stickiness_pct_r30d(*k.stickiness_pct_r30d);
+  out->set_modules_used_r30d(k.modules_used_r30d);
+  if (k.health_change_7d) out->set_health_change_7d(*k.health_change_7d);
 }
 
 }  // namespace c360

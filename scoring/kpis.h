@@ -60,7 +60,16 @@ struct CoreKpis {
 
   std::optional<int32_t> last_interaction_days;
   std::optional<int32_t> days_to_renewal;
-  std::optional<int32_t> days_since_contract_start;
+  std::optional<int32_t> days_since_contract_start;  // tenure_days
+  bool churned = false;                              // churned_on set and day(churned_on) <= day(T)
+
+  int32_t active_users_r30d = 0;
+  int32_t active_users_prior_r30d = 0;
+  double active_users_change_pct = 0;
+  std::optional<double> stickiness_pct_r30d;  // rounded half up to 2 decimals
+  int32_t modules_used_r30d = 0;
+  // Set by AddHealthTrend once the health is known.
+  std::optional<int32_t> health_change_7d;
 };
 
 // The KPIs that depend on tickets, invoices, campaigns and ratings. They change only when
@@ -89,6 +98,10 @@ void MarkPassedDeadlines(CustomerState& state, TimeMs deadline_horizon);
 // `deadline_horizon`: a deadline (invoice due date) has passed when it is <= this. A
 // re-score at T uses T - 1 (strictly past); a timer firing at its deadline uses T.
 CoreKpis ComputeKpis(CustomerState& state, TimeMs stream_time, TimeMs deadline_horizon);
+
+// health_change_7d: `health` (this re-score's) minus that of the customer's last re-score on
+// a day <= day(T) - 7, when there is one. Call before RecordDaily records this re-score.
+void AddHealthTrend(const CustomerState& state, int32_t health, CoreKpis* kpis);
 
 // Every KPI under its SPEC name, lists included.
 void FillKpis(CustomerState& state, const CoreKpis& core, v1::Kpis* out);

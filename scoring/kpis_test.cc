@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "scoring/scores.h"
 #include "scoring/test_events.h"
 
 namespace c360 {
@@ -236,6 +237,156 @@ TEST_F(KpisTest, AbsentKpisStayAbsent) {
   EXPECT_EQ(*At_(10, 23).days_to_renewal, 30);
   state_.RemoveProfile();
   EXPECT_FALSE(state_.exists());
+}
+
+// A usage event of `user` on day `d` while stream time is on day `today`.
+class UsersTest : public KpisTest {
+ protected:
+  void UserOn(const std::string& user, int d, int today, const std::string& module = "reports",
+              size_t limit = 10'000, bool* refused = nullptr) {
+    v1::UsageEvent e = Usage(module);
+    e.set_user_id(user);
+    state_.ApplyUsage(e, At(d), static_cast<int32_t>(DayOf(At(today))), limit, refused);
+  }
+};
+
+TEST_F(UsersTest, ActiveUsersCountDistinctUsersInEachWindowWithExactBoundaries) {
+  // T on day 100: R30D = days 71..100, prior = days 41..70.
+  UserOn("ann", 100, 100);
+  UserOn("ann", 99, 100);  // the same user twice: one active user
+  UserOn("bob", 71, 100);  // first day of R30D
+  UserOn("cid", 70, 100);  // last day of prior
+  UserOn("dee", 41, 100);  // first day of prior
+  UserOn("eve", 40, 100);  // outside both
+  UserOn("", 100, 100);    // no user: volume only
+  UserOn("bob", 50, 100);  // bob is in both windows
+  CoreKpis k = At_(100);
+  EXPECT_EQ(k.active_users_r30d, 2);        // ann, bob
+  EXPECT_EQ(k.active_users_prior_r30d, 3);  // cid, dee, bob
+  EXPECT_NEAR(k.active_users_change_pct, -100.0 / 3, 1e-9);
+  // Stickiness: day 100 ann, day 99 ann, day 71 bob = 3 user-days over 30 x 2 users: 5%.
+  ASSERT_TRUE(k.stickiness_pct_r30d);
+  EXPECT_DOUBLE_EQ(*k.stickiness_pct_r30d, 5.0);
+
+  // A day later: day 71 slides into prior, day 41 falls out.
+  k = At_(101);
+  EXPECT_EQ(k.active_users_r30d, 1);               // ann
+  EXPECT_EQ(k.active_users_prior_r30d, 2);         // bob (71, 50), cid (70); dee's day 41 left
+  EXPECT_DOUBLE_EQ(*k.stickiness_pct_r30d, 6.67);  // 100 x 2 / 30 = 6.667
+}
+
+TEST_F(UsersTest, CachedCountsStayExactAsEventsArrive) {
+  CoreKpis k = At_(60);  // caches the (empty) sums for day 60
+  EXPECT_EQ(k.active_users_r30d, 0);
+  EXPECT_FALSE(k.stickiness_pct_r30d);  // absent without active users
+  UserOn("a", 60, 60);
+  UserOn("a", 60, 60);  // same user, same day: nothing new
+  UserOn("b", 45, 60);
+  UserOn("a", 20, 60);  // a, late, into the prior window (days 1..30)
+  UserOn("c", 10, 60);  // c, prior
+  k = At_(60);
+  EXPECT_EQ(k.active_users_r30d, 2);
+  EXPECT_EQ(k.active_users_prior_r30d, 2);
+  EXPECT_DOUBLE_EQ(*k.stickiness_pct_r30d, 3.33);  // 100 x 2 / 60 = 3.333
+  // The same counts rebuilt from scratch, after a round trip through a fresh day.
+  EXPECT_EQ(At_(61).active_users_r30d, 2);
+  EXPECT_EQ(At_(60).active_users_prior_r30d, 2);
+}
+
+TEST_F(UsersTest, StickinessRoundsHalfUpToHundredths) {
+  // 1 user on 2 of the 30 days: 100 x 2 / 30 = 6.667 -> 6.67.
+  UserOn("a", 90, 90);
+  UserOn("a", 80, 90);
+  EXPECT_DOUBLE_EQ(*At_(90).stickiness_pct_r30d, 6.67);
+  // 16 users, 21 user-days: 100 x 21 / (30 x 16) = 4.375 exactly, a half: 4.38.
+  state_ = CustomerState("cust-1");
+  for (int u = 0; u < 16; ++u) UserOn("u" + std::to_string(u), 90, 90);
+  for (int u = 0; u < 5; ++u) UserOn("u" + std::to_string(u), 89, 90);
+  EXPECT_DOUBLE_EQ(*At_(90).stickiness_pct_r30d, 4.38);
+  // Every user every day: 100.
+  state_ = CustomerState("cust-1");
+  for (int d = 61; d <= 90; ++d) UserOn("a", d, 90);
+  EXPECT_DOUBLE_EQ(*At_(90).stickiness_pct_r30d, 100.0);
+}
+
+TEST_F(UsersTest, UsersBeyondTheLimitAreNotCountedAndSaySo) {
+  bool refused = false;
+  UserOn("a", 10, 10, "reports", 2, &refused);
+  UserOn("b", 10, 10, "reports", 2, &refused);
+  EXPECT_FALSE(refused);
+  UserOn("c", 10, 10, "reports", 2, &refused);
+  EXPECT_TRUE(refused);
+  refused = false;
+  UserOn("a", 9, 10, "reports", 2, &refused);  // a known user is still counted
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(state_.tracked_users(), 2u);
+  const CoreKpis k = At_(10);
+  EXPECT_EQ(k.active_users_r30d, 2);
+  EXPECT_EQ(k.usage_r30d, 4);  // volume counts every event
+  // Users inactive for 60 days are forgotten, which makes room again.
+  UserOn("c", 75, 75, "reports", 2, &refused);
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(state_.tracked_users(), 1u);
+  EXPECT_EQ(At_(75).active_users_r30d, 1);
+}
+
+TEST_F(KpisTest, ModulesUsedCountsDistinctModulesOfR30D) {
+  UseOn(60, 60, "reports");
+  UseOn(60, 60, "api");
+  UseOn(55, 60, "");       // other
+  UseOn(31, 60, "admin");  // first day of R30D
+  UseOn(30, 60, "billing");
+  EXPECT_EQ(At_(60).modules_used_r30d, 4);
+  EXPECT_EQ(At_(61).modules_used_r30d, 3);  // admin's day 31 left R30D
+}
+
+TEST_F(KpisTest, TenureAndChurned) {
+  v1::CustomerProfile p;
+  p.set_customer_id("cust-1");
+  *p.mutable_contract_start() = ToTimestamp(At(10, 23));
+  *p.mutable_churned_on() = ToTimestamp(At(50, 18));
+  state_.ApplyProfile(p);
+  CoreKpis k = At_(49, 23);
+  EXPECT_EQ(*k.days_since_contract_start, 39);  // tenure_days, by UTC day
+  EXPECT_FALSE(k.churned);
+  k = At_(50, 0);  // churned_on's day, before its hour: CHURNED counts by day
+  EXPECT_TRUE(k.churned);
+  EXPECT_EQ(ComputeScores(k, kConfig).lifecycle, v1::Lifecycle::CHURNED);
+  p.clear_churned_on();  // came back
+  state_.ApplyProfile(p);
+  EXPECT_FALSE(At_(60).churned);
+}
+
+TEST_F(KpisTest, HealthChange7dComparesWithTheLastRescoreOnOrBeforeDMinus7) {
+  CoreKpis k = At_(20);
+  AddHealthTrend(state_, 80, &k);
+  EXPECT_FALSE(k.health_change_7d);  // no re-score 7 days back
+  const auto day = [](int d) { return static_cast<int32_t>(DayOf(At(d))); };
+  state_.RecordDaily(day(10), 90, 5, 1);
+  state_.RecordDaily(day(12), 70, 5, 2);  // the last one on or before day 13
+  state_.RecordDaily(day(12), 75, 5, 2);  // ... its last re-score of that day counts
+  state_.RecordDaily(day(14), 40, 5, 4);  // after day 13: not yet 7 days back
+  k = At_(20);
+  AddHealthTrend(state_, 60, &k);
+  EXPECT_EQ(*k.health_change_7d, -15);  // 60 - 75
+  k = At_(21);
+  AddHealthTrend(state_, 60, &k);
+  EXPECT_EQ(*k.health_change_7d, 20);  // 60 - 40 (day 14 <= 21 - 7)
+  // Old entries are dropped once a later one is 7 days back, so the state stays small.
+  state_.RecordDaily(day(30), 50, 5, 3);
+  k = At_(30);
+  AddHealthTrend(state_, 50, &k);
+  EXPECT_EQ(*k.health_change_7d, 10);  // 50 - 40: day 14 is still the latest <= 23
+  // Across a month: day 31 is 2026-04-01; March's entries closed, the last one (day 30)
+  // stays in force.
+  state_.RecordDaily(day(31), 55, 5, 3);
+  state_.RecordDaily(day(45), 30, 5, 4);
+  k = At_(45);
+  AddHealthTrend(state_, 30, &k);
+  EXPECT_EQ(*k.health_change_7d, -25);  // 30 - 55 (day 31 <= 38)
+  k = At_(37);
+  AddHealthTrend(state_, 30, &k);
+  EXPECT_EQ(*k.health_change_7d, -20);  // 30 - 50: day 30, from the closed month
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/url.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +19,8 @@ AlertEvent::Severity Raise(AlertEvent::Severity s) {
   return s == AlertEvent::INFO ? AlertEvent::WARNING : AlertEvent::CRITICAL;
 }
 
+std::string Signed(int32_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
+
 std::string Fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -30,6 +34,7 @@ class Evaluator {
       : state_(state), k_(k), s_(s), ctx_(ctx), out_(out) {
     const auto& profile = state.profile();
     vip_ = profile && profile->annual_revenue_cents() >= ctx.config.vip_revenue_cents;
+    churned_ = s.lifecycle == v1::Lifecycle::CHURNED;
   }
 
   void Run() {
@@ -46,7 +51,7 @@ class Evaluator {
         },
         [&] { return "Health of " + Who() + " is back to " + std::to_string(s_.health) + "."; });
     RuleState& health_rule = state_.rules()[R::HEALTH_LOW];
-    if (hl.enabled && health_rule.firing && health_rule.severity < R::CRITICAL &&
+    if (hl.enabled && !churned_ && health_rule.firing && health_rule.severity < R::CRITICAL &&
         s_.health < hl.escalate) {
       health_rule.severity = R::CRITICAL;
       Emit(R::HEALTH_LOW, R::FIRING, R::CRITICAL, std::to_string(health_rule.episode),
@@ -114,18 +119,81 @@ class Evaluator {
       OverdueInvoices();
     }
     Renewal();
+
+    const RuleConfig& hd = c.rule(R::HEALTH_DROP);
+    const int32_t change = k_.health_change_7d.value_or(0);
+    Episode(
+        R::HEALTH_DROP, k_.health_change_7d.has_value(), change <= hd.fire, change > hd.resolve,
+        change, hd.fire, hd.severity,
+        [&] {
+          return "Health of " + Who() + " fell " + std::to_string(-change) +
+                 " points in 7 days, to " + std::to_string(s_.health) + TopDriver();
+        },
+        [&] {
+          return "Health of " + Who() + " has recovered: " + Signed(change) +
+                 " points over 7 days.";
+        });
+
+    // Compared exactly in integers, as USAGE_DROP.
+    const RuleConfig& au = c.rule(R::ACTIVE_USERS_DROP);
+    const int64_t users_prior = k_.active_users_prior_r30d;
+    const int64_t users_drop_x100 = 10'000 * (users_prior - k_.active_users_r30d);
+    const double users_drop = std::max(0.0, -k_.active_users_change_pct);
+    Episode(
+        R::ACTIVE_USERS_DROP, users_prior >= au.min_sample,
+        users_drop_x100 >= Hundredths(au.fire) * users_prior,
+        users_drop_x100 < Hundredths(au.resolve) * users_prior, users_drop, au.fire, au.severity,
+        [&] {
+          return "Active users of " + Who() + " are down " + Fixed(users_drop, 0) +
+                 "% vs the prior 30 days (" + std::to_string(k_.active_users_r30d) + " vs " +
+                 std::to_string(users_prior) + ").";
+        },
+        [&] {
+          return "Active users of " + Who() +
+                 " recovered: " + std::to_string(k_.active_users_r30d) + " vs " +
+                 std::to_string(users_prior) + " in the prior 30 days.";
+        });
+
+    // An obligation, not health: it goes on for a CHURNED customer.
+    const RuleConfig& ch = c.rule(R::CREDIT_HOLD);
+    Episode(
+        R::CREDIT_HOLD, true, k_.credit_hold, !k_.credit_hold, k_.credit_hold ? 1 : 0, ch.fire,
+        ch.severity, [&] { return "The account of " + Who() + " is on credit hold."; },
+        [&] { return "The credit hold on the account of " + Who() + " was released."; },
+        /*health=*/false);
+
+    const RuleConfig& np = c.rule(R::NPS_DETRACTOR);
+    const int32_t nps = k_.nps_latest.value_or(0);
+    Episode(
+        R::NPS_DETRACTOR, k_.nps_latest.has_value(), nps <= np.fire, nps >= np.resolve, nps,
+        np.fire, np.severity,
+        [&] {
+          return "The latest NPS answer of " + Who() + " is " + std::to_string(nps) +
+                 ": a detractor.";
+        },
+        [&] {
+          return "The latest NPS answer of " + Who() + " is " + std::to_string(nps) +
+                 ": no longer a detractor.";
+        });
   }
 
  private:
   // A customer-level rule with hysteresis; the key of its alert_id is the episode number.
   // Texts are built only when an alert is emitted: this runs on every re-score.
+  // A health rule (`health`) has no episodes while the customer is CHURNED: an open one
+  // resolves, none opens (SPEC section 5).
   template <typename FireText, typename ResolveText>
   void Episode(AlertEvent::Rule rule, bool sample_ok, bool fire, bool resolve, double observed,
                double threshold, AlertEvent::Severity severity, FireText fire_text,
-               ResolveText resolve_text) {
+               ResolveText resolve_text, bool health = true) {
     const RuleConfig& rc = ctx_.config.rule(rule);
-    if (!rc.enabled || !sample_ok) return;
+    if (!rc.enabled) return;
     RuleState& rs = state_.rules()[rule];
+    if (health && churned_) {
+      if (rs.firing) ResolveChurned(rule, rs, observed, rc.resolve);
+      return;
+    }
+    if (!sample_ok) return;
     if (!rs.firing && fire) {
       rs.firing = true;
       ++rs.episode;
@@ -210,10 +278,29 @@ class Evaluator {
     }
   }
 
+  // Closes the open episode of a health rule of a CHURNED customer.
+  void ResolveChurned(AlertEvent::Rule rule, RuleState& rs, double observed, double threshold) {
+    rs.firing = false;
+    const auto& profile = state_.profile();
+    const std::string on = profile && profile->has_churned_on()
+                               ? " on " + FormatDate(StartOfDay(DayOf(ToMs(profile->churned_on()))))
+                               : "";
+    const std::string key = rule == AlertEvent::RENEWAL_DUE ? rs.key() : std::to_string(rs.episode);
+    Emit(rule, AlertEvent::RESOLVED, static_cast<AlertEvent::Severity>(rs.severity), key,
+         rs.episode, observed, threshold,
+         Who() + " churned" + on + ": the " + AlertEvent::Rule_Name(rule) + " episode is closed.",
+         rule == AlertEvent::RENEWAL_DUE ? key : "");
+  }
+
   void Renewal() {
     const RuleConfig& rc = ctx_.config.rule(AlertEvent::RENEWAL_DUE);
     if (!rc.enabled) return;
     RuleState& rs = state_.rules()[AlertEvent::RENEWAL_DUE];
+    if (churned_) {
+      // The date alerted for stays used; one that comes within the window meanwhile does not.
+      if (rs.firing) ResolveChurned(AlertEvent::RENEWAL_DUE, rs, 0, rc.fire);
+      return;
+    }
     const auto& profile = state_.profile();
     const bool has_end = profile && profile->has_contract_end();
     const TimeMs end = has_end ? StartOfDay(DayOf(ToMs(profile->contract_end()))) : kNoTime;
@@ -292,6 +379,15 @@ class Evaluator {
     a.set_source_topic(std::string(ctx_.cause.source_topic));
     a.set_source_partition(ctx_.cause.source_partition);
     a.set_source_offset(ctx_.cause.source_offset);
+    if (const auto& profile = state_.profile()) {
+      a.set_segment(profile->segment());
+      a.set_industry(profile->industry());
+      a.set_region(profile->region());
+      a.set_owner(profile->owner());
+      a.set_annual_revenue_cents(profile->annual_revenue_cents());
+    }
+    a.set_lifecycle_stage(s_.lifecycle);
+    a.set_url(CustomerUrl(ctx_.config.public_url, state_.customer_id()));
   }
 
   CustomerState& state_;
@@ -300,6 +396,7 @@ class Evaluator {
   const RuleContext& ctx_;
   std::vector<AlertEvent>* out_;
   bool vip_ = false;
+  bool churned_ = false;
 };
 
 }  // namespace

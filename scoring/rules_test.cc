@@ -258,5 +258,176 @@ TEST_F(RulesTest, DisabledRulesStaySilent) {
   EXPECT_TRUE(OfRule(out, A::HEALTH_LOW).empty());
 }
 
+TEST_F(RulesTest, HealthDropFiresAtMinus15AndResolvesAboveMinus10) {
+  EXPECT_TRUE(OfRule(Eval(k_), A::HEALTH_DROP).empty());  // no trend yet: neither
+  k_.health_change_7d = -14;
+  EXPECT_TRUE(OfRule(Eval(k_), A::HEALTH_DROP).empty());
+  k_.health_change_7d = -15;
+  auto fired = OfRule(Eval(k_), A::HEALTH_DROP);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].state(), A::FIRING);
+  EXPECT_EQ(fired[0].severity(), A::WARNING);
+  EXPECT_EQ(fired[0].observed_value(), -15);
+  EXPECT_EQ(fired[0].threshold(), -15);
+  EXPECT_EQ(fired[0].alert_id(), AlertId("cust-1", A::HEALTH_DROP, "1"));
+  k_.health_change_7d = -10;  // not above -10: still firing
+  EXPECT_TRUE(OfRule(Eval(k_), A::HEALTH_DROP).empty());
+  k_.health_change_7d.reset();  // no trend: no resolution either
+  EXPECT_TRUE(OfRule(Eval(k_), A::HEALTH_DROP).empty());
+  k_.health_change_7d = -9;
+  auto resolved = OfRule(Eval(k_), A::HEALTH_DROP);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].state(), A::RESOLVED);
+  EXPECT_EQ(resolved[0].alert_id(), fired[0].alert_id());
+  k_.health_change_7d = -30;
+  EXPECT_EQ(OfRule(Eval(k_), A::HEALTH_DROP)[0].alert_id(), AlertId("cust-1", A::HEALTH_DROP, "2"));
+}
+
+TEST_F(RulesTest, ActiveUsersDropComparesExactlyInIntegersWithAMinimumPrior) {
+  k_.active_users_prior_r30d = 4;  // below the minimum of 5: neither fires nor resolves
+  k_.active_users_r30d = 0;
+  EXPECT_TRUE(OfRule(Eval(k_), A::ACTIVE_USERS_DROP).empty());
+  k_.active_users_prior_r30d = 7;  // 10 x 5 = 50 > 49 = 7 x 7: a 28.6% drop, not yet
+  k_.active_users_r30d = 5;
+  k_.active_users_change_pct = -200.0 / 7;
+  EXPECT_TRUE(OfRule(Eval(k_), A::ACTIVE_USERS_DROP).empty());
+  k_.active_users_prior_r30d = 10;  // 10 x 7 = 70 <= 70: exactly -30%
+  k_.active_users_r30d = 7;
+  k_.active_users_change_pct = -30;
+  auto fired = OfRule(Eval(k_), A::ACTIVE_USERS_DROP);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].state(), A::FIRING);
+  EXPECT_EQ(fired[0].observed_value(), 30);
+  k_.active_users_r30d = 8;  // 5 x 8 = 40, not above 40 = 4 x 10: still firing
+  k_.active_users_change_pct = -20;
+  EXPECT_TRUE(OfRule(Eval(k_), A::ACTIVE_USERS_DROP).empty());
+  k_.active_users_prior_r30d = 4;  // under the minimum: no resolution
+  k_.active_users_r30d = 9;
+  EXPECT_TRUE(OfRule(Eval(k_), A::ACTIVE_USERS_DROP).empty());
+  k_.active_users_prior_r30d = 10;  // 5 x 9 = 45 > 40: resolved
+  k_.active_users_change_pct = -10;
+  auto resolved = OfRule(Eval(k_), A::ACTIVE_USERS_DROP);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].state(), A::RESOLVED);
+  EXPECT_EQ(resolved[0].alert_id(), fired[0].alert_id());
+}
+
+TEST_F(RulesTest, CreditHoldAndNpsDetractor) {
+  k_.credit_hold = true;
+  k_.nps_latest = 7;  // a passive: no episode
+  auto alerts = Eval(k_);
+  ASSERT_EQ(OfRule(alerts, A::CREDIT_HOLD).size(), 1u);
+  EXPECT_EQ(OfRule(alerts, A::CREDIT_HOLD)[0].state(), A::FIRING);
+  EXPECT_TRUE(OfRule(alerts, A::NPS_DETRACTOR).empty());
+  EXPECT_TRUE(OfRule(Eval(k_), A::CREDIT_HOLD).empty());  // no repeat while held
+  k_.nps_latest = 6;
+  auto detractor = OfRule(Eval(k_), A::NPS_DETRACTOR);
+  ASSERT_EQ(detractor.size(), 1u);
+  EXPECT_EQ(detractor[0].state(), A::FIRING);
+  EXPECT_EQ(detractor[0].observed_value(), 6);
+  k_.credit_hold = false;
+  k_.nps_latest = 7;
+  alerts = Eval(k_);
+  ASSERT_EQ(OfRule(alerts, A::CREDIT_HOLD).size(), 1u);
+  EXPECT_EQ(OfRule(alerts, A::CREDIT_HOLD)[0].state(), A::RESOLVED);
+  ASSERT_EQ(OfRule(alerts, A::NPS_DETRACTOR).size(), 1u);
+  EXPECT_EQ(OfRule(alerts, A::NPS_DETRACTOR)[0].state(), A::RESOLVED);
+  EXPECT_EQ(OfRule(alerts, A::NPS_DETRACTOR)[0].alert_id(), detractor[0].alert_id());
+}
+
+TEST_F(RulesTest, AChurnedCustomerHasNoHealthEpisodesButItsObligationsGoOn) {
+  v1::CustomerProfile p;
+  p.set_customer_id("cust-1");
+  *p.mutable_contract_end() = ToTimestamp(At(130, 0));
+  *p.mutable_churned_on() = ToTimestamp(At(100, 9));
+  state_.ApplyProfile(p);
+  k_.stream_time = At(99);
+  k_.nps_latest = 3;
+  k_.credit_hold = true;
+  auto before = Eval(k_, 50);
+  ASSERT_EQ(OfRule(before, A::HEALTH_LOW).size(), 1u);
+  ASSERT_EQ(OfRule(before, A::NPS_DETRACTOR).size(), 1u);
+  ASSERT_EQ(OfRule(before, A::CREDIT_HOLD).size(), 1u);
+
+  // Churned: the open health episodes resolve with their own ids, none opens, the credit
+  // hold's goes on, and a renewal date coming within 90 days is not used.
+  k_.churned = true;
+  k_.stream_time = At(100);
+  k_.days_to_renewal = 30;
+  auto churned = Eval(k_, 30);
+  ASSERT_EQ(OfRule(churned, A::HEALTH_LOW).size(), 1u);
+  EXPECT_EQ(OfRule(churned, A::HEALTH_LOW)[0].state(), A::RESOLVED);
+  EXPECT_EQ(OfRule(churned, A::HEALTH_LOW)[0].alert_id(),
+            OfRule(before, A::HEALTH_LOW)[0].alert_id());
+  EXPECT_EQ(OfRule(churned, A::HEALTH_LOW)[0].lifecycle_stage(), v1::Lifecycle::CHURNED);
+  ASSERT_EQ(OfRule(churned, A::NPS_DETRACTOR).size(), 1u);
+  EXPECT_EQ(OfRule(churned, A::NPS_DETRACTOR)[0].state(), A::RESOLVED);
+  EXPECT_TRUE(OfRule(churned, A::CREDIT_HOLD).empty());
+  EXPECT_TRUE(OfRule(churned, A::RENEWAL_DUE).empty());
+  EXPECT_EQ(churned.size(), 2u);
+  EXPECT_TRUE(Eval(k_, 20).empty());  // still churned: nothing opens
+  k_.credit_hold = false;
+  auto released = Eval(k_, 20);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].rule(), A::CREDIT_HOLD);
+  EXPECT_EQ(released[0].state(), A::RESOLVED);
+
+  // Back from churn: the renewal date fires now, and health episodes open again.
+  k_.churned = false;
+  auto back = Eval(k_, 30);
+  ASSERT_EQ(OfRule(back, A::RENEWAL_DUE).size(), 1u);
+  EXPECT_EQ(OfRule(back, A::RENEWAL_DUE)[0].state(), A::FIRING);
+  ASSERT_EQ(OfRule(back, A::HEALTH_LOW).size(), 1u);
+  EXPECT_EQ(OfRule(back, A::HEALTH_LOW)[0].alert_id(), AlertId("cust-1", A::HEALTH_LOW, "2"));
+  EXPECT_EQ(OfRule(back, A::HEALTH_LOW)[0].severity(), A::CRITICAL);
+}
+
+TEST_F(RulesTest, AFiringRenewalResolvesWhenTheCustomerChurnsAndItsDateStaysUsed) {
+  v1::CustomerProfile p;
+  p.set_customer_id("cust-1");
+  *p.mutable_contract_end() = ToTimestamp(At(130, 0));
+  state_.ApplyProfile(p);
+  k_.days_to_renewal = 60;
+  auto fired = OfRule(Eval(k_), A::RENEWAL_DUE);
+  ASSERT_EQ(fired.size(), 1u);
+  k_.churned = true;
+  auto resolved = OfRule(Eval(k_), A::RENEWAL_DUE);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].state(), A::RESOLVED);
+  EXPECT_EQ(resolved[0].alert_id(), fired[0].alert_id());
+  EXPECT_EQ(resolved[0].entity_id(), fired[0].entity_id());
+  k_.churned = false;  // the same date does not fire twice
+  EXPECT_TRUE(OfRule(Eval(k_), A::RENEWAL_DUE).empty());
+}
+
+TEST_F(RulesTest, AlertsCarryTheRoutingContext) {
+  EXPECT_EQ(OfRule(Eval(k_, 50), A::HEALTH_LOW)[0].segment(),
+            v1::CustomerProfile::SEGMENT_UNSPECIFIED);  // no profile: zero values
+  v1::CustomerProfile p;
+  p.set_customer_id("cust-1");
+  p.set_segment(v1::CustomerProfile::ENTERPRISE);
+  p.set_industry("retail");
+  p.set_region("EMEA");
+  p.set_owner("Ana Ruiz");
+  p.set_annual_revenue_cents(12'345);
+  state_.ApplyProfile(p);
+  Config config;
+  config.public_url = "https://c360.example.com";
+  const Scores s = ComputeScores(k_, config);
+  const RuleContext ctx{config, k_.stream_time, k_.stream_time - 1, 0, AlertCause{}};
+  k_.nps_latest = 2;
+  std::vector<A> out;
+  EvaluateRules(state_, k_, s, ctx, &out);
+  const auto nps = OfRule(out, A::NPS_DETRACTOR);
+  ASSERT_EQ(nps.size(), 1u);
+  EXPECT_EQ(nps[0].segment(), v1::CustomerProfile::ENTERPRISE);
+  EXPECT_EQ(nps[0].industry(), "retail");
+  EXPECT_EQ(nps[0].region(), "EMEA");
+  EXPECT_EQ(nps[0].owner(), "Ana Ruiz");
+  EXPECT_EQ(nps[0].annual_revenue_cents(), 12'345);
+  EXPECT_EQ(nps[0].lifecycle_stage(), s.lifecycle);
+  EXPECT_EQ(nps[0].url(), "https://c360.example.com/#cust-1");
+}
+
 }  // namespace
 }  // namespace c360

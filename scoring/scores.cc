@@ -143,7 +143,9 @@ Scores ComputeScores(const CoreKpis& k, const Config& c) {
   std::stable_sort(s.drivers.begin(), s.drivers.end(),
                    [](const auto& a, const auto& b) { return a.deficit_e4 > b.deficit_e4; });
 
-  if (k.days_since_contract_start && *k.days_since_contract_start < c.onboarding_days) {
+  if (k.churned) {
+    s.lifecycle = v1::Lifecycle::CHURNED;
+  } else if (k.days_since_contract_start && *k.days_since_contract_start < c.onboarding_days) {
     s.lifecycle = v1::Lifecycle::ONBOARDING;
   } else if (k.days_to_renewal && *k.days_to_renewal <= c.renewal_window_days) {
     s.lifecycle = v1::Lifecycle::RENEWAL;

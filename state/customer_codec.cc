@@ -1,5 +1,6 @@
 #include "state/customer_codec.h"
 
+#include <array>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -282,6 +283,20 @@ void CustomerCodec::Encode(const CustomerState& s, std::string* out) {
     VarintField(w, C::kJournalNextFieldNumber, s.journal_next_);
     PackedField(w, C::kDailyMonthsFieldNumber, s.daily_months_,
                 [](int32_t month) { return Int(month); });
+    static_assert(std::endian::native == std::endian::little, "users are stored little-endian");
+    if (const UserActivity* a = s.users_.get()) {
+      StringField(w, C::kUsersFieldNumber,
+                  std::string_view(reinterpret_cast<const char*>(a->users.data()),
+                                   a->users.size() * sizeof(UserDays)));
+      VarintField(w, C::kUsersAnchorDayFieldNumber, ZigZag32(a->anchor_day));
+    }
+    if (s.daily_base_.day != kNoDay) {
+      const std::array<DailyScore, 1> base = {s.daily_base_};
+      PackedField(w, C::kDailyBaseFieldNumber, base,
+                  [](const DailyScore& d) { return PackDaily(d); });
+    }
+    VarintField(w, C::kPublishedLifecycleFieldNumber, Int(s.published_.lifecycle));
+    VarintField(w, C::kPublishedContextFieldNumber, s.published_.context);
   };
 
   // Per thread, so that encoding allocates nothing once warm.
@@ -376,18 +391,28 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
   for (int r = 0; r < c.rules_size(); ++r) {
     // The key is a date ("YYYY-MM-DD", RENEWAL_DUE's contract end) or empty.
     const std::optional<TimeMs> key = ParseDate(c.rules(r).key());
-    s->rules_[r] = RuleState{c.rules(r).firing(), c.rules(r).episode(), c.rules(r).severity(),
-                             key ? static_cast<int32_t>(DayOf(*key)) : kNoDay};
+    s->rules_[r] =
+        RuleState{c.rules(r).firing(), static_cast<int8_t>(c.rules(r).severity()),
+                  c.rules(r).episode(), key ? static_cast<int32_t>(DayOf(*key)) : kNoDay};
   }
-  s->published_ = {c.published_health(), c.published_risk(), c.published_status(),
-                   c.published_risk_level()};
+  s->published_ = {c.published_health(),     c.published_risk(),      c.published_status(),
+                   c.published_risk_level(), c.published_lifecycle(), c.published_context()};
+  if (c.users().size() % sizeof(UserDays) != 0 || c.daily_base_size() > 1) return false;
+  if (!c.users().empty()) {
+    UserActivity& a = s->users_.emplace();
+    a.users.resize(c.users().size() / sizeof(UserDays));
+    std::memcpy(a.users.data(), c.users().data(), c.users().size());
+    a.anchor_day = c.users_anchor_day();
+  }
   s->pruned_day_ = c.pruned_day();
   s->rescored_day_ = c.rescored_day();
-  for (uint64_t v : c.daily_scores()) {
-    s->daily_scores_.push_back({static_cast<int32_t>(static_cast<uint32_t>(v >> 24)),
-                                static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
-                                static_cast<uint8_t>(v)});
-  }
+  const auto unpack = [](uint64_t v) {
+    return DailyScore{static_cast<int32_t>(static_cast<uint32_t>(v >> 24)),
+                      static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+                      static_cast<uint8_t>(v)};
+  };
+  for (uint64_t v : c.daily_scores()) s->daily_scores_.push_back(unpack(v));
+  if (c.daily_base_size() == 1) s->daily_base_ = unpack(c.daily_base(0));
   s->journal_next_ = c.journal_next();
   s->daily_months_.assign(c.daily_months().begin(), c.daily_months().end());
   s->CloseEarlierMonths();  // format 1 kept the whole timeline here

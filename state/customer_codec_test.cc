@@ -102,6 +102,18 @@ struct CustomerCodec::MessageEncoder {
     for (const DailyScore& d : s.daily_scores_) c.add_daily_scores(PackDaily(d));
     c.set_journal_next(s.journal_next_);
     for (int32_t month : s.daily_months_) c.add_daily_months(month);
+    if (const UserActivity* u = s.users_.get()) {
+      std::string users;
+      for (const UserDays& d : u->users) {
+        for (int i = 0; i < 8; ++i) users.push_back(static_cast<char>(d.hash >> (8 * i)));
+        for (int i = 0; i < 8; ++i) users.push_back(static_cast<char>(d.days >> (8 * i)));
+      }
+      c.set_users(users);
+      c.set_users_anchor_day(u->anchor_day);
+    }
+    if (s.daily_base_.day != kNoDay) c.add_daily_base(PackDaily(s.daily_base_));
+    c.set_published_lifecycle(s.published_.lifecycle);
+    c.set_published_context(s.published_.context);
     c.SerializeToString(out);
   }
 };
@@ -258,6 +270,7 @@ class RandomStates {
         case 1:
         case 2: {
           v1::UsageEvent e = Usage(Pick(kModules), OneIn(10) ? 0 : Between(1, 1'000'000'000));
+          if (!OneIn(4)) e.set_user_id("u" + std::to_string(Small(0, 40)));
           (void)s.ApplyUsage(e, t, day);
           break;
         }
@@ -277,7 +290,7 @@ class RandomStates {
         case 10: s.Prune(day); break;
         case 11: {
           RuleState& r = s.rules()[static_cast<size_t>(Between(0, kRuleCount - 1))];
-          r = {OneIn(2), Int32(), Int32(),
+          r = {OneIn(2), static_cast<int8_t>(Small(0, 3)), Int32(),
                OneIn(2) ? kNoDay : static_cast<int32_t>(Small(0, 2'900'000))};
           break;
         }
@@ -385,7 +398,7 @@ class RandomStates {
       state::v1::RuleState* r = c.add_rules();
       r->set_firing(OneIn(2));
       r->set_episode(Int32());
-      r->set_severity(Int32());
+      r->set_severity(static_cast<int32_t>(Small(0, 3)));
       // A stored key is a date or empty (RENEWAL_DUE's contract end).
       r->set_key(OneIn(2) ? "" : FormatDate(StartOfDay(Small(0, 2'900'000))));
     }
@@ -398,6 +411,15 @@ class RandomStates {
     for (int64_t n = Between(0, 400); n > 0; --n) c.add_daily_scores(rng_());
     for (int64_t n = Between(0, 16); n > 0; --n) c.add_daily_months(Int32());
     c.set_journal_next(OneIn(4) ? std::numeric_limits<uint64_t>::max() : rng_() >> Between(0, 63));
+    if (OneIn(2)) {
+      std::string users;  // whole UserDays: 16 bytes each
+      for (int64_t n = Between(1, 50) * 16; n > 0; --n) users.push_back(static_cast<char>(rng_()));
+      c.set_users(users);
+      c.set_users_anchor_day(Int32());
+    }
+    if (OneIn(2)) c.add_daily_base(rng_());
+    c.set_published_lifecycle(Int32());
+    c.set_published_context(static_cast<uint32_t>(rng_()));
     CustomerState s;
     EXPECT_TRUE(CustomerCodec::Decode(c.SerializeAsString(), &s));
     return s;

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
+#include "common/url.h"
 #include "services/api/customer_view.h"
 #include "services/api/web_assets.h"
 
@@ -83,22 +84,6 @@ bool ContainsLower(const std::string& text, const std::string& lower) {
     return std::tolower(static_cast<unsigned char>(a)) == b;
   });
   return it != text.end();
-}
-
-// The percent-encoding of a path segment (a customer_id in a forwarded URL).
-std::string PathSegment(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::optional<std::vector<uint16_t>> TaskListParam(const std::string& text, int task_count) {
@@ -319,7 +304,7 @@ HttpResponse CustomerApi::Customer(const std::string& id, const std::string& par
     }
     if (fetch_ && !owner_address.empty() && owner_address != own.self) {
       if (std::optional<HttpResponse> r = fetch_(
-              owner_address, "/api/v1/customers/" + PathSegment(id) + part + "?scope=local")) {
+              owner_address, "/api/v1/customers/" + PercentEncode(id) + part + "?scope=local")) {
         return *r;
       }
       HttpResponse r = JsonError(503, "owner_unreachable",

@@ -299,13 +299,16 @@ TEST_F(CustomerApiTest, JournalKeepsTheLast200Entries) {
   }
   Commit();
   const json t = GetJson("/api/v1/customers/flip/timeline");
-  // 1 + 2 first scores and the overdue alert, + 4 x 60: the journal holds the last 200.
+  // 1 + 2 first scores and the overdue alert, + 6 x 60 (CREDIT_HOLD fires and resolves
+  // too): the journal holds the last 200.
   ASSERT_EQ(t["events"].size(), Task::kJournalKept);
   EXPECT_EQ(t["events"].back()["type"], "status_change");
   EXPECT_EQ(t["events"].back()["to"], "WATCH");
   EXPECT_EQ(t["events"].back()["cause"]["text"], "CREDIT_HOLD_RELEASED on the account");
   const json alerts = GetJson("/api/v1/customers/flip/alerts");
-  EXPECT_EQ(alerts["history"].size(), 100u);  // the last 50 cycles' FIRING and RESOLVED
+  // The last 33 cycles' 4 alerts (HEALTH_LOW and CREDIT_HOLD, FIRING and RESOLVED) and the
+  // one before's CREDIT_HOLD RESOLVED: 200 = 33 x 6 + 2 entries.
+  EXPECT_EQ(alerts["history"].size(), 133u);
   EXPECT_EQ(alerts["history"][0]["state"], "RESOLVED");
   EXPECT_EQ(alerts["history"][0]["episode"], kCycles);
   EXPECT_EQ(GetJson("/api/v1/customers/flip")["status"], "WATCH");
@@ -333,8 +336,10 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
   // Risk: z = -3 + 2 (breach rate 1) + 0.6 (engagement 70) + 1 (hold) + 0.5 (one P1) = 1.1
   // -> 75, HIGH.
   EXPECT_EQ(v["risk"], 75);
+  // The hold is its own alert, and health fell 26 points in a week (78 -> 52).
   EXPECT_EQ(firing, (std::multiset<std::string>{"SLA_BREACH", "SLA_BREACH", "HEALTH_LOW",
-                                                "CHURN_RISK_HIGH"}));
+                                                "CHURN_RISK_HIGH", "CREDIT_HOLD", "HEALTH_DROP"}));
+  EXPECT_EQ(v["kpis"]["health_change_7d"], -26);
 
   // The timeline says why: the breach came from the response timer, AT_RISK from the hold.
   const json t = GetJson("/api/v1/customers/support/timeline");
@@ -367,9 +372,10 @@ TEST_F(CustomerApiTest, SupportHeavyCustomerExplainsItself) {
             std::string::npos);
 
   const json alerts = GetJson("/api/v1/customers/support/alerts");
-  EXPECT_EQ(alerts["firing"].size(), 4u);  // both SLA kinds of T-9, HEALTH_LOW, CHURN_RISK_HIGH
+  // Both SLA kinds of T-9, HEALTH_LOW, CHURN_RISK_HIGH, CREDIT_HOLD, HEALTH_DROP.
+  EXPECT_EQ(alerts["firing"].size(), 6u);
   EXPECT_EQ(alerts["firing"][0]["severity"], "CRITICAL");  // P1 breach, most severe first
-  EXPECT_EQ(alerts["history"].size(), 4u);
+  EXPECT_EQ(alerts["history"].size(), 6u);
 }
 
 TEST_F(CustomerApiTest, LatePayerGetsABillingCall) {
@@ -465,12 +471,16 @@ TEST_F(CustomerApiTest, SummaryCountsAndRevenue) {
   ASSERT_EQ(s["top_at_risk_by_revenue"].size(), 1u);
   EXPECT_EQ(s["top_at_risk_by_revenue"][0]["customer_id"], "support");
   // Within 24 h of T (day 10 10:00): T-9's two SLA breaches (day 9 13:00 and 20:00),
-  // HEALTH_LOW and CHURN_RISK_HIGH (day 9 14:00); not INVOICE_OVERDUE (day 2).
+  // HEALTH_LOW, CHURN_RISK_HIGH, CREDIT_HOLD and HEALTH_DROP (day 9 14:00); worked's
+  // CREDIT_HOLD (day 10 8:00) and NPS_DETRACTOR (nps 4, 9:00); not INVOICE_OVERDUE (day 2).
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["SLA_BREACH"], 2);
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["HEALTH_LOW"], 1);
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["CHURN_RISK_HIGH"], 1);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["CREDIT_HOLD"], 2);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["HEALTH_DROP"], 1);
+  EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["NPS_DETRACTOR"], 1);
   EXPECT_EQ(s["alerts_last_24h"]["by_rule"]["INVOICE_OVERDUE"], 0);
-  EXPECT_EQ(s["alerts_last_24h"]["total"], 4);
+  EXPECT_EQ(s["alerts_last_24h"]["total"], 8);
   EXPECT_EQ(s["tasks"]["owned"], json::array({0}));
   EXPECT_EQ(s["tasks"]["not_owned"], json({1}));
 }

@@ -249,6 +249,7 @@ Evaluation Evaluate(CustomerState& state, const ViewContext& ctx) {
   // A re-score at T sees deadlines strictly before T as passed (kpis.h).
   e.kpis = ComputeKpis(state, e.at, e.at - 1);
   e.scores = ComputeScores(e.kpis, ctx.config);
+  AddHealthTrend(state, e.scores.health, &e.kpis);
   FillKpis(state, e.kpis, &e.kpi_fields);
   e.kpi_fields.set_lifecycle_stage(e.scores.lifecycle);
   return e;

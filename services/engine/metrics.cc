@@ -69,6 +69,11 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
       cache_misses_(Define(BuildCounter(), "customer_cache_misses_total",
                            "Customer state read from RocksDB (or new)", *registry_)
                         .Add({})),
+      users_over_limit_(Define(BuildCounter(), "users_over_limit_total",
+                               "Usage events whose user was not counted: the customer already "
+                               "had limits.users_per_customer distinct users",
+                               *registry_)
+                            .Add({})),
       kafka_errors_(Define(BuildCounter(), "kafka_errors_total",
                            "Errors librdkafka reported (it retries them itself)", *registry_)
                         .Add({})),
@@ -185,6 +190,7 @@ void EngineMetrics::Update(const EngineStats& stats) {
   Advance(day_rescores_, static_cast<double>(stats.rescored_on_day_change));
   Advance(cache_hits_, static_cast<double>(stats.cache_hits));
   Advance(cache_misses_, static_cast<double>(stats.cache_misses));
+  Advance(users_over_limit_, static_cast<double>(stats.users_over_limit));
   Advance(kafka_errors_, static_cast<double>(stats.kafka_errors));
   Advance(fence_rejections_, static_cast<double>(stats.fence_rejections));
 

@@ -93,6 +93,7 @@ class EngineMetrics {
   prometheus::Counter& day_rescores_;
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
+  prometheus::Counter& users_over_limit_;
   prometheus::Counter& kafka_errors_;
   prometheus::Counter& fence_rejections_;
   prometheus::Gauge& outbox_pending_;

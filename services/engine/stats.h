@@ -28,6 +28,7 @@ struct EngineStats {
   int64_t rescored_on_day_change = 0;
   int64_t cache_hits = 0;
   int64_t cache_misses = 0;
+  int64_t users_over_limit = 0;
   int64_t commits = 0;
   int64_t timers_fired_by_kind[kTimerKindCount] = {};
   int64_t kafka_errors = 0;

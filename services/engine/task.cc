@@ -6,6 +6,7 @@
 
 #include "c360/v1/health.pb.h"
 #include "common/crash_point.h"
+#include "common/url.h"
 #include "scoring/kpis.h"
 #include "scoring/scores.h"
 #include "state/customer_codec.h"
@@ -17,6 +18,23 @@ namespace {
 // campaigns, usage. InputTopic's values are the ranks.
 constexpr InputTopic kEventTopics[] = {InputTopic::kInvoices, InputTopic::kTickets,
                                        InputTopic::kCampaigns, InputTopic::kUsage};
+
+// What a snapshot's routing context (SPEC section 5) is made of, as one number: a change of
+// segment, industry, region, owner or revenue publishes a new snapshot.
+uint32_t RoutingFingerprint(const std::optional<v1::CustomerProfile>& profile) {
+  if (!profile) return 0;
+  uint64_t h = 14695981039346656037ULL;
+  const auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;  // a separator: ("ab", "c") differs from ("a", "bc")
+  };
+  mix(std::to_string(profile->segment()));
+  mix(profile->industry());
+  mix(profile->region());
+  mix(profile->owner());
+  mix(std::to_string(profile->annual_revenue_cents()));
+  return static_cast<uint32_t>(h ^ (h >> 32)) | 1;  // never 0, the value of "no profile"
+}
 
 }  // namespace
 
@@ -150,11 +168,15 @@ void Task::ApplyHead(InputTopic topic) {
     bool changed = false;
     Entry* entry = nullptr;
     switch (topic) {
-      case InputTopic::kUsage:
+      case InputTopic::kUsage: {
         entry = &Touch(d.usage().customer_id());
-        changed = entry->state.ApplyUsage(d.usage(), head.event_time,
-                                          static_cast<int32_t>(DayOf(stream_time_)));
+        bool user_refused = false;
+        changed = entry->state.ApplyUsage(
+            d.usage(), head.event_time, static_cast<int32_t>(DayOf(stream_time_)),
+            static_cast<size_t>(config_.users_per_customer), &user_refused);
+        if (user_refused) ++counters_.users_over_limit;
         break;
+      }
       case InputTopic::kTickets:
         entry = &Touch(d.ticket().customer_id());
         changed = entry->state.ApplyTicket(d.ticket(), head.event_time, config_);
@@ -320,8 +342,9 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
   if (entities == &entity_scratch_ || !entities->Valid(s, day, horizon)) {
     ComputeEntityKpis(s, day, horizon, entities);
   }
-  const CoreKpis kpis = ComputeKpis(s, at, *entities);
+  CoreKpis kpis = ComputeKpis(s, at, *entities);
   const Scores scores = ComputeScores(kpis, config_);
+  AddHealthTrend(s, scores.health, &kpis);
   alerts_scratch_.clear();
   const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause.alert, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
@@ -356,9 +379,12 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
     ++status_counts_[scores.status];
     task_dirty_ = true;
   }
+  const uint32_t context = RoutingFingerprint(s.profile());
   if (published.health != scores.health || published.risk != scores.risk ||
-      published.status != scores.status || published.risk_level != scores.risk_level) {
-    published = {scores.health, scores.risk, scores.status, scores.risk_level};
+      published.status != scores.status || published.risk_level != scores.risk_level ||
+      published.lifecycle != scores.lifecycle || published.context != context) {
+    published = {scores.health,     scores.risk,      scores.status,
+                 scores.risk_level, scores.lifecycle, context};
     entry.row_dirty = true;
     v1::HealthSnapshot snapshot;
     snapshot.set_customer_id(s.customer_id());
@@ -366,7 +392,13 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
       snapshot.set_customer_name(profile->name());
       snapshot.set_segment(profile->segment());
       snapshot.set_vip(profile->annual_revenue_cents() >= config_.vip_revenue_cents);
+      snapshot.set_industry(profile->industry());
+      snapshot.set_region(profile->region());
+      snapshot.set_owner(profile->owner());
+      snapshot.set_annual_revenue_cents(profile->annual_revenue_cents());
     }
+    snapshot.set_lifecycle_stage(scores.lifecycle);
+    snapshot.set_url(CustomerUrl(config_.public_url, s.customer_id()));
     snapshot.set_health(scores.health);
     snapshot.set_status(scores.status);
     snapshot.set_risk(scores.risk);

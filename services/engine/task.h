@@ -71,8 +71,9 @@ struct TaskCounters {
   int64_t timers_fired = 0;
   int64_t timers_fired_by_kind[kTimerKindCount] = {};  // response, resolution, invoice due
   int64_t rescored_on_day_change = 0;
-  int64_t cache_hits = 0;    // customer found in memory
-  int64_t cache_misses = 0;  // customer read from RocksDB (or new)
+  int64_t cache_hits = 0;        // customer found in memory
+  int64_t cache_misses = 0;      // customer read from RocksDB (or new)
+  int64_t users_over_limit = 0;  // usage events whose new user was not counted (SPEC 6.1)
 };
 
 class Task {

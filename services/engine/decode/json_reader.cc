@@ -530,6 +530,7 @@ const Table<v1::CustomerProfile>& TableOf() {
       Time<&M::release_contract_start, &M::set_allocated_contract_start>("contract_start"),
       Time<&M::release_contract_end, &M::set_allocated_contract_end>("contract_end"),
       String<&M::mutable_owner>("owner"),
+      Time<&M::release_churned_on, &M::set_allocated_churned_on>("churned_on"),
   };
   return table;
 }
