@@ -417,6 +417,22 @@ std::string AlertId(std::string_view customer_id, AlertEvent::Rule rule, std::st
   return id;
 }
 
+std::array<int32_t, kRuleCount> FiringCounts(const CustomerState& state) {
+  std::array<int32_t, kRuleCount> counts{};
+  for (int r = 1; r < kRuleCount; ++r) {
+    if (r == AlertEvent::SLA_BREACH || r == AlertEvent::INVOICE_OVERDUE) continue;
+    if (state.rules()[r].firing) counts[r] = 1;
+  }
+  for (const TicketState& t : state.tickets()) {
+    if (!t.open()) continue;
+    counts[AlertEvent::SLA_BREACH] += (t.response_alerted ? 1 : 0) + (t.resolution_alerted ? 1 : 0);
+  }
+  for (const InvoiceState& i : state.invoices()) {
+    if (i.overdue_alerted && !i.overdue_resolved) ++counts[AlertEvent::INVOICE_OVERDUE];
+  }
+  return counts;
+}
+
 void EvaluateRules(CustomerState& state, const CoreKpis& kpis, const Scores& scores,
                    const RuleContext& ctx, std::vector<v1::AlertEvent>* out) {
   Evaluator(state, kpis, scores, ctx, out).Run();

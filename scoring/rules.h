@@ -7,6 +7,7 @@
 // same alert_id, the episode's highest severity). Without its minimum sample a rule
 // neither fires nor resolves. alert_id is deterministic (AlertId below).
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,11 @@ struct RuleContext {
 // order) and advances the episode state.
 void EvaluateRules(CustomerState& state, const CoreKpis& kpis, const Scores& scores,
                    const RuleContext& ctx, std::vector<v1::AlertEvent>* out);
+
+// The alerts firing now, counted by rule: open episodes of the customer-level rules, and
+// SLA_BREACH and INVOICE_OVERDUE per ticket (while open) and invoice (until resolved), as
+// the Customer 360 view lists them (docs/api.md).
+std::array<int32_t, kRuleCount> FiringCounts(const CustomerState& state);
 
 // First 16 lower-case hex digits of SHA-256(customer_id + "|" + rule + "|" + key).
 std::string AlertId(std::string_view customer_id, v1::AlertEvent::Rule rule, std::string_view key);

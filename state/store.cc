@@ -4,6 +4,7 @@
 #include <rocksdb/table.h>
 
 #include "common/crash_point.h"
+#include "scoring/rules.h"
 #include "state/customer_codec.h"
 
 namespace c360 {
@@ -82,7 +83,8 @@ void StateBatch::DeleteDaily(uint16_t task, std::string_view customer_id, int32_
   batch_.Delete(state::DailyKey(task, customer_id, month));
 }
 
-void StateBatch::PutRow(uint16_t task, const CustomerState& customer) {
+bool StateBatch::PutRow(uint16_t task, CustomerState& customer, int32_t day, uint32_t* hash,
+                        state::v1::CustomerRow* out) {
   state::v1::CustomerRow& row = row_scratch_;
   row.Clear();
   if (const auto& profile = customer.profile()) {
@@ -90,14 +92,52 @@ void StateBatch::PutRow(uint16_t task, const CustomerState& customer) {
     row.set_name(profile->name());
     row.set_segment(profile->segment());
     row.set_annual_revenue_cents(profile->annual_revenue_cents());
+    row.set_industry(profile->industry());
+    row.set_region(profile->region());
+    row.set_owner(profile->owner());
+    if (profile->has_contract_end()) {
+      row.set_contract_end_day(static_cast<int32_t>(DayOf(ToMs(profile->contract_end()))));
+    }
   }
   const CustomerState::Published& p = customer.published();
   row.set_health(p.health);
   row.set_risk(p.risk);
   row.set_status(p.status);
   row.set_risk_level(p.risk_level);
+  row.set_lifecycle_stage(p.lifecycle);
+  row.set_day(day);
+  if (const auto nps = customer.nps_latest()) row.set_nps_latest(*nps);
+  int64_t csat_sum = 0, ratings = 0;
+  for (const Rating& r : customer.ratings()) {
+    const int64_t d = DayOf(r.time);
+    if (d > day - 90 && d <= day) {
+      csat_sum += r.csat;
+      ++ratings;
+    }
+  }
+  if (ratings > 0)
+    row.set_csat_avg_r90d(static_cast<double>(csat_sum) / static_cast<double>(ratings));
+  row.set_active_users_r30d(customer.ActiveUsersR30(day));
+  if (p.status != 0) {
+    if (const auto before = customer.HealthOnOrBefore(day - 7)) {
+      row.set_health_change_7d(p.health - *before);
+    }
+  }
+  const std::array<int32_t, kRuleCount> firing = FiringCounts(customer);
+  int last = kRuleCount - 1;
+  while (last > 0 && firing[last] == 0) --last;
+  for (int r = 0; r <= last && firing[last] != 0; ++r) row.add_firing(firing[r]);
   row.SerializeToString(&scratch_);
+  if (hash != nullptr) {
+    uint64_t h = 14695981039346656037ULL;  // FNV-1a of the bytes
+    for (unsigned char c : scratch_) h = (h ^ c) * 1099511628211ULL;
+    const uint32_t mine = static_cast<uint32_t>(h ^ (h >> 32)) | 2;  // never 0 or 1 (task.h)
+    if (mine == *hash) return false;
+    *hash = mine;
+  }
   batch_.Put(state::RowKey(task, customer.customer_id()), scratch_);
+  if (out != nullptr) *out = row;
+  return true;
 }
 
 void StateBatch::DeleteRow(uint16_t task, std::string_view customer_id) {

@@ -42,6 +42,14 @@ class StateDirectoryError : public StateError {
   using StateError::StateError;
 };
 
+// A list row a commit wrote (row set) or deleted, for the API's in-memory row index
+// (services/api/row_index.h).
+struct RowChange {
+  uint16_t task = 0;
+  std::string customer_id;
+  std::optional<state::v1::CustomerRow> row;
+};
+
 class StateBatch {
  public:
   void PutCustomer(uint16_t task, const CustomerState& customer);
@@ -63,7 +71,10 @@ class StateBatch {
                 const std::vector<DailyScore>& entries);
   void DeleteDaily(uint16_t task, std::string_view customer_id, int32_t month);
   // The customer's list row (its profile and last published scores), or its removal.
-  void PutRow(uint16_t task, const CustomerState& customer);
+  // The customer's list row (state.proto CustomerRow) as of UTC day `day`, written unless
+  // its bytes hash to *hash (then false); *hash becomes theirs. `out`, if given, gets the row.
+  bool PutRow(uint16_t task, CustomerState& customer, int32_t day, uint32_t* hash = nullptr,
+              state::v1::CustomerRow* out = nullptr);
   void DeleteRow(uint16_t task, std::string_view customer_id);
 
   // The batch's records of each task, in the batch's order (every key but the store-wide

@@ -240,7 +240,8 @@ TEST_F(StateDirTest, ACheckpointOfATaskMakesAnotherStoresCopyEqual) {
   batch.PutCustomer(1, CustomerState("a"));
   batch.PutOffset(1, 2, 30);
   batch.PutTimer(state::TimerKey{1, 5000, "a", "T-1", 0});
-  batch.PutRow(1, CustomerState("a"));
+  CustomerState a("a");
+  batch.PutRow(1, a, 0);
   batch.PutCustomer(2, CustomerState("b"));
   ASSERT_FALSE(source->Commit(&batch));
   batch.Clear();

@@ -11,6 +11,7 @@
 
 #include "common/url.h"
 #include "services/api/customer_view.h"
+#include "services/api/rollups.h"
 #include "services/api/web_assets.h"
 
 namespace c360::api {
@@ -108,23 +109,48 @@ struct Sort {
   bool descending = false;
 };
 
-using SortKey = std::variant<int64_t, std::string>;
+using SortKey = std::variant<int64_t, std::string>;  // a cursor's
 
-SortKey KeyOf(const CustomerRow& r, const Sort& sort) {
+// A row's place in the list's order, without copying its strings (views into the rows,
+// valid while the index's lock is held): a number for health, risk and revenue, a string
+// for name and id.
+struct RowKey {
+  int64_t number = 0;
+  std::string_view text;
+  std::string_view id;
+};
+
+RowKey KeyOf(const TaskRows& t, uint32_t slot, const Sort& sort) {
+  const IndexRow& r = t.rows[slot];
+  RowKey key{0, {}, t.ids[slot]};
   // Unscored customers sort after every score (last ascending, first descending).
-  if (sort.name == "health") return r.scored ? int64_t{r.health} : int64_t{1000};
-  if (sort.name == "risk") return r.scored ? int64_t{r.risk} : int64_t{-1};
-  if (sort.name == "revenue") return r.annual_revenue_cents;
-  if (sort.name == "name") return r.name.empty() ? r.customer_id : r.name;
-  return r.customer_id;  // "id"
+  if (sort.name == "health") {
+    key.number = r.scored() ? r.health : 1000;
+  } else if (sort.name == "risk") {
+    key.number = r.scored() ? r.risk : -1;
+  } else if (sort.name == "revenue") {
+    key.number = r.revenue;
+  } else if (sort.name == "name") {
+    key.text = t.names[slot].empty() ? t.ids[slot] : t.names[slot];
+  } else {
+    key.text = t.ids[slot];  // "id"
+  }
+  return key;
 }
 
-// True when (a, a_id) comes before (b, b_id) in the list's order.
-bool Before(const SortKey& a, const std::string& a_id, const SortKey& b, const std::string& b_id,
-            const Sort& sort) {
-  if (a != b) return sort.descending ? b < a : a < b;
-  return a_id < b_id;
+// True when a comes before b in the list's order (ties by customer_id, ascending).
+bool Before(const RowKey& a, const RowKey& b, const Sort& sort) {
+  if (a.number != b.number) return sort.descending ? b.number < a.number : a.number < b.number;
+  if (a.text != b.text) return sort.descending ? b.text < a.text : a.text < b.text;
+  return a.id < b.id;
 }
+
+bool NumericSort(const Sort& sort) { return sort.name != "name" && sort.name != "id"; }
+
+struct Ranked {
+  const TaskRows* t;
+  uint32_t slot;
+};
 
 // A cursor is the position after the last row returned: sort, key and customer_id, as hex
 // (opaque to clients; rows are compared by value, so pages neither repeat nor skip rows
@@ -169,13 +195,12 @@ std::optional<std::string> TakeField(std::string_view* in) {
   return field;
 }
 
-std::string EncodeCursor(const Sort& sort, const SortKey& key, const std::string& id) {
+std::string EncodeCursor(const Sort& sort, const RowKey& key) {
   std::string raw;
   AppendField(&raw, (sort.descending ? "-" : "") + sort.name);
-  AppendField(&raw, std::holds_alternative<int64_t>(key)
-                        ? "i" + std::to_string(std::get<int64_t>(key))
-                        : "s" + std::get<std::string>(key));
-  AppendField(&raw, id);
+  AppendField(&raw,
+              NumericSort(sort) ? "i" + std::to_string(key.number) : "s" + std::string(key.text));
+  AppendField(&raw, key.id);
   return Hex(raw);
 }
 
@@ -206,20 +231,16 @@ uint16_t TaskOfCustomer(const std::string& customer_id, int partitions) {
       nullptr, customer_id.data(), customer_id.size(), partitions, nullptr, nullptr));
 }
 
-struct CustomerApi::Portfolio {
-  std::vector<CustomerRow> rows;
-  std::map<uint16_t, state::v1::Task> metas;             // of every task with rows or a meta
-  std::map<std::string, std::vector<uint16_t>> members;  // other instances asked, their tasks
-};
-
 CustomerApi::CustomerApi(const Config& config, const Clock& clock,
                          std::function<const StateStore*()> store,
-                         std::function<Ownership()> ownership, PeerFetch fetch)
+                         std::function<Ownership()> ownership, PeerFetch fetch,
+                         const RowIndex* index)
     : config_(config),
       clock_(clock),
       store_(std::move(store)),
       ownership_(std::move(ownership)),
-      fetch_(std::move(fetch)) {}
+      fetch_(std::move(fetch)),
+      index_(index) {}
 
 void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& server) {
   const auto local = [](const HttpRequest& r) { return r.param("scope") == "local"; };
@@ -234,6 +255,7 @@ void CustomerApi::Register(std::shared_ptr<const CustomerApi> api, Router& serve
   }
   server.Get("/api/v1/customers", [api](const HttpRequest& r) { return api->List(r); });
   server.Get("/api/v1/summary", [api](const HttpRequest& r) { return api->Summary(r); });
+  server.Get("/api/v1/portfolio", [api](const HttpRequest& r) { return api->Portfolio(r); });
   server.Get("/api/v1/internal/rows", [api](const HttpRequest& r) { return api->InternalRows(r); });
   for (const WebAsset& asset : WebAssets()) {
     const std::string path = std::string(asset.path);
@@ -399,221 +421,181 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
                           "unchanged, with the same sort)");
   }
 
-  const StateStore* store = store_();
-  if (store == nullptr)
-    return JsonError(503, "starting", "the engine has not opened its state yet");
-  const Ownership own = ownership_();
-  auto gathered = Gather(own, *store->View(), request.param("scope") == "local");
-  if (auto* error = std::get_if<HttpResponse>(&gathered)) return *error;
-  Portfolio& portfolio = std::get<Portfolio>(gathered);
-  std::vector<CustomerRow>& rows = portfolio.rows;
-  std::erase_if(rows, [&](const CustomerRow& r) {
-    if (statuses && (!r.scored || !statuses->count(r.status))) return true;
-    if (risks && (!r.scored || !risks->count(r.risk_level))) return true;
-    if (segments && (!r.has_profile || !segments->count(r.segment))) return true;
-    if (!query.empty() && !ContainsLower(r.customer_id, query) && !ContainsLower(r.name, query))
-      return true;
-    return false;
+  std::optional<RowKey> after_key;
+  if (after) {
+    after_key =
+        RowKey{std::holds_alternative<int64_t>(after->first) ? std::get<int64_t>(after->first) : 0,
+               std::holds_alternative<std::string>(after->first)
+                   ? std::string_view(std::get<std::string>(after->first))
+                   : std::string_view(),
+               after->second};
+  }
+  return WithRows(request, [&](const RowSet& set, const json& coverage) {
+    // One pass: the rows that pass the filters and come after the cursor, the first
+    // `limit` of them kept in a heap (its top the last of them).
+    const auto later = [&](const std::pair<RowKey, Ranked>& a, const std::pair<RowKey, Ranked>& b) {
+      return Before(a.first, b.first, sort);
+    };
+    std::vector<std::pair<RowKey, Ranked>> heap;
+    size_t total = 0, after_cursor = 0;
+    for (const TaskRows* t : set.tasks) {
+      for (uint32_t i = 0; i < t->rows.size(); ++i) {
+        const IndexRow& r = t->rows[i];
+        if (statuses && (!r.scored() || !statuses->count(r.status))) continue;
+        if (risks && (!r.scored() || !risks->count(r.risk_level))) continue;
+        if (segments && (!r.has_profile || !segments->count(r.segment))) continue;
+        if (!query.empty() && !ContainsLower(t->ids[i], query) &&
+            !ContainsLower(t->names[i], query))
+          continue;
+        ++total;
+        RowKey key = KeyOf(*t, i, sort);
+        if (after_key && !Before(*after_key, key, sort)) continue;
+        ++after_cursor;
+        if (heap.size() == static_cast<size_t>(limit) && !Before(key, heap.front().first, sort))
+          continue;
+        heap.emplace_back(key, Ranked{t, i});
+        std::push_heap(heap.begin(), heap.end(), later);
+        if (heap.size() > static_cast<size_t>(limit)) {
+          std::pop_heap(heap.begin(), heap.end(), later);
+          heap.pop_back();
+        }
+      }
+    }
+    std::sort_heap(heap.begin(), heap.end(), later);
+    json items = json::array();
+    for (const auto& [key, ranked] : heap)
+      items.push_back(RowJson(ApiRow(*ranked.t, ranked.slot, config_)));
+    json next = nullptr;
+    if (after_cursor > heap.size() && !heap.empty()) next = EncodeCursor(sort, heap.back().first);
+    return Json({{"customers", items},
+                 {"total", total},
+                 {"next_cursor", next},
+                 {"sort", (sort.descending ? "-" : "") + sort.name},
+                 {"tasks", coverage}});
   });
-  const size_t total = rows.size();
-  std::vector<std::pair<SortKey, const CustomerRow*>> keyed;
-  keyed.reserve(rows.size());
-  for (const CustomerRow& r : rows) {
-    SortKey key = KeyOf(r, sort);
-    if (after && !Before(after->first, after->second, key, r.customer_id, sort)) continue;
-    keyed.emplace_back(std::move(key), &r);
-  }
-  const size_t page = std::min(keyed.size(), static_cast<size_t>(limit));
-  std::partial_sort(keyed.begin(), keyed.begin() + static_cast<ptrdiff_t>(page), keyed.end(),
-                    [&](const auto& a, const auto& b) {
-                      return Before(a.first, a.second->customer_id, b.first, b.second->customer_id,
-                                    sort);
-                    });
-  json items = json::array();
-  for (size_t i = 0; i < page; ++i) items.push_back(RowJson(*keyed[i].second));
-  json next = nullptr;
-  if (keyed.size() > page && page > 0) {
-    next = EncodeCursor(sort, keyed[page - 1].first, keyed[page - 1].second->customer_id);
-  }
-  return Json({{"customers", items},
-               {"total", total},
-               {"next_cursor", next},
-               {"sort", (sort.descending ? "-" : "") + sort.name},
-               {"tasks", Coverage(own, portfolio.members)}});
 }
 
 HttpResponse CustomerApi::Summary(const HttpRequest& request) const {
+  return WithRows(request, [&](const RowSet& set, const json& coverage) {
+    json body = SummaryJson(set, config_);
+    body["tasks"] = coverage;
+    return Json(body);
+  });
+}
+
+HttpResponse CustomerApi::Portfolio(const HttpRequest& request) const {
+  const std::string by_name =
+      request.has_param("by") && !request.param("by").empty() ? request.param("by") : "segment";
+  const std::optional<Dimension> by = ParseDimension(by_name);
+  if (!by) {
+    return BadParameter(
+        "by",
+        "expected segment, industry, region, owner or lifecycle_stage, not '" + by_name + "'");
+  }
+  return WithRows(request, [&](const RowSet& set, const json& coverage) {
+    json body = PortfolioJson(set, *by, config_);
+    body["tasks"] = coverage;
+    return Json(body);
+  });
+}
+
+HttpResponse CustomerApi::WithRows(
+    const HttpRequest& request,
+    const std::function<HttpResponse(const RowSet&, const json& coverage)>& answer) const {
   const StateStore* store = store_();
   if (store == nullptr)
     return JsonError(503, "starting", "the engine has not opened its state yet");
   const Ownership own = ownership_();
+  const bool local = request.param("scope") == "local";
   const auto view = store->View();
-  auto gathered = Gather(own, *view, request.param("scope") == "local");
-  if (auto* error = std::get_if<HttpResponse>(&gathered)) return *error;
-  Portfolio& portfolio = std::get<Portfolio>(gathered);
-  std::vector<CustomerRow>& rows = portfolio.rows;
-
-  json by_status = json::object(), by_risk = json::object(), by_segment = json::object();
-  for (int s = 1; s <= 4; ++s)
-    by_status[HealthSnapshot::Status_Name(static_cast<HealthSnapshot::Status>(s))] = 0;
-  for (int r = 1; r <= 3; ++r)
-    by_risk[HealthSnapshot::RiskLevel_Name(static_cast<HealthSnapshot::RiskLevel>(r))] = 0;
-  for (int s = 1; s <= 4; ++s)
-    by_segment[v1::CustomerProfile::Segment_Name(static_cast<v1::CustomerProfile::Segment>(s))] = 0;
-  by_segment["NONE"] = 0;  // no profile, or no segment in it
-  int64_t health_sum = 0, scored = 0, total_revenue = 0, revenue_at_risk = 0;
-  for (const CustomerRow& r : rows) {
-    total_revenue += r.annual_revenue_cents;
-    const std::string segment =
-        r.has_profile && r.segment != 0 ? v1::CustomerProfile::Segment_Name(r.segment) : "NONE";
-    by_segment[segment] = by_segment[segment].get<int64_t>() + 1;
-    if (!r.scored) continue;
-    ++scored;
-    health_sum += r.health;
-    by_status[HealthSnapshot::Status_Name(r.status)] =
-        by_status[HealthSnapshot::Status_Name(r.status)].get<int64_t>() + 1;
-    by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)] =
-        by_risk[HealthSnapshot::RiskLevel_Name(r.risk_level)].get<int64_t>() + 1;
-    if (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL) {
-      revenue_at_risk += r.annual_revenue_cents;
-    }
-  }
-  auto by_revenue = [](const CustomerRow* a, const CustomerRow* b) {
-    return a->annual_revenue_cents != b->annual_revenue_cents
-               ? a->annual_revenue_cents > b->annual_revenue_cents
-               : a->customer_id < b->customer_id;
-  };
-  std::vector<const CustomerRow*> all, at_risk;
-  for (const CustomerRow& r : rows) {
-    all.push_back(&r);
-    if (r.scored && (r.status == HealthSnapshot::AT_RISK || r.status == HealthSnapshot::CRITICAL))
-      at_risk.push_back(&r);
-  }
-  const auto top = [&](std::vector<const CustomerRow*>& list) {
-    const size_t n = std::min(list.size(), kTopCustomers);
-    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(n), list.end(),
-                      by_revenue);
-    json out = json::array();
-    for (size_t i = 0; i < n; ++i) {
-      json row = RowJson(*list[i]);
-      row["revenue_share_pct"] =
-          total_revenue > 0 ? Rounded(100.0 * static_cast<double>(list[i]->annual_revenue_cents) /
-                                          static_cast<double>(total_revenue),
-                                      2)
-                            : 0.0;
-      out.push_back(std::move(row));
-    }
-    return out;
-  };
-  json top_revenue = top(all);
-  int64_t top_sum = 0;
-  for (const json& row : top_revenue) top_sum += row["annual_revenue_cents"].get<int64_t>();
-  json top_at_risk = top(at_risk);
-
-  // FIRING alerts in the 24 hours of stream time up to each task's T.
-  json alerts = json::object();
-  for (int r = 1; r < kRuleCount; ++r)
-    alerts[v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r))] = 0;
-  int64_t alerts_total = 0;
-  for (const auto& [task, stored] : portfolio.metas) {
-    const state::v1::Task* meta = &stored;
-    if (meta->stream_time() == kNoTime) continue;
-    const int64_t hour_now = meta->stream_time() / kMsPerHour;
-    for (const state::v1::AlertHour& h : meta->alert_hours()) {
-      if (h.hour() <= hour_now - 24 || h.hour() > hour_now) continue;
-      for (int r = 1; r < kRuleCount && r < h.by_rule_size(); ++r) {
-        const std::string name = v1::AlertEvent::Rule_Name(static_cast<v1::AlertEvent::Rule>(r));
-        alerts[name] = alerts[name].get<int64_t>() + h.by_rule(r);
-        alerts_total += h.by_rule(r);
-      }
-    }
-  }
-  return Json(
-      {{"customers", rows.size()},
-       {"scored", scored},
-       {"by_status", by_status},
-       {"by_risk_level", by_risk},
-       {"by_segment", by_segment},
-       {"average_health",
-        scored > 0 ? json(Rounded(static_cast<double>(health_sum) / static_cast<double>(scored), 2))
-                   : json(nullptr)},
-       {"total_revenue_cents", total_revenue},
-       {"revenue_at_risk_cents", revenue_at_risk},
-       {"revenue_at_risk_pct", total_revenue > 0
-                                   ? Rounded(100.0 * static_cast<double>(revenue_at_risk) /
-                                                 static_cast<double>(total_revenue),
-                                             2)
-                                   : 0.0},
-       {"top_customers_by_revenue", top_revenue},
-       {"top_customers_revenue_share_pct",
-        total_revenue > 0
-            ? Rounded(100.0 * static_cast<double>(top_sum) / static_cast<double>(total_revenue), 2)
-            : 0.0},
-       {"top_at_risk_by_revenue", top_at_risk},
-       {"alerts_last_24h", {{"by_rule", alerts}, {"total", alerts_total}}},
-       {"tasks", Coverage(own, portfolio.members)}});
-}
-
-std::variant<CustomerApi::Portfolio, HttpResponse> CustomerApi::Gather(const Ownership& own,
-                                                                       const StateView& view,
-                                                                       bool local) const {
-  Portfolio p;
+  RowSet set;
   for (uint16_t task : own.tasks) {
-    view.ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
-      p.rows.push_back(RowOf(id, row, task, config_));
-    });
-    if (auto meta = view.LoadTask(task)) p.metas[task] = std::move(*meta);
+    if (auto meta = view->LoadTask(task)) set.metas[task] = std::move(*meta);
   }
-  if (local || !own.owners || !fetch_) return p;
-  // The other tasks, from their owners: one request to each other instance.
-  const std::map<uint16_t, std::string> owners = own.owners();
-  std::map<std::string, std::vector<uint16_t>> asked;
-  std::vector<uint16_t> uncovered;
-  for (int t = 0; t < own.task_count; ++t) {
-    const auto task = static_cast<uint16_t>(t);
-    if (std::find(own.tasks.begin(), own.tasks.end(), task) != own.tasks.end()) continue;
-    const auto it = owners.find(task);
-    if (it == owners.end()) continue;  // no state anywhere yet
-    if (it->second == own.self || it->second.empty()) {
-      uncovered.push_back(task);  // named here, not owned here: moving
-      continue;
-    }
-    asked[it->second].push_back(task);
-  }
-  for (const auto& [address, tasks] : asked) {
-    const std::optional<HttpResponse> r =
-        fetch_(address, "/api/v1/internal/rows?tasks=" + TaskList(tasks));
-    state::v1::GroupRows got;
-    if (!r || r->status != 200 || !got.ParseFromString(r->body)) {
-      uncovered.insert(uncovered.end(), tasks.begin(), tasks.end());
-      continue;
-    }
-    std::set<uint16_t> answered;
-    for (const state::v1::TaskRows& tr : got.tasks()) {
-      const auto task = static_cast<uint16_t>(tr.task());
-      if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) continue;
-      answered.insert(task);
-      p.metas[task] = tr.meta();
-      for (int i = 0; i < tr.ids_size() && i < tr.rows_size(); ++i) {
-        p.rows.push_back(RowOf(tr.ids(i), tr.rows(i), task, config_));
+  // The other tasks, from their owners: one request to each other instance, before the
+  // index's lock is taken.
+  StringTable fetched_strings;
+  std::vector<std::unique_ptr<TaskRows>> fetched;
+  std::map<std::string, std::vector<uint16_t>> members;
+  if (!local && own.owners && fetch_) {
+    const std::map<uint16_t, std::string> owners = own.owners();
+    std::map<std::string, std::vector<uint16_t>> asked;
+    std::vector<uint16_t> uncovered;
+    for (int t = 0; t < own.task_count; ++t) {
+      const auto task = static_cast<uint16_t>(t);
+      if (std::find(own.tasks.begin(), own.tasks.end(), task) != own.tasks.end()) continue;
+      const auto it = owners.find(task);
+      if (it == owners.end()) continue;  // no state anywhere yet
+      if (it->second == own.self || it->second.empty()) {
+        uncovered.push_back(task);  // named here, not owned here: moving
+        continue;
       }
+      asked[it->second].push_back(task);
     }
-    for (uint16_t task : tasks) {
-      if (answered.count(task) == 0) uncovered.push_back(task);
+    for (const auto& [address, tasks] : asked) {
+      const std::optional<HttpResponse> r =
+          fetch_(address, "/api/v1/internal/rows?tasks=" + TaskList(tasks));
+      state::v1::GroupRows got;
+      if (!r || r->status != 200 || !got.ParseFromString(r->body)) {
+        uncovered.insert(uncovered.end(), tasks.begin(), tasks.end());
+        continue;
+      }
+      std::set<uint16_t> answered;
+      for (const state::v1::TaskRows& tr : got.tasks()) {
+        const auto task = static_cast<uint16_t>(tr.task());
+        if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) continue;
+        if (!answered.insert(task).second) continue;
+        set.metas[task] = tr.meta();
+        auto rows = std::make_unique<TaskRows>();
+        rows->task = task;
+        rows->strings = &fetched_strings;
+        for (int i = 0; i < tr.ids_size() && i < tr.rows_size(); ++i) {
+          rows->Put(tr.ids(i), &tr.rows(i), fetched_strings);
+        }
+        fetched.push_back(std::move(rows));
+      }
+      for (uint16_t task : tasks) {
+        if (answered.count(task) == 0) uncovered.push_back(task);
+      }
+      members[address] = {answered.begin(), answered.end()};
     }
-    p.members[address] = {answered.begin(), answered.end()};
+    if (!uncovered.empty()) {
+      std::sort(uncovered.begin(), uncovered.end());
+      HttpResponse r =
+          JsonError(503, "group_incomplete",
+                    "tasks " + TaskList(uncovered) +
+                        " are not served by the instances the changelog names as their owners (a "
+                        "rebalance under way, or an instance unreachable); try again");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
   }
-  if (!uncovered.empty()) {
-    std::sort(uncovered.begin(), uncovered.end());
-    HttpResponse r =
-        JsonError(503, "group_incomplete",
-                  "tasks " + TaskList(uncovered) +
-                      " are not served by the instances the changelog names as their owners (a "
-                      "rebalance under way, or an instance unreachable); try again");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
-  }
-  return p;
+  const json coverage = Coverage(own, members);
+  for (const auto& rows : fetched) set.tasks.push_back(rows.get());
+  // This instance's tasks: from the row index, or read from the state for a task the index
+  // has not loaded yet (just assigned) and when there is no index.
+  const auto with_local = [&](const std::map<uint16_t, std::unique_ptr<TaskRows>>* indexed) {
+    std::vector<std::unique_ptr<TaskRows>> read;
+    for (uint16_t task : own.tasks) {
+      if (indexed != nullptr) {
+        if (auto it = indexed->find(task); it != indexed->end()) {
+          set.tasks.push_back(it->second.get());
+          continue;
+        }
+      }
+      auto rows = std::make_unique<TaskRows>();
+      rows->task = task;
+      rows->strings = &fetched_strings;
+      view->ForEachRow(task, [&](std::string_view id, const state::v1::CustomerRow& row) {
+        rows->Put(std::string(id), &row, fetched_strings);
+      });
+      set.tasks.push_back(rows.get());
+      read.push_back(std::move(rows));
+    }
+    return answer(set, coverage);
+  };
+  if (index_ == nullptr) return with_local(nullptr);
+  return index_->Read([&](const auto& tasks) { return with_local(&tasks); });
 }
 
 HttpResponse CustomerApi::InternalRows(const HttpRequest& request) const {

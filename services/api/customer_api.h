@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,10 +23,13 @@
 
 #include "common/clock.h"
 #include "scoring/config.h"
+#include "services/api/row_index.h"
 #include "services/http/http_server.h"
 #include "state/store.h"
 
 namespace c360::api {
+
+struct RowSet;
 
 struct Ownership {
   std::vector<uint16_t> tasks;  // assigned to this instance
@@ -49,8 +53,11 @@ uint16_t TaskOfCustomer(const std::string& customer_id, int partitions);
 class CustomerApi {
  public:
   // `store` returns null until the state is open; `ownership` is read per request.
+  // `index`: the engine's row index (row_index.h), which list, summary and portfolio read;
+  // without one they read the rows from the state on each request.
   CustomerApi(const Config& config, const Clock& clock, std::function<const StateStore*()> store,
-              std::function<Ownership()> ownership, PeerFetch fetch = nullptr);
+              std::function<Ownership()> ownership, PeerFetch fetch = nullptr,
+              const RowIndex* index = nullptr);
 
   // Adds the routes (to an HttpServer's router, or a bare Router in the fuzzer); the
   // handlers share ownership of the API.
@@ -60,22 +67,26 @@ class CustomerApi {
   HttpResponse Customer(const std::string& id, const std::string& part, bool local = false) const;
   HttpResponse List(const HttpRequest& request) const;
   HttpResponse Summary(const HttpRequest& request = {}) const;
+  HttpResponse Portfolio(const HttpRequest& request = {}) const;
   // GET /api/v1/internal/rows?tasks=a,b: the rows and meta of those of the tasks this
   // instance owns (state.proto GroupRows), for another instance's list and summary.
   HttpResponse InternalRows(const HttpRequest& request) const;
 
  private:
-  struct Portfolio;
-  // The rows of every task of the group (the others' fetched from their owners unless
-  // `local`), or an error response when some task's owner cannot answer.
-  std::variant<Portfolio, HttpResponse> Gather(const Ownership& own, const StateView& view,
-                                               bool local) const;
+  // answer(rows, coverage) over the rows of every task of the group (the others' fetched
+  // from their owners unless scope=local), or an error response when some task's owner
+  // cannot answer.
+  HttpResponse WithRows(
+      const HttpRequest& request,
+      const std::function<HttpResponse(const RowSet&, const nlohmann::json& coverage)>& answer)
+      const;
 
   const Config& config_;
   const Clock& clock_;
   std::function<const StateStore*()> store_;
   std::function<Ownership()> ownership_;
   PeerFetch fetch_;
+  const RowIndex* index_;
 };
 
 }  // namespace c360::api

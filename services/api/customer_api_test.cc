@@ -34,15 +34,20 @@ class CustomerApiTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     store_ = StateStore::Open(dir_.string());
     task_.Restore(*store_);
+    // The engine's way: the task's rows loaded when it is assigned, then each commit's.
+    index_ = std::make_unique<RowIndex>();
+    index_->Load(0, std::shared_ptr<const StateView>(store_->View()));
     api_ = std::make_shared<CustomerApi>(
         config_, clock_, [this] { return store_.get(); },
         [] {
           return Ownership{{0}, 2, "c360-test"};
-        });
+        },
+        nullptr, index_.get());
   }
   ~CustomerApiTest() override {
     router_.reset();
     api_.reset();
+    index_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -83,8 +88,10 @@ class CustomerApiTest : public ::testing::Test {
     for (int round = 0; round < 2; ++round) {
       StateBatch batch;
       std::vector<PublishItem> publish;
-      task_.Drain(&batch, &publish);
+      std::vector<RowChange> rows;
+      task_.Drain(&batch, &publish, &rows);
       ASSERT_FALSE(store_->Commit(&batch).has_value());
+      index_->Apply(std::move(rows));
       if (published != nullptr) {
         for (PublishItem& item : publish) published->push_back(std::move(item));
       }
@@ -94,6 +101,7 @@ class CustomerApiTest : public ::testing::Test {
 
   // Through the routes the server registers: path and parameters as a client sends them.
   HttpResponse Get(const std::string& path, std::map<std::string, std::string> params = {}) {
+    index_->WaitIdle();  // what was committed is in the index
     if (router_ == nullptr) {
       router_ = std::make_unique<Router>();
       CustomerApi::Register(api_, *router_);
@@ -165,6 +173,7 @@ class CustomerApiTest : public ::testing::Test {
   FakeOwner owner_;
   Task task_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<RowIndex> index_;
   std::shared_ptr<CustomerApi> api_;
   std::unique_ptr<Router> router_;
   int64_t offset_ = 0;
@@ -239,19 +248,154 @@ TEST_F(CustomerApiTest, StateFromBeforeListRowsGetsThemAtTheFirstCommit) {
   meta.clear_rows_version();
   old.PutTask(0, meta);
   ASSERT_FALSE(store_->Commit(&old).has_value());
+  index_->Load(0, std::shared_ptr<const StateView>(store_->View()));  // as at an assignment
   EXPECT_EQ(GetJson("/api/v1/customers")["total"], 0);
   // A task restored from it writes every stored customer's row with its next commit.
   Task restored(0, config_, clock_, OutputFormat::kProtobuf, &owner_);
   restored.Restore(*store_);
   StateBatch batch;
   std::vector<PublishItem> publish;
-  restored.Drain(&batch, &publish);
+  std::vector<RowChange> rows;
+  restored.Drain(&batch, &publish, &rows);
   ASSERT_FALSE(store_->Commit(&batch).has_value());
+  index_->Apply(std::move(rows));
   const json list = GetJson("/api/v1/customers");
   EXPECT_EQ(list["total"], 4);
   EXPECT_EQ(list["customers"][0]["customer_id"], "support");
   EXPECT_EQ(list["customers"][0]["health"], 52);
-  EXPECT_EQ(store_->LoadTask(0)->rows_version(), 1);
+  EXPECT_EQ(store_->LoadTask(0)->rows_version(), 2);
+}
+
+TEST_F(CustomerApiTest, PortfolioRollsUpByEachDimension) {
+  const auto profile = [&](const std::string& id, v1::CustomerProfile::Segment segment,
+                           const std::string& industry, const std::string& owner, int64_t revenue,
+                           std::optional<int> contract_end_day, std::optional<int> churned_day) {
+    v1::CustomerProfile p;
+    p.set_customer_id(id);
+    p.set_name(id);
+    p.set_segment(segment);
+    p.set_industry(industry);
+    p.set_region("EMEA");
+    p.set_owner(owner);
+    p.set_annual_revenue_cents(revenue);
+    if (contract_end_day) *p.mutable_contract_end() = ToTimestamp(At(*contract_end_day, 0));
+    if (churned_day) *p.mutable_churned_on() = ToTimestamp(At(*churned_day, 0));
+    FeedRaw(InputTopic::kCustomers, id, p.SerializeAsString(), At(0));
+  };
+  const auto survey = [&](const std::string& id, int nps, int csat, int day) {
+    v1::CampaignEvent e = Campaign(id + "-s", "S1", v1::CampaignEvent::RESPONDED);
+    e.set_nps(nps);
+    e.set_csat(csat);
+    Feed(InputTopic::kCampaigns, e, id, At(day, 9));
+  };
+  const auto use = [&](const std::string& id, const std::string& user, int day) {
+    v1::UsageEvent e = Usage("reports");
+    e.set_user_id(user);
+    Feed(InputTopic::kUsage, e, id, At(day, 10));
+  };
+  profile("a", v1::CustomerProfile::SMB, "retail", "Ana", 1'000, 40, std::nullopt);
+  profile("b", v1::CustomerProfile::SMB, "retail", "Ben", 3'000, 130, std::nullopt);
+  profile("c", v1::CustomerProfile::ENTERPRISE, "bank", "Ana", 5'000, std::nullopt, 5);
+  survey("a", 10, 5, 3);
+  survey("b", 6, 3, 4);
+  use("a", "u1", 6);
+  use("a", "u2", 7);
+  use("d", "u9", 8);   // no profile
+  use("c", "u5", 10);  // T: day 10
+  Commit();
+
+  std::map<std::string, int> health;
+  const json list = GetJson("/api/v1/customers");
+  for (const json& c : list["customers"]) {
+    health[c["customer_id"].get<std::string>()] = c["health"].get<int>();
+  }
+  ASSERT_EQ(health.size(), 4u);
+
+  const json segment = GetJson("/api/v1/portfolio");  // by=segment, the default
+  EXPECT_EQ(segment["by"], "segment");
+  EXPECT_EQ(segment["health_target"], 75.0);
+  ASSERT_EQ(segment["rows"].size(), 2u);  // SMB and "" (d); ENTERPRISE's only customer churned
+  const json& smb = segment["rows"][0];   // more revenue first
+  EXPECT_EQ(smb["value"], "SMB");
+  EXPECT_EQ(smb["segment"], "SMB");
+  EXPECT_EQ(smb["customers"], 2);
+  EXPECT_EQ(smb["revenue_cents"], 4'000);
+  EXPECT_EQ(smb["average_health"], (health["a"] + health["b"]) / 2.0);
+  EXPECT_EQ(smb["nps"], 0.0);  // 100 x (1 promoter - 1 detractor) / 2
+  EXPECT_EQ(smb["nps_respondents"], 2);
+  EXPECT_EQ(smb["csat_avg"], 4.0);  // (5 + 3) / 2
+  EXPECT_EQ(smb["active_users_r30d"], 2);
+  EXPECT_EQ(smb["renewals_due_90d"], json({{"customers", 1}, {"revenue_cents", 1'000}}));
+  EXPECT_EQ(smb["renewals_due_180d"], json({{"customers", 2}, {"revenue_cents", 4'000}}));
+  EXPECT_EQ(smb["firing_alerts"]["by_rule"]["NPS_DETRACTOR"], 1);  // b's 6
+  const json& none = segment["rows"][1];
+  EXPECT_EQ(none["value"], "");
+  EXPECT_EQ(none["customers"], 1);
+  EXPECT_TRUE(none["nps"].is_null());
+  EXPECT_TRUE(none["csat_avg"].is_null());
+  EXPECT_EQ(segment["totals"]["customers"], 3);
+  int scored = 0;
+  for (const json& b : segment["health_distribution"]) scored += b["customers"].get<int>();
+  EXPECT_EQ(scored, 3);
+
+  const json stage = GetJson("/api/v1/portfolio", {{"by", "lifecycle_stage"}});
+  EXPECT_EQ(stage["totals"]["customers"], 4);  // CHURNED counts here
+  bool churned = false;
+  for (const json& row : stage["rows"]) {
+    if (row["value"] == "CHURNED") {
+      churned = true;
+      EXPECT_EQ(row["customers"], 1);
+      EXPECT_EQ(row["revenue_cents"], 5'000);
+    }
+  }
+  EXPECT_TRUE(churned) << stage.dump();
+
+  const json owner = GetJson("/api/v1/portfolio", {{"by", "owner"}});
+  std::map<std::string, int> owners;
+  for (const json& row : owner["rows"])
+    owners[row["owner"].get<std::string>()] = row["customers"].get<int>();
+  EXPECT_EQ(owners, (std::map<std::string, int>{{"", 1}, {"Ana", 1}, {"Ben", 1}}));
+  const json industry = GetJson("/api/v1/portfolio", {{"by", "industry"}});
+  EXPECT_EQ(industry["rows"][0]["value"], "retail");
+  EXPECT_EQ(industry["rows"][0]["customers"], 2);
+
+  EXPECT_EQ(Get("/api/v1/portfolio", {{"by", "color"}}).status, 400);
+}
+
+// The index follows the commits; a fresh read of the state must give the same answers.
+TEST_F(CustomerApiTest, TheRowIndexAnswersAsAFreshReadOfTheState) {
+  CraftCustomers();
+  // More commits over the same customers: a profile changes, one is removed, one added.
+  Profile("late", "Late Payer Renamed", v1::CustomerProfile::GOVERNMENT, 31'000'000);
+  FeedRaw(InputTopic::kCustomers, "worked", std::nullopt, At(10));  // tombstone: events stay
+  Profile("new", "Newcomer", v1::CustomerProfile::SMB, 7'000);
+  Feed(InputTopic::kUsage, Usage("api", 2), "new", At(10, 11));
+  Commit();
+  const auto fresh = std::make_shared<CustomerApi>(
+      config_, clock_, [this] { return store_.get(); },
+      [] {
+        return Ownership{{0}, 2, "c360-test"};
+      });
+  Router fresh_router;
+  CustomerApi::Register(fresh, fresh_router);
+  ASSERT_EQ(Get("/api/v1/summary").status, 200);  // the router, and the index caught up
+  const auto both = [&](const std::string& target) {
+    RawRequest raw;
+    raw.method = "GET";
+    raw.target = target;
+    const HttpResponse indexed = router_->Handle(raw);
+    const HttpResponse read = fresh_router.Handle(raw);
+    EXPECT_EQ(indexed.status, 200) << target;
+    EXPECT_EQ(indexed.body, read.body) << target;
+  };
+  for (const char* target :
+       {"/api/v1/summary", "/api/v1/portfolio", "/api/v1/portfolio?by=industry",
+        "/api/v1/portfolio?by=region", "/api/v1/portfolio?by=owner",
+        "/api/v1/portfolio?by=lifecycle_stage", "/api/v1/customers?sort=-revenue",
+        "/api/v1/customers?sort=name&limit=2",
+        "/api/v1/customers?status=AT_RISK,WATCH&sort=-risk"}) {
+    both(target);
+  }
 }
 
 TEST_F(CustomerApiTest, TiesPageByCustomerIdAndEmptyParametersAreAbsent) {

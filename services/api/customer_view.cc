@@ -395,24 +395,6 @@ json RecommendationsView(const CustomerState& s, const Evaluation& eval,
           {"stream_time", Time(ctx.stream_time)}};
 }
 
-CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored, uint16_t task,
-                  const Config& config) {
-  CustomerRow row;
-  row.customer_id = std::string(customer_id);
-  row.task = task;
-  row.has_profile = stored.has_profile();
-  row.name = stored.name();
-  row.segment = static_cast<v1::CustomerProfile::Segment>(stored.segment());
-  row.annual_revenue_cents = stored.annual_revenue_cents();
-  row.vip = row.has_profile && row.annual_revenue_cents >= config.vip_revenue_cents;
-  row.scored = stored.status() != 0;
-  row.health = stored.health();
-  row.risk = stored.risk();
-  row.status = static_cast<HealthSnapshot::Status>(stored.status());
-  row.risk_level = static_cast<HealthSnapshot::RiskLevel>(stored.risk_level());
-  return row;
-}
-
 json RowJson(const CustomerRow& r) {
   return {
       {"customer_id", r.customer_id},
@@ -425,6 +407,13 @@ json RowJson(const CustomerRow& r) {
       {"status", r.scored ? json(HealthSnapshot::Status_Name(r.status)) : json(nullptr)},
       {"risk", r.scored ? json(r.risk) : json(nullptr)},
       {"risk_level", r.scored ? json(HealthSnapshot::RiskLevel_Name(r.risk_level)) : json(nullptr)},
+      {"lifecycle_stage", r.lifecycle != v1::Lifecycle::STAGE_UNSPECIFIED
+                              ? json(v1::Lifecycle::Stage_Name(r.lifecycle))
+                              : json(nullptr)},
+      {"health_change_7d", r.health_change_7d ? json(*r.health_change_7d) : json(nullptr)},
+      {"owner", r.owner},
+      {"industry", r.industry},
+      {"region", r.region},
       {"task", r.task}};
 }
 

@@ -62,8 +62,8 @@ nlohmann::json KpisJson(const v1::Kpis& kpis);
 // The profile as JSON (times as RFC 3339, enums by name), or null.
 nlohmann::json ProfileJson(const CustomerState& state, const Config& config);
 
-// What the list and the summary need of one customer: its last published scores (the
-// engine's latest re-score) and profile, from its stored list row (state.proto).
+// A customer as the list shows it: its last published scores (the engine's latest
+// re-score) and profile, from its list row (state.proto; rollups.h ApiRow).
 struct CustomerRow {
   std::string customer_id;
   std::string name;
@@ -77,9 +77,12 @@ struct CustomerRow {
   v1::HealthSnapshot::RiskLevel risk_level = v1::HealthSnapshot::RISK_LEVEL_UNSPECIFIED;
   bool vip = false;
   uint16_t task = 0;
+  v1::Lifecycle::Stage lifecycle = v1::Lifecycle::STAGE_UNSPECIFIED;
+  std::optional<int32_t> health_change_7d;  // the list's trend arrow
+  std::string owner;
+  std::string industry;
+  std::string region;
 };
-CustomerRow RowOf(std::string_view customer_id, const state::v1::CustomerRow& stored, uint16_t task,
-                  const Config& config);
 nlohmann::json RowJson(const CustomerRow& row);
 
 }  // namespace c360::api

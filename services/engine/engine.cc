@@ -128,6 +128,12 @@ EngineStats Engine::Impl::CurrentStats() const {
       static_cast<int64_t>(in_flight + failed_.size() + fenced + writing_.publish.size());
   s.fence_rejections = fence_rejections_;
   s.kafka_errors = kafka_errors_.load(std::memory_order_relaxed);
+  const api::SegmentCounts segments = row_index_.segment_counts();
+  for (int g = 0; g < 5; ++g) {
+    for (int k = 0; k < kStatusCount && k < 5; ++k)
+      s.customers_by_segment[g][k] = segments.customers[g][k];
+    s.revenue_at_risk_by_segment[g] = segments.revenue_at_risk[g];
+  }
   for (const auto& [id, task] : tasks_) {
     s.outbox_pending += static_cast<int64_t>(task->uncommitted_outputs());
     AddCounters(task->counters(), &s);
@@ -247,6 +253,7 @@ void Engine::CountHttpRequest(const std::string& route, int status) const {
   impl_->CountHttpRequest(route, status);
 }
 const StateStore* Engine::state() const { return impl_->state(); }
+const api::RowIndex* Engine::row_index() const { return impl_->row_index(); }
 void Engine::SetAdvertisedHttp(const std::string& address) { impl_->SetAdvertisedHttp(address); }
 std::string Engine::advertised_http() const { return impl_->advertised_http(); }
 std::vector<uint16_t> Engine::standbys() const { return impl_->standbys(); }

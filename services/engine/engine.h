@@ -26,6 +26,9 @@
 #include "state/store.h"
 
 namespace c360 {
+namespace api {
+class RowIndex;
+}  // namespace api
 
 // A failure: the engine stops (`c360 engine` exits 1); the state on disk is its last good
 // commit, from which a restart resumes.
@@ -97,6 +100,8 @@ class Engine {
   // has opened it. It lives as long as the engine.
   const StateStore* state() const;
   const Config& config() const;
+  // The owned tasks' list rows in memory (services/api/row_index.h), for the API.
+  const api::RowIndex* row_index() const;
 
   // The group (SPEC 6.4, docs/scale.md). Thread-safe.
   // Where other engines reach this one's HTTP API: --http as bound (call after binding).

@@ -36,7 +36,7 @@ void Engine::Impl::SubmitCommit() {
       for (uint64_t sequence : it->second) batch.DeleteOutbox(task->id(), sequence);
       delivered.erase(it);
     }
-    task->Drain(&batch, &publish);
+    task->Drain(&batch, &publish, &writing_.rows);
     if (batch.count() > before) changed.push_back(task->id());
   }
   // Outputs of tasks no longer this engine's: local only, in no changelog batch.
@@ -92,6 +92,8 @@ bool Engine::Impl::FinishCommit(bool wait, bool publish_now) {
   for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
   std::vector<PublishItem> publish = std::move(writing_.publish);
   writing_.publish.clear();
+  row_index_.Apply(std::move(writing_.rows));
+  writing_.rows.clear();
   PublishStats();
   if (!publish.empty()) CrashPoint("after-commit");
   for (PublishItem& item : publish) held_.push_back(std::move(item));

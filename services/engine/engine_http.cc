@@ -122,7 +122,7 @@ void AddEngineRoutes(HttpServer& server, const Engine& engine, const Clock& cloc
   };
   api::CustomerApi::Register(std::make_shared<const api::CustomerApi>(
                                  engine.config(), clock, [&engine] { return engine.state(); },
-                                 ownership, PeerFetcher(engine)),
+                                 ownership, PeerFetcher(engine), engine.row_index()),
                              server.router());
   AddProbeRoutes(server, engine);
 }

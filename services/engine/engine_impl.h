@@ -33,6 +33,7 @@
 #include "common/background_job.h"
 #include "common/crash_point.h"
 #include "common/kafka.h"
+#include "services/api/row_index.h"
 #include "services/engine/changelog_reader.h"
 #include "services/engine/commit_writer.h"
 #include "services/engine/processing_pool.h"
@@ -76,6 +77,7 @@ class Engine::Impl final : public RecordOwner {
 
   // Thread-safe (stats() and readiness(): the copies published at the last commit or refresh).
   const StateStore* state() const { return store_view_.load(std::memory_order_acquire); }
+  const api::RowIndex* row_index() const { return &row_index_; }
   const Config& config() const { return config_; }
   std::string RenderMetrics() const { return metrics_.Render(); }
 
@@ -192,6 +194,9 @@ class Engine::Impl final : public RecordOwner {
   const Clock& clock_;
   std::unique_ptr<StateStore> store_;
   std::atomic<const StateStore*> store_view_{nullptr};  // store_ for readers, once started
+  // The owned tasks' list rows in memory, for the API and the segment metrics; declared
+  // after store_, so destroyed (its thread stopped) before it.
+  api::RowIndex row_index_;
   bool state_failed_ = false;  // a state write failed: write and publish nothing more
   std::string fatal_;          // an error raised in a librdkafka callback, for Run to throw
   // Two batches, so that one is drained while the other is written. A buffer that grew
@@ -205,6 +210,7 @@ class Engine::Impl final : public RecordOwner {
   struct Writing {  // the commit the writer is writing
     bool active = false;
     std::vector<PublishItem> publish;  // its outputs, published once it is written
+    std::vector<RowChange> rows;       // its list rows, for the row index once written
     std::map<int32_t, std::array<int64_t, kInputTopicCount>> offsets;  // exactly_once
   } writing_;
   bool sweep_due_ =

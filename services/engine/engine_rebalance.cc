@@ -120,6 +120,7 @@ void Engine::Impl::Assign(rd_kafka_topic_partition_list_t* partitions) {
       auto task =
           std::make_unique<Task>(static_cast<uint16_t>(p), config_, clock_, settings_.format, this);
       task->Restore(*store_);
+      row_index_.Load(static_cast<uint16_t>(p), std::shared_ptr<const StateView>(store_->View()));
       restored.push_back(task.get());
       it = tasks_.emplace(p, std::move(task)).first;
     }
@@ -262,7 +263,10 @@ void Engine::Impl::Revoke(rd_kafka_t* rk) {
   std::string names;
   for (const auto& [id, task] : tasks_) names += (names.empty() ? "" : ",") + std::to_string(id);
   spdlog::info("event=revoked tasks={} unconfirmed_outputs={}", names, in_flight_.load());
-  for (const auto& [id, task] : tasks_) Retire(task->counters());
+  for (const auto& [id, task] : tasks_) {
+    Retire(task->counters());
+    row_index_.Drop(static_cast<uint16_t>(id));
+  }
   tasks_.clear();
   changelogs_.clear();
   progress_.clear();

@@ -45,6 +45,14 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                          *registry_)),
       customers_family_(Define(BuildGauge(), "customers",
                                "Customers of the assigned tasks by current status", *registry_)),
+      segment_family_(Define(BuildGauge(), "customers_by_segment",
+                             "Customers of the assigned tasks by segment (NONE: no profile or no "
+                             "segment) and status, CHURNED customers left out",
+                             *registry_)),
+      revenue_at_risk_family_(Define(BuildGauge(), "revenue_at_risk_cents",
+                                     "Annual revenue of the AT_RISK and CRITICAL customers of the "
+                                     "assigned tasks by segment, CHURNED customers left out",
+                                     *registry_)),
       stream_time_family_(Define(BuildGauge(), "stream_time_seconds",
                                  "Stream time T of an assigned task, Unix seconds (0 before its "
                                  "first event)",
@@ -168,6 +176,18 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
     customers_[s] = &customers_family_.Add(
         {{"status", v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(s))}});
   }
+  for (int g = 0; g < 5; ++g) {
+    const std::string segment =
+        g == 0 ? "NONE"
+               : v1::CustomerProfile::Segment_Name(static_cast<v1::CustomerProfile::Segment>(g));
+    revenue_at_risk_[g] = &revenue_at_risk_family_.Add({{"segment", segment}});
+    for (int s = 1; s < kStatusCount; ++s) {
+      by_segment_[g][s] = &segment_family_.Add(
+          {{"segment", segment},
+           {"status",
+            v1::HealthSnapshot::Status_Name(static_cast<v1::HealthSnapshot::Status>(s))}});
+    }
+  }
 }
 
 void EngineMetrics::Advance(prometheus::Counter& counter, double total) {
@@ -196,6 +216,12 @@ void EngineMetrics::Update(const EngineStats& stats) {
 
   for (int s = 1; s < kStatusCount; ++s) {
     customers_[s]->Set(static_cast<double>(stats.customers_by_status[s]));
+  }
+  for (int g = 0; g < 5; ++g) {
+    for (int s = 1; s < kStatusCount; ++s) {
+      by_segment_[g][s]->Set(static_cast<double>(stats.customers_by_segment[g][s]));
+    }
+    revenue_at_risk_[g]->Set(static_cast<double>(stats.revenue_at_risk_by_segment[g]));
   }
   outbox_pending_.Set(static_cast<double>(stats.outbox_pending));
   timers_pending_.Set(static_cast<double>(stats.timers_pending));

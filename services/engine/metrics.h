@@ -73,6 +73,8 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& timers_fired_family_;
   prometheus::Family<prometheus::Gauge>& lag_family_;
   prometheus::Family<prometheus::Gauge>& customers_family_;
+  prometheus::Family<prometheus::Gauge>& segment_family_;
+  prometheus::Family<prometheus::Gauge>& revenue_at_risk_family_;
   prometheus::Family<prometheus::Gauge>& stream_time_family_;
   prometheus::Family<prometheus::Counter>& http_family_;
   // Series.
@@ -83,6 +85,8 @@ class EngineMetrics {
                               [v1::AlertEvent::State_ARRAYSIZE] = {};
   prometheus::Counter* timers_fired_[kTimerKindCount];
   prometheus::Gauge* customers_[kStatusCount];
+  prometheus::Gauge* by_segment_[5][kStatusCount] = {};
+  prometheus::Gauge* revenue_at_risk_[5] = {};
   std::map<std::string, prometheus::Counter*> delivered_;  // by topic
   std::map<int, prometheus::Gauge*> stream_time_;          // by task
   std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_;

@@ -42,6 +42,10 @@ struct EngineStats {
   int64_t timers_pending = 0;
   int64_t cached_customers = 0;
   int64_t customers_by_status[kStatusCount] = {};
+  // By segment (CustomerProfile.Segment, 0: none) and status, CHURNED customers left out
+  // (api::RowIndex): customers_by_segment and revenue_at_risk_cents.
+  int64_t customers_by_segment[5][kStatusCount] = {};
+  int64_t revenue_at_risk_by_segment[5] = {};
   TimeMs max_stream_time = 0;  // the latest stream time of the assigned tasks
   // Per assigned task: stream time (ms; 0 before its first event).
   std::map<int, TimeMs> stream_time_by_task;

@@ -242,7 +242,6 @@ void Task::ApplyProfile(const TaskRecord& record) {
     if (result.tombstone) {
       entry = &Touch(std::string(*record.input.key));
       entry->state.RemoveProfile();
-      entry->row_dirty = true;
       MarkDirty(*entry);
       CustomerState::Published& published = entry->state.published();
       if (!entry->state.exists() && published.status != 0) {
@@ -256,7 +255,6 @@ void Task::ApplyProfile(const TaskRecord& record) {
     } else {
       entry = &Touch(p.decoder.profile().customer_id());
       entry->state.ApplyProfile(p.decoder.profile());
-      entry->row_dirty = true;
       MarkDirty(*entry);
     }
     ++counters_.applied;
@@ -385,7 +383,6 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
       published.lifecycle != scores.lifecycle || published.context != context) {
     published = {scores.health,     scores.risk,      scores.status,
                  scores.risk_level, scores.lifecycle, context};
-    entry.row_dirty = true;
     v1::HealthSnapshot snapshot;
     snapshot.set_customer_id(s.customer_id());
     if (const auto& profile = s.profile()) {

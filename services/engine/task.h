@@ -129,9 +129,10 @@ class Task {
     return caught_up_once_;
   }
 
-  // Adds the changes since the last Drain() to *batch and the new outbox entries to
-  // *publish; assigns outbox sequence numbers.
-  void Drain(StateBatch* batch, std::vector<PublishItem>* publish);
+  // Adds the changes since the last Drain() to *batch, the new outbox entries to *publish
+  // and the list rows it writes or deletes to *rows; assigns outbox sequence numbers.
+  void Drain(StateBatch* batch, std::vector<PublishItem>* publish,
+             std::vector<RowChange>* rows = nullptr);
   // Outbox entries found in the store at Restore(), to publish again.
   std::vector<PublishItem> TakeRestoredOutbox() { return std::move(restored_outbox_); }
   // Outputs made since the last Drain(): not committed yet.
@@ -169,6 +170,8 @@ class Task {
     const std::string* entity;
     uint8_t kind;
   };
+  static constexpr uint32_t kRowAbsent = 0;
+  static constexpr uint32_t kRowUnknown = 1;
   struct Entry {
     CustomerState state;
     // Cached (kpis.h) for a customer with tickets, invoices, campaigns or ratings; null
@@ -177,7 +180,9 @@ class Task {
     uint64_t last_used = 0;     // for eviction
     std::vector<Timer> timers;  // this customer's pending timers, sorted
     bool dirty = false;
-    bool row_dirty = false;  // its list row (published scores, profile) changed
+    // Hash of its list row as last written (StateBatch::PutRow): kRowUnknown until the
+    // first commit after loading, kRowAbsent once deleted.
+    uint32_t row_hash = kRowUnknown;
   };
   // What a re-score is caused by, for the journal's "why did the score change".
   enum class CauseKind { kEvent, kTimer, kDayChange, kProfile };
@@ -280,6 +285,7 @@ class Task {
   std::string encode_scratch_;
   std::vector<JournalItem> journal_;
   std::array<AlertHourCounts, 24> alert_hours_;
+  std::array<AlertHourCounts, 30> alert_days_;  // `hour` holds the day
   bool caught_up_once_ = false;
   bool rows_written_ = true;  // false: stored state from before list rows (Drain writes them)
   int64_t status_counts_[kStatusCount] = {};

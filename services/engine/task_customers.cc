@@ -24,9 +24,14 @@ void Task::Restore(const StateStore& store) {
     for (int i = 0; i < kStatusCount && i < meta->status_counts_size(); ++i) {
       status_counts_[i] = meta->status_counts(i);
     }
-    rows_written_ = meta->rows_version() >= 1;
+    rows_written_ = meta->rows_version() >= 2;
     for (const state::v1::AlertHour& h : meta->alert_hours()) {
       AlertHourCounts& bucket = alert_hours_[static_cast<size_t>(((h.hour() % 24) + 24) % 24)];
+      bucket.hour = h.hour();
+      for (int r = 0; r < kRuleCount && r < h.by_rule_size(); ++r) bucket.by_rule[r] = h.by_rule(r);
+    }
+    for (const state::v1::AlertHour& h : meta->alert_days()) {
+      AlertHourCounts& bucket = alert_days_[static_cast<size_t>(((h.hour() % 30) + 30) % 30)];
       bucket.hour = h.hour();
       for (int r = 0; r < kRuleCount && r < h.by_rule_size(); ++r) bucket.by_rule[r] = h.by_rule(r);
     }

@@ -154,9 +154,16 @@ void Task::CountAlertHour(TimeMs at, v1::AlertEvent::Rule rule) {
   if (bucket.hour > hour) return;  // older than the last 24 hours the bucket now holds
   if (bucket.hour < hour) bucket = AlertHourCounts{hour, {}};
   ++bucket.by_rule[rule];
+  const int64_t day = DayOf(at);
+  AlertHourCounts& daily = alert_days_[static_cast<size_t>(((day % 30) + 30) % 30)];
+  if (daily.hour > day) return;
+  if (daily.hour < day) daily = AlertHourCounts{day, {}};
+  ++daily.by_rule[rule];
 }
 
-void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
+void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish,
+                 std::vector<RowChange>* rows) {
+  const int32_t row_day = stream_time_ == kNoTime ? 0 : static_cast<int32_t>(DayOf(stream_time_));
   if (!rows_written_) {
     // State from before list rows: a row for every stored customer, once. First in the
     // batch, so that the rows of customers changed since (below) win.
@@ -167,7 +174,11 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
           throw StateError("unreadable state for customer " + state::Printable(id) + " of task " +
                            std::to_string(id_) + ": its stored value does not decode");
         }
-        if (stored.exists()) batch->PutRow(id_, stored);
+        if (stored.exists()) {
+          state::v1::CustomerRow row;
+          batch->PutRow(id_, stored, row_day, nullptr, rows != nullptr ? &row : nullptr);
+          if (rows != nullptr) rows->push_back(RowChange{id_, id, std::move(row)});
+        }
       });
     }
     rows_written_ = true;
@@ -181,13 +192,19 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
       for (const auto& [month, entries] : daily.put) batch->PutDaily(id_, id, month, entries);
     }
     batch->PutCustomer(id_, entry->state);
-    if (entry->row_dirty) {
-      if (entry->state.exists()) {
-        batch->PutRow(id_, entry->state);
-      } else {
-        batch->DeleteRow(id_, entry->state.customer_id());
+    // Its list row, when it changed (a re-score, a new day's windows, a profile).
+    if (entry->state.exists()) {
+      state::v1::CustomerRow row;
+      if (batch->PutRow(id_, entry->state, row_day, &entry->row_hash,
+                        rows != nullptr ? &row : nullptr)) {
+        if (rows != nullptr)
+          rows->push_back(RowChange{id_, entry->state.customer_id(), std::move(row)});
       }
-      entry->row_dirty = false;
+    } else if (entry->row_hash != kRowAbsent) {
+      batch->DeleteRow(id_, entry->state.customer_id());
+      if (rows != nullptr)
+        rows->push_back(RowChange{id_, entry->state.customer_id(), std::nullopt});
+      entry->row_hash = kRowAbsent;
     }
     entry->dirty = false;
   }
@@ -230,10 +247,16 @@ void Task::Drain(StateBatch* batch, std::vector<PublishItem>* publish) {
     meta.set_sweep_cause_partition(sweep_cause_.alert.source_partition);
     meta.set_sweep_cause_offset(sweep_cause_.alert.source_offset);
     for (int64_t count : status_counts_) meta.add_status_counts(count);
-    meta.set_rows_version(1);
+    meta.set_rows_version(2);
     for (const AlertHourCounts& bucket : alert_hours_) {
       if (bucket.hour == std::numeric_limits<int64_t>::min()) continue;
       state::v1::AlertHour* h = meta.add_alert_hours();
+      h->set_hour(bucket.hour);
+      for (int32_t n : bucket.by_rule) h->add_by_rule(n);
+    }
+    for (const AlertHourCounts& bucket : alert_days_) {
+      if (bucket.hour == std::numeric_limits<int64_t>::min()) continue;
+      state::v1::AlertHour* h = meta.add_alert_days();
       h->set_hour(bucket.hour);
       for (int32_t n : bucket.by_rule) h->add_by_rule(n);
     }
