@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 
 namespace c360::gen {
@@ -24,7 +25,8 @@ constexpr std::array<std::string_view, 8> kIndustries = {
 constexpr std::array<std::string_view, 4> kRegions = {"NA", "EMEA", "APAC", "LATAM"};
 constexpr std::array<std::string_view, 6> kOwners = {"Ana Ruiz",  "Ben Okafor", "Chen Wei",
                                                      "Dana Levi", "Eli Novak",  "Fatima Noor"};
-// Module, action; the empty module counts as "other".
+// Module, action; the empty module counts as "other". Every customer logs in (the last
+// entry) and uses some of the others.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kModules = {{
     {"dashboards", "view"},
     {"reports", "export"},
@@ -79,6 +81,40 @@ int DailyUsage(Rng& rng, CustomerProfile::Segment segment) {
     case CustomerProfile::ENTERPRISE: return static_cast<int>(rng.Between(25, 50));
     default: return static_cast<int>(rng.Between(10, 20));
   }
+}
+
+// Seats bought. Modest, in proportion to DailyUsage's volume: with many more users, most
+// would have no event on the days they come (the volume is the persona's, not the seats')
+// and stickiness would fall below realistic values.
+int Seats(Rng& rng, CustomerProfile::Segment segment) {
+  switch (segment) {
+    case CustomerProfile::SMB: return static_cast<int>(rng.Between(5, 25));
+    case CustomerProfile::MID_MARKET: return static_cast<int>(rng.Between(15, 60));
+    case CustomerProfile::ENTERPRISE: return static_cast<int>(rng.Between(40, 150));
+    default: return static_cast<int>(rng.Between(20, 60));
+  }
+}
+
+// 3..6 of the named modules, in random order, then the login.
+std::vector<uint8_t> PickModules(Rng& rng) {
+  std::array<uint8_t, kModules.size() - 1> named;
+  for (size_t m = 0; m < named.size(); ++m) named[m] = static_cast<uint8_t>(m);
+  const size_t count = static_cast<size_t>(rng.Between(3, named.size()));
+  for (size_t m = 0; m < count; ++m) {
+    std::swap(named[m], named[m + rng.Below(named.size() - m)]);
+  }
+  std::vector<uint8_t> modules(named.begin(), named.begin() + count);
+  modules.push_back(static_cast<uint8_t>(kModules.size() - 1));
+  return modules;
+}
+
+// Weekday chance that the user of rank `rank` (0: the most engaged) of a normal month's
+// `active_seats` users uses the product: the top tenth about daily, the middle a few times
+// a week, the tail weekly or so (0.15 keeps them in nearly every month's active users).
+// Habits belong to the users: a pool that shrinks keeps its most engaged, at their habits.
+double Habit(int rank, int active_seats) {
+  const double x = (rank + 0.5) / active_seats;
+  return std::min(0.95, 0.15 + 0.9 * (1 - x) * (1 - x));
 }
 
 bool IsWeekend(int64_t day_number) {
@@ -145,8 +181,17 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
     *p.mutable_contract_end() = ToTimestamp(StartOfDay(contract_end));
     c.billing_day = static_cast<int>(c.rng.Between(1, 28));
     c.daily_usage = DailyUsage(c.rng, p.segment());
-    const int users = static_cast<int>(c.rng.Between(3, 12));
-    for (int u = 1; u <= users; ++u) c.users.push_back(c.id + "-u" + std::to_string(u));
+    c.seats = Seats(c.rng, p.segment());
+    const double share = 0.4 + 0.4 * c.rng.Unit();
+    c.active_seats = std::max(1, static_cast<int>(c.seats * share + 0.5));
+    c.modules = PickModules(c.rng);
+    if (c.persona == Persona::kChurning) {
+      // Leaves 10..15 days after going silent (UsageFactor), at the latest on the
+      // history's last day.
+      const int silent_from = std::max(0, options.history_days - 20);
+      c.churn_day =
+          std::min(options.history_days - 1, silent_from + static_cast<int>(c.rng.Between(10, 15)));
+    }
     customers_.push_back(std::move(c));
   }
 }
@@ -202,6 +247,7 @@ TimeMs Simulation::NextDay(std::vector<GeneratedRecord>* out) {
   today_end_ = day_start + kMsPerDay;
   for (int i = 0; i < static_cast<int>(customers_.size()); ++i) {
     Customer& c = customers_[i];
+    Churn(c, i, day_start, day);
     Usage(c, i, day_start, day);
     Tickets(c, i, day_start, day);
     Invoices(c, i, day_start, day);
@@ -228,7 +274,11 @@ double Simulation::UsageFactor(const Customer& c, int day) const {
       return std::max(0.25, 1.0 - 0.75 * (45 - days_left) / 45.0);
     case Persona::kSupportHeavy: return 0.9;
     case Persona::kLatePayer: return 0.85;
-    case Persona::kDisengaged: return 0.6;
+    case Persona::kDisengaged:
+      // Holds while the users leave (ActivePool), then follows them from 10 days before
+      // the end: down by a fifth at the end, by half 15 days into live mode.
+      if (days_left > 10) return 0.6;
+      return 0.6 * std::max(0.5, 1.0 - 0.02 * (10 - days_left));
     case Persona::kChurning:
       if (days_left > 35) return 1.0;
       if (days_left > 20) return 0.5;
@@ -237,10 +287,61 @@ double Simulation::UsageFactor(const Customer& c, int day) const {
   return 1.0;
 }
 
+// Users who may use the product on simulated day `day`: ranks 0..n-1 of the seats.
+int Simulation::ActivePool(const Customer& c, int day) const {
+  const int days_left = options_.history_days - day;
+  switch (c.persona) {
+    case Persona::kDeclining:
+    case Persona::kChurning:
+      // Users leave with the volume.
+      return static_cast<int>(std::ceil(c.active_seats * UsageFactor(c, day)));
+    case Persona::kDisengaged: {
+      // Users leave first: from 45 days before the end down to a few power users by 20
+      // days before it, while the volume holds (UsageFactor).
+      const int power = std::min(c.active_seats, std::clamp(c.active_seats / 10, 2, 10));
+      if (days_left >= 45) return c.active_seats;
+      if (days_left <= 20) return power;
+      return power + static_cast<int>((c.active_seats - power) * (days_left - 20) / 25.0);
+    }
+    default: return c.active_seats;
+  }
+}
+
+// The customer's updated profile, with churned_on, on the day it leaves.
+void Simulation::Churn(Customer& c, int index, TimeMs day_start, int day) {
+  if (day != c.churn_day) return;
+  CustomerProfile left = c.profile;  // c.profile stays the starting one (Profiles())
+  *left.mutable_churned_on() = ToTimestamp(day_start);
+  const TimeMs t = day_start + c.rng.Between(9 * kMsPerHour, 17 * kMsPerHour);
+  Emit(Make(c, index, InputTopic::kCustomers, t, std::move(left)));
+}
+
 void Simulation::Usage(Customer& c, int index, TimeMs day_start, int day) {
+  if (Churned(c, day)) return;
+  const int pool = ActivePool(c, day);
+  if (pool == 0) return;
   const double weekend = IsWeekend(DayOf(day_start)) ? 0.3 : 1.0;
   const double expected = c.daily_usage * UsageFactor(c, day) * weekend;
   const int count = static_cast<int>(expected * (0.8 + 0.4 * c.rng.Unit()) + 0.5);
+  if (count == 0) return;
+
+  // Who comes today, each by their habit (ranks, most engaged first). The volume is the
+  // persona's: with more users than events, only some of them show up, rather the most
+  // engaged (drawn in turn with a skew to the front; rotate keeps the rest in rank order).
+  std::vector<int>& users = users_today_;
+  users.clear();
+  for (int rank = 0; rank < pool; ++rank) {
+    if (c.rng.Chance(Habit(rank, c.active_seats) * weekend)) users.push_back(rank);
+  }
+  if (users.empty()) users.push_back(0);
+  if (static_cast<int>(users.size()) > count) {
+    for (int n = 0; n < count; ++n) {
+      const double u = c.rng.Unit();
+      const size_t pick = n + static_cast<size_t>(static_cast<double>(users.size() - n) * u * u);
+      std::rotate(users.begin() + n, users.begin() + pick, users.begin() + pick + 1);
+    }
+    users.resize(count);
+  }
   for (int n = 0; n < count; ++n) {
     v1::UsageEvent e;
     e.set_event_id(NextEventId(c));
@@ -248,10 +349,18 @@ void Simulation::Usage(Customer& c, int index, TimeMs day_start, int day) {
     // Business hours, 07:00..19:00 UTC.
     const TimeMs t = day_start + 7 * kMsPerHour + c.rng.Between(0, 12 * kMsPerHour - 1);
     *e.mutable_event_time() = ToTimestamp(t);
-    const auto& [module, action] = kModules[c.rng.Below(kModules.size())];
+    const auto& [module, action] = kModules[c.modules[c.rng.Below(c.modules.size())]];
     e.set_module(std::string(module));
     e.set_action(std::string(action));
-    e.set_user_id(c.users[c.rng.Below(c.users.size())]);
+    // Every user of the day has an event; the rest go rather to the most engaged.
+    int rank = 0;
+    if (n < static_cast<int>(users.size())) {
+      rank = users[n];
+    } else {
+      const double u = c.rng.Unit();
+      rank = users[static_cast<size_t>(static_cast<double>(users.size()) * u * u)];
+    }
+    e.set_user_id(c.id + "-u" + std::to_string(rank + 1));
     if (module == "api") e.set_quantity(c.rng.Between(1, 20));  // else 0, which counts as 1
     Emit(Make(c, index, InputTopic::kUsage, t, std::move(e)));
   }
@@ -262,7 +371,7 @@ void Simulation::Tickets(Customer& c, int index, TimeMs day_start, int day) {
   if (c.persona == Persona::kSupportHeavy) rate = 0.6;
   if (c.persona == Persona::kDeclining || c.persona == Persona::kDisengaged) rate = 0.09;
   if (c.persona == Persona::kChurning && UsageFactor(c, day) == 0.0) rate = 0.0;
-  if (!c.rng.Chance(rate)) return;
+  if (Churned(c, day) || !c.rng.Chance(rate)) return;
 
   const bool troubled = c.persona == Persona::kSupportHeavy;
   const uint64_t p = c.rng.Below(100);
@@ -332,7 +441,8 @@ void Simulation::Tickets(Customer& c, int index, TimeMs day_start, int day) {
 }
 
 void Simulation::Invoices(Customer& c, int index, TimeMs day_start, int day) {
-  if (DayOfMonth(DayOf(day_start)) != c.billing_day) return;
+  // No new invoice once the customer has left; earlier ones run their course.
+  if (Churned(c, day) || DayOfMonth(DayOf(day_start)) != c.billing_day) return;
   const std::string invoice_id = "INV-" + c.id.substr(5) + "-" + std::to_string(++c.invoices);
   const TimeMs issued = day_start + 6 * kMsPerHour;
   const TimeMs due = StartOfDay(DayOf(day_start) + 30);
@@ -399,9 +509,9 @@ void Simulation::Invoices(Customer& c, int index, TimeMs day_start, int day) {
 
 void Simulation::Campaigns(Customer& c, int index, TimeMs day_start, int day) {
   const int64_t day_number = DayOf(day_start);
-  const bool newsletter = day_number % 7 == 1;  // weekly, on Fridays
-  const bool survey = day_number % 30 == 3;     // a survey every 30 days
-  if (!newsletter && !survey) return;
+  const bool newsletter = day_number % 7 == 1;              // weekly, on Fridays
+  const bool survey = day_number % 30 == 3;                 // a survey every 30 days
+  if ((!newsletter && !survey) || Churned(c, day)) return;  // none to those who left
   const std::string campaign_id = std::string(survey ? "SURVEY-" : "NEWS-") + FormatDate(day_start);
   const TimeMs sent = day_start + 14 * kMsPerHour;
 

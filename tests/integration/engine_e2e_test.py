@@ -111,7 +111,9 @@ def crafted_input(bootstrap):
     s = Scenario(bootstrap)
     T, I = ticket_pb2.TicketEvent, invoice_pb2.InvoiceEvent
     t.produce(s.p, "c360.customers", "cust-d", customer_pb2.CustomerProfile(
-        customer_id="cust-d", name="Delta Corp", annual_revenue_cents=5_000_000))
+        customer_id="cust-d", name="Delta Corp", annual_revenue_cents=5_000_000,
+        segment=customer_pb2.CustomerProfile.MID_MARKET, industry="logistics", region="EMEA",
+        owner="Ana Ruiz"))
 
     # cust-z moves the clock: one usage event a day at 12:00, days 0..75.
     for day in range(76):
@@ -259,8 +261,30 @@ class EngineEndToEndTest(unittest.TestCase):
         self.assertEqual(resolved.stream_time.ToMilliseconds(), at(9, 14))
 
     def test_health_below_60_then_back_to_65(self):
+        # The hold is an alert of its own (CREDIT_HOLD), and health fell 20 points in a week
+        # (78 before day 10, 58 on it: HEALTH_DROP); both end with the hold on day 11.
         self.assertEqual(self.by_customer("cust-d"), [
-            (A.HEALTH_LOW, A.FIRING, A.WARNING), (A.HEALTH_LOW, A.RESOLVED, A.WARNING)])
+            (A.HEALTH_LOW, A.FIRING, A.WARNING), (A.HEALTH_DROP, A.FIRING, A.WARNING),
+            (A.CREDIT_HOLD, A.FIRING, A.WARNING), (A.HEALTH_LOW, A.RESOLVED, A.WARNING),
+            (A.HEALTH_DROP, A.RESOLVED, A.WARNING), (A.CREDIT_HOLD, A.RESOLVED, A.WARNING)])
+        drop = self.one("cust-d", A.HEALTH_DROP, A.FIRING)
+        self.assertEqual(drop.observed_value, -20)  # 58 - 78
+        self.assertEqual(drop.threshold, -15)
+        self.assertEqual(drop.alert_id, alert_id("cust-d", "HEALTH_DROP", 1))
+        self.assertEqual(self.one("cust-d", A.HEALTH_DROP, A.RESOLVED).observed_value, -7)  # 71
+        hold = self.one("cust-d", A.CREDIT_HOLD, A.FIRING)
+        self.assertEqual(hold.stream_time.ToMilliseconds(), at(10, 11))
+        self.assertEqual(self.one("cust-d", A.CREDIT_HOLD, A.RESOLVED).stream_time.ToMilliseconds(),
+                         at(11, 11))
+        # The routing context, from the profile, on every alert.
+        for a in self.alerts:
+            if a.customer_id != "cust-d":
+                continue
+            self.assertEqual((a.segment, a.industry, a.region, a.owner, a.annual_revenue_cents),
+                             (customer_pb2.CustomerProfile.MID_MARKET, "logistics", "EMEA",
+                              "Ana Ruiz", 5_000_000))
+            self.assertNotEqual(a.lifecycle_stage, 0)
+            self.assertEqual(a.url, "")  # no public_url configured
         fired = self.one("cust-d", A.HEALTH_LOW, A.FIRING)
         self.assertEqual(fired.health, 58)
         self.assertEqual(fired.customer_name, "Delta Corp")
@@ -282,7 +306,7 @@ class EngineEndToEndTest(unittest.TestCase):
 
     def test_quiet_customers_raise_nothing(self):
         self.assertEqual(self.by_customer("cust-z"), [])
-        self.assertEqual(len(self.alerts), 8)
+        self.assertEqual(len(self.alerts), 12)
 
     def test_dead_letters_exact_per_reason(self):
         letters = t.read_all(self.bootstrap, "c360.deadletter")

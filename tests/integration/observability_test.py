@@ -26,7 +26,7 @@ from collections import Counter
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
 import c360test as t  # noqa: E402
 
-from c360.v1 import alert_pb2  # noqa: E402
+from c360.v1 import alert_pb2, customer_pb2  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -185,8 +185,16 @@ class ObservabilityTest(unittest.TestCase):
                 lags = {k: v for k, v in samples.items() if k.startswith("c360_consumer_lag{")}
                 self.assertEqual(len(lags), 5 * PARTITIONS, lags)
                 self.assertEqual(set(lags.values()), {0.0})
+                # (c360.customers holds a second profile of each customer who left.)
                 customers = sum(v for k, v in samples.items() if k.startswith("c360_customers{"))
-                self.assertEqual(customers, produced["c360.customers"])
+                self.assertEqual(customers, 40)
+                latest = {m.key(): customer_pb2.CustomerProfile.FromString(m.value())
+                          for m in t.read_all(bootstrap, "c360.customers")}
+                churned = sum(1 for p in latest.values() if p.HasField("churned_on"))
+                self.assertGreater(churned, 0)
+                by_segment = sum(v for k, v in samples.items()
+                                 if k.startswith("c360_customers_by_segment{"))
+                self.assertEqual(by_segment, 40 - churned)  # CHURNED ones are left out
                 self.assertEqual(samples["c360_outbox_pending"], 0)
                 self.assertGreater(samples["c360_rocksdb_live_data_bytes"], 0)
                 self.assertGreater(samples["c360_state_commit_seconds_count"], 0)

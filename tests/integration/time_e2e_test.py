@@ -103,12 +103,19 @@ class TimeEndToEndTest(unittest.TestCase):
         self.assertEqual(alerts[0].alert_id, alerts[1].alert_id)
 
     def test_silent_customer_falls_day_by_day_until_health_low(self):
+        # The hold is CREDIT_HOLD from day 0 on. Health 77 on day 66 ... 60 on day 74 (the
+        # formula above; 86 until day 59): health_change_7d reaches -15 on day 72 (64 - 79):
+        # HEALTH_DROP, between USAGE_DROP and HEALTH_LOW.
         alerts = self.of("cust-s")
         self.assertEqual([(a.rule, a.state, a.severity) for a in alerts],
-                         [(A.USAGE_DROP, A.FIRING, A.WARNING), (A.HEALTH_LOW, A.FIRING, A.WARNING)])
-        self.assertEqual(alerts[0].stream_time.ToMilliseconds(), at(68, 12))
-        self.assertEqual(alerts[1].stream_time.ToMilliseconds(), at(75, 12))
-        self.assertEqual(alerts[1].health, 57)
+                         [(A.CREDIT_HOLD, A.FIRING, A.WARNING), (A.USAGE_DROP, A.FIRING, A.WARNING),
+                          (A.HEALTH_DROP, A.FIRING, A.WARNING), (A.HEALTH_LOW, A.FIRING, A.WARNING)])
+        self.assertEqual(alerts[0].stream_time.ToMilliseconds(), at(0, 8))
+        self.assertEqual(alerts[1].stream_time.ToMilliseconds(), at(68, 12))
+        self.assertEqual(alerts[2].stream_time.ToMilliseconds(), at(72, 12))
+        self.assertEqual(alerts[2].observed_value, -15)
+        self.assertEqual(alerts[3].stream_time.ToMilliseconds(), at(75, 12))
+        self.assertEqual(alerts[3].health, 57)
         # Re-scored on every day change: a lower health each day from day 67 on.
         daily = [(s.stream_time.ToMilliseconds(), s.health) for s in self.snapshots
                  if s.customer_id == "cust-s" and s.stream_time.ToMilliseconds() >= at(67, 12)]
@@ -119,11 +126,21 @@ class TimeEndToEndTest(unittest.TestCase):
         self.assertEqual(dict(daily)[at(75, 12)], 57)
 
     def test_renewal_due_ninety_days_before_contract_end(self):
+        # Health (usage 100 - 3 per silent day beyond 7, until day 30; 0 from day 31) falls
+        # from 72 (day 30) to 61 on day 31: 18 below day 24's 79, HEALTH_DROP; on day 38 it
+        # is day 31's 61 again: resolved.
         alerts = self.of("cust-r")
         self.assertEqual([(a.rule, a.state, a.severity) for a in alerts],
                          [(A.RENEWAL_DUE, A.FIRING, A.INFO),
                           (A.CHURN_RISK_HIGH, A.FIRING, A.WARNING),
+                          (A.HEALTH_DROP, A.FIRING, A.WARNING),
+                          (A.HEALTH_DROP, A.RESOLVED, A.WARNING),
                           (A.CHURN_RISK_HIGH, A.RESOLVED, A.WARNING)])
+        self.assertEqual((alerts[2].stream_time.ToMilliseconds(), alerts[2].observed_value),
+                         (at(31, 10), -18))
+        self.assertEqual((alerts[3].stream_time.ToMilliseconds(), alerts[3].observed_value),
+                         (at(38, 10), 0))
+        del alerts[2:4]
         self.assertEqual(alerts[0].stream_time.ToMilliseconds(), at(10, 10))  # cust-s moves day 10
         self.assertEqual(alerts[1].stream_time.ToMilliseconds(), at(31, 10))  # cust-s moves day 31
         self.assertEqual(alerts[1].risk, 75)
@@ -138,7 +155,7 @@ class TimeEndToEndTest(unittest.TestCase):
         self.assertEqual(t.read_all(self.bootstrap, "c360.deadletter"), [])
         self.assertEqual(self.of("cust-o"), [])
         self.assertEqual(self.of("cust-z"), [])
-        self.assertEqual(len(self.alerts), 9)
+        self.assertEqual(len(self.alerts), 13)
 
 
 if __name__ == "__main__":
