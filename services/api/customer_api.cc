@@ -517,7 +517,8 @@ HttpResponse CustomerApi::WithRows(
   StringTable fetched_strings;
   std::vector<std::unique_ptr<TaskRows>> fetched;
   std::map<std::string, std::vector<uint16_t>> members;
-  if (!local && own.owners && fetch_) {
+  // (Owning every task, there is no one to ask: the owners' directory is not read.)
+  if (!local && own.owners && fetch_ && static_cast<int>(own.tasks.size()) < own.task_count) {
     const std::map<uint16_t, std::string> owners = own.owners();
     std::map<std::string, std::vector<uint16_t>> asked;
     std::vector<uint16_t> uncovered;
