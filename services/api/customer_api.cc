@@ -116,13 +116,14 @@ using SortKey = std::variant<int64_t, std::string>;  // a cursor's
 // for name and id.
 struct RowKey {
   int64_t number = 0;
+  uint64_t prefix = 0;  // of text: compared before it
   std::string_view text;
   std::string_view id;
 };
 
 RowKey KeyOf(const TaskRows& t, uint32_t slot, const Sort& sort) {
   const IndexRow& r = t.rows[slot];
-  RowKey key{0, {}, t.ids[slot]};
+  RowKey key{0, 0, {}, t.ids[slot]};
   // Unscored customers sort after every score (last ascending, first descending).
   if (sort.name == "health") {
     key.number = r.scored() ? r.health : 1000;
@@ -132,8 +133,10 @@ RowKey KeyOf(const TaskRows& t, uint32_t slot, const Sort& sort) {
     key.number = r.revenue;
   } else if (sort.name == "name") {
     key.text = t.names[slot].empty() ? t.ids[slot] : t.names[slot];
+    key.prefix = t.name_prefixes[slot];
   } else {
     key.text = t.ids[slot];  // "id"
+    key.prefix = Prefix(key.text);
   }
   return key;
 }
@@ -141,6 +144,7 @@ RowKey KeyOf(const TaskRows& t, uint32_t slot, const Sort& sort) {
 // True when a comes before b in the list's order (ties by customer_id, ascending).
 bool Before(const RowKey& a, const RowKey& b, const Sort& sort) {
   if (a.number != b.number) return sort.descending ? b.number < a.number : a.number < b.number;
+  if (a.prefix != b.prefix) return sort.descending ? b.prefix < a.prefix : a.prefix < b.prefix;
   if (a.text != b.text) return sort.descending ? b.text < a.text : a.text < b.text;
   return a.id < b.id;
 }
@@ -423,12 +427,13 @@ HttpResponse CustomerApi::List(const HttpRequest& raw) const {
 
   std::optional<RowKey> after_key;
   if (after) {
-    after_key =
-        RowKey{std::holds_alternative<int64_t>(after->first) ? std::get<int64_t>(after->first) : 0,
-               std::holds_alternative<std::string>(after->first)
-                   ? std::string_view(std::get<std::string>(after->first))
-                   : std::string_view(),
-               after->second};
+    RowKey& k = after_key.emplace();
+    if (const auto* n = std::get_if<int64_t>(&after->first)) k.number = *n;
+    if (const auto* text = std::get_if<std::string>(&after->first)) {
+      k.text = *text;
+      k.prefix = Prefix(*text);
+    }
+    k.id = after->second;
   }
   return WithRows(request, [&](const RowSet& set, const json& coverage) {
     // One pass: the rows that pass the filters and come after the cursor, the first

@@ -101,6 +101,26 @@ struct Rollup {
     for (int i = 1; i < kRuleCount; ++i) firing[i] += r.firing[i];
   }
 
+  void Merge(const Rollup& o) {
+    customers += o.customers;
+    scored += o.scored;
+    for (size_t i = 0; i < by_status.size(); ++i) by_status[i] += o.by_status[i];
+    health_sum += o.health_sum;
+    revenue += o.revenue;
+    revenue_at_risk += o.revenue_at_risk;
+    promoters += o.promoters;
+    detractors += o.detractors;
+    respondents += o.respondents;
+    csat_sum += o.csat_sum;
+    csat_n += o.csat_n;
+    active_users += o.active_users;
+    due90 += o.due90;
+    due90_revenue += o.due90_revenue;
+    due180 += o.due180;
+    due180_revenue += o.due180_revenue;
+    for (size_t i = 0; i < firing.size(); ++i) firing[i] += o.firing[i];
+  }
+
   json Json() const {
     json statuses = json::object();
     for (int s = 1; s <= 4; ++s)
@@ -296,12 +316,14 @@ json PortfolioJson(const RowSet& set, Dimension by, const Config& config) {
         }
       }
       rollup->Add(r, day);
-      totals.Add(r, day);
       if (r.scored()) ++distribution[std::min(9, r.health / 10)];
     }
   }
   std::vector<std::pair<const std::string*, const Rollup*>> ordered;
-  for (const auto& [value, rollup] : rollups) ordered.emplace_back(&value, &rollup);
+  for (const auto& [value, rollup] : rollups) {
+    ordered.emplace_back(&value, &rollup);
+    totals.Merge(rollup);
+  }
   std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
     return a.second->revenue > b.second->revenue;  // ties: value ascending (map order)
   });

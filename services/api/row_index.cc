@@ -41,6 +41,14 @@ IndexRow IndexRowOf(const state::v1::CustomerRow& r, StringTable& strings) {
   return row;
 }
 
+uint64_t Prefix(std::string_view text) {
+  uint64_t p = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    p = (p << 8) | (i < text.size() ? static_cast<unsigned char>(text[i]) : 0u);
+  }
+  return p;
+}
+
 void TaskRows::Put(const std::string& id, const state::v1::CustomerRow* row,
                    StringTable& string_table) {
   const auto it = slots.find(id);
@@ -54,23 +62,28 @@ void TaskRows::Put(const std::string& id, const state::v1::CustomerRow* row,
       rows[slot] = rows[last];
       ids[slot] = std::move(ids[last]);
       names[slot] = std::move(names[last]);
+      name_prefixes[slot] = name_prefixes[last];
       slots[ids[slot]] = slot;
     }
     rows.pop_back();
     ids.pop_back();
     names.pop_back();
+    name_prefixes.pop_back();
     return;
   }
   const IndexRow value = IndexRowOf(*row, string_table);
+  const uint64_t prefix = Prefix(row->name().empty() ? std::string_view(id) : row->name());
   if (it != slots.end()) {
     rows[it->second] = value;
     if (names[it->second] != row->name()) names[it->second] = row->name();
+    name_prefixes[it->second] = prefix;
     return;
   }
   slots.emplace(id, static_cast<uint32_t>(rows.size()));
   rows.push_back(value);
   ids.push_back(id);
   names.push_back(row->name());
+  name_prefixes.push_back(prefix);
 }
 
 RowIndex::RowIndex() : thread_([this] { Loop(); }) {}

@@ -81,6 +81,9 @@ struct TaskRows {
   std::vector<IndexRow> rows;
   std::vector<std::string> ids;
   std::vector<std::string> names;
+  // The first 8 bytes of the name (the id when it has none), big-endian: the list sorted
+  // by name compares these and reads a name only on a tie.
+  std::vector<uint64_t> name_prefixes;
   std::unordered_map<std::string, uint32_t> slots;
 
   // Sets (or adds) the row of `id`; erases it with nullopt.
@@ -88,6 +91,8 @@ struct TaskRows {
 };
 
 IndexRow IndexRowOf(const state::v1::CustomerRow& row, StringTable& strings);
+// The first 8 bytes of `text`, big-endian, zero-padded: their order is text's.
+uint64_t Prefix(std::string_view text);
 
 // Customers and revenue at risk by segment and status, the metrics' (SPEC section 9):
 // CHURNED customers and unscored ones are left out. [segment][status].
