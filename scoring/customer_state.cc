@@ -279,7 +279,9 @@ std::optional<int32_t> CustomerState::HealthOnOrBefore(int32_t day) const {
       if (it->day <= day) return it->health;
     }
   }
-  if (daily_base_.day != kNoDay && daily_base_.day <= day) return daily_base_.health;
+  for (auto it = daily_tail_.rbegin(); it != daily_tail_.rend(); ++it) {
+    if (it->day <= day) return it->health;
+  }
   return std::nullopt;
 }
 
@@ -485,7 +487,14 @@ void CustomerState::CloseMonthsBefore(int32_t month) {
   while (closed < daily_scores_.size() && MonthIndexOfDay(daily_scores_[closed].day) < month)
     ++closed;
   if (closed == 0) return;
-  daily_base_ = daily_scores_[closed - 1];
+  // The closed months' last kDailyTail entries: every entry of their last 8 days (at most
+  // one a day) and the one in force before them.
+  daily_tail_.insert(daily_tail_.end(), daily_scores_.begin(),
+                     daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
+  if (daily_tail_.size() > kDailyTail) {
+    daily_tail_.erase(daily_tail_.begin(),
+                      daily_tail_.end() - static_cast<ptrdiff_t>(kDailyTail));
+  }
   DailyPending& pending = daily_pending_ ? *daily_pending_ : daily_pending_.emplace();
   pending.closed.insert(pending.closed.end(), daily_scores_.begin(),
                         daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
@@ -499,7 +508,7 @@ void CustomerState::CloseEarlierMonths() {
 
 void CustomerState::ClearDailyScores() {
   daily_scores_.clear();
-  daily_base_ = DailyScore{kNoDay, 0, 0, 0};
+  daily_tail_.clear();
   if (daily_pending_) daily_pending_->closed.clear();
   if (!daily_months_.empty()) {
     DailyPending& pending = daily_pending_ ? *daily_pending_ : daily_pending_.emplace();

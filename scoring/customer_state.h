@@ -348,9 +348,10 @@ class CustomerState {
     std::vector<int32_t> dropped;    // stored history keys to delete
   };
   DeepPtr<DailyPending> daily_pending_;
-  // The last entry of the closed months (day kNoDay: none): what was in force before the
-  // open month, for health_change_7d.
-  DailyScore daily_base_{kNoDay, 0, 0, 0};
+  // The last entries of the closed months (their last 8 days and the one in force before
+  // them), ascending: what health_change_7d may look up before the open month.
+  static constexpr size_t kDailyTail = 9;
+  std::vector<DailyScore> daily_tail_;
   uint64_t journal_next_ = 0;
   uint64_t entity_version_ = 0;  // not persisted: caches start cold
 };

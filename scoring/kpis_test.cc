@@ -387,6 +387,9 @@ TEST_F(KpisTest, HealthChange7dComparesWithTheLastRescoreOnOrBeforeDMinus7) {
   k = At_(37);
   AddHealthTrend(state_, 30, &k);
   EXPECT_EQ(*k.health_change_7d, -20);  // 30 - 50: day 30, from the closed month
+  k = At_(36);
+  AddHealthTrend(state_, 30, &k);
+  EXPECT_EQ(*k.health_change_7d, -10);  // 30 - 40: day 14, not the closed month's last
 }
 
 }  // namespace

@@ -290,11 +290,8 @@ void CustomerCodec::Encode(const CustomerState& s, std::string* out) {
                                    a->users.size() * sizeof(UserDays)));
       VarintField(w, C::kUsersAnchorDayFieldNumber, ZigZag32(a->anchor_day));
     }
-    if (s.daily_base_.day != kNoDay) {
-      const std::array<DailyScore, 1> base = {s.daily_base_};
-      PackedField(w, C::kDailyBaseFieldNumber, base,
-                  [](const DailyScore& d) { return PackDaily(d); });
-    }
+    PackedField(w, C::kDailyTailFieldNumber, s.daily_tail_,
+                [](const DailyScore& d) { return PackDaily(d); });
     VarintField(w, C::kPublishedLifecycleFieldNumber, Int(s.published_.lifecycle));
     VarintField(w, C::kPublishedContextFieldNumber, s.published_.context);
   };
@@ -397,7 +394,7 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
   }
   s->published_ = {c.published_health(),     c.published_risk(),      c.published_status(),
                    c.published_risk_level(), c.published_lifecycle(), c.published_context()};
-  if (c.users().size() % sizeof(UserDays) != 0 || c.daily_base_size() > 1) return false;
+  if (c.users().size() % sizeof(UserDays) != 0) return false;
   if (!c.users().empty()) {
     UserActivity& a = s->users_.emplace();
     a.users.resize(c.users().size() / sizeof(UserDays));
@@ -412,7 +409,7 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
                       static_cast<uint8_t>(v)};
   };
   for (uint64_t v : c.daily_scores()) s->daily_scores_.push_back(unpack(v));
-  if (c.daily_base_size() == 1) s->daily_base_ = unpack(c.daily_base(0));
+  for (uint64_t v : c.daily_tail()) s->daily_tail_.push_back(unpack(v));
   s->journal_next_ = c.journal_next();
   s->daily_months_.assign(c.daily_months().begin(), c.daily_months().end());
   s->CloseEarlierMonths();  // format 1 kept the whole timeline here

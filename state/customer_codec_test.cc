@@ -111,7 +111,7 @@ struct CustomerCodec::MessageEncoder {
       c.set_users(users);
       c.set_users_anchor_day(u->anchor_day);
     }
-    if (s.daily_base_.day != kNoDay) c.add_daily_base(PackDaily(s.daily_base_));
+    for (const DailyScore& d : s.daily_tail_) c.add_daily_tail(PackDaily(d));
     c.set_published_lifecycle(s.published_.lifecycle);
     c.set_published_context(s.published_.context);
     c.SerializeToString(out);
@@ -417,7 +417,7 @@ class RandomStates {
       c.set_users(users);
       c.set_users_anchor_day(Int32());
     }
-    if (OneIn(2)) c.add_daily_base(rng_());
+    for (int64_t n = Between(0, 9); n > 0; --n) c.add_daily_tail(rng_());
     c.set_published_lifecycle(Int32());
     c.set_published_context(static_cast<uint32_t>(rng_()));
     CustomerState s;

@@ -185,9 +185,9 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
     const double share = 0.4 + 0.4 * c.rng.Unit();
     c.active_seats = std::max(1, static_cast<int>(c.seats * share + 0.5));
     c.modules = PickModules(c.rng);
-    if (c.persona == Persona::kChurning) {
-      // Leaves 10..15 days after going silent (UsageFactor), at the latest on the
-      // history's last day.
+    if (c.persona == Persona::kChurning && c.rng.Chance(0.6)) {
+      // Most leave, 10..15 days after going silent (UsageFactor), at the latest on the
+      // history's last day; the others stay silent customers at risk, not gone yet.
       const int silent_from = std::max(0, options.history_days - 20);
       c.churn_day =
           std::min(options.history_days - 1, silent_from + static_cast<int>(c.rng.Between(10, 15)));
@@ -484,8 +484,9 @@ void Simulation::Invoices(Customer& c, int index, TimeMs day_start, int day) {
     Emit(Make(c, index, InputTopic::kInvoices, settled,
               invoice(InvoiceEvent::DISPUTE_RESOLVED, settled)));
   }
-  const bool hold = never_paid || paid_after_due > 30;
-  const TimeMs hold_set = due + 30 * kMsPerDay + 9 * kMsPerHour;
+  // A credit hold three weeks past the due date, until paid.
+  const bool hold = never_paid || paid_after_due > 21;
+  const TimeMs hold_set = due + 21 * kMsPerDay + 9 * kMsPerHour;
   if (hold) {
     Emit(Make(c, index, InputTopic::kInvoices, hold_set,
               invoice(InvoiceEvent::CREDIT_HOLD_SET, hold_set)));

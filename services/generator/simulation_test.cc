@@ -309,8 +309,9 @@ TEST(SimulationTest, UsersHaveDailyHabits) {
   EXPECT_GT(2 * all_under_half, all_users);
 }
 
-// Churning customers leave: one profile update with churned_on, after which they are gone.
-// Nobody has left at the start, and no other persona leaves. Also for a history too short
+// Most churning customers leave: one profile update with churned_on, after which they are
+// gone; the others stay silent without leaving. Nobody has left at the start, and no other
+// persona leaves. Also for a history too short
 // to hold the whole silence (then the customer leaves on its last day at the latest).
 TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
   for (const int days : {120, 8}) {
@@ -326,7 +327,7 @@ TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
     }
     // Live days after the history: the churned stay silent.
     const std::vector<Activity> activity = Simulate(sim, days + 30);
-    int churning = 0;
+    int churning = 0, left_count = 0;
     for (int i = 0; i < sim.customers(); ++i) {
       const Activity& a = activity[i];
       if (sim.persona(i) != Persona::kChurning) {
@@ -334,7 +335,9 @@ TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
         continue;
       }
       ++churning;
-      ASSERT_EQ(a.profile_updates.size(), 1u) << sim.customer_id(i);
+      ASSERT_LE(a.profile_updates.size(), 1u) << sim.customer_id(i);
+      if (a.profile_updates.empty()) continue;  // silent, not gone
+      ++left_count;
       const GeneratedRecord& update = a.profile_updates[0];
       EXPECT_EQ(update.topic, InputTopic::kCustomers);
       EXPECT_EQ(update.customer_id, sim.customer_id(i));
@@ -356,7 +359,8 @@ TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
         EXPECT_LE(DayOf(churned_on), DayOf(sim.history_end_ms()) - 5) << sim.customer_id(i);
       }
     }
-    EXPECT_GE(churning, 3);
+    EXPECT_GE(left_count, 3);
+    EXPECT_LT(left_count, churning);  // some stay, at risk
   }
 }
 

@@ -191,7 +191,6 @@ class ObservabilityTest(unittest.TestCase):
                 latest = {m.key(): customer_pb2.CustomerProfile.FromString(m.value())
                           for m in t.read_all(bootstrap, "c360.customers")}
                 churned = sum(1 for p in latest.values() if p.HasField("churned_on"))
-                self.assertGreater(churned, 0)
                 by_segment = sum(v for k, v in samples.items()
                                  if k.startswith("c360_customers_by_segment{"))
                 self.assertEqual(by_segment, 40 - churned)  # CHURNED ones are left out
