@@ -4,7 +4,9 @@ by hand; the JSON the API serves must equal them. Then 404 and 400 errors, the l
 filters, sort and cursor, the summary, and the page in a real browser (Debian chromium via
 playwright-core): the KPI strip shows the API's values, the charts draw, and an event
 produced while the page is open changes the status and lists the new alert without a
-reload. The screenshot lands in the build directory (customer360.png).
+reload; the portfolio the page opens on shows /api/v1/portfolio by each dimension, its
+charts say their data in words, rows open by keyboard and /#<id> opens a customer. The
+screenshots land in the build directory (customer360.png, portfolio.png).
 
 One partition: every customer shares task 0, whose stream time T is day 40 12:00."""
 
@@ -27,21 +29,26 @@ from c360.v1 import campaign_pb2, customer_pb2, invoice_pb2, ticket_pb2  # noqa:
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(os.path.abspath(t.C360))
 PAGE_TEST = os.path.join(ROOT, "tests", "web", "customer360_page.mjs")
+PORTFOLIO_TEST = os.path.join(ROOT, "tests", "web", "portfolio_page.mjs")
 I, T = invoice_pb2.InvoiceEvent, ticket_pb2.TicketEvent
 C = customer_pb2.CustomerProfile
 
 
-def profile(s, cid, name, segment, revenue):
+def profile(s, cid, name, segment, revenue, owner, industry, region, **more):
     t.produce(s.p, "c360.customers", cid, C(customer_id=cid, name=name, segment=segment,
-                                            annual_revenue_cents=revenue))
+                                            annual_revenue_cents=revenue, owner=owner,
+                                            industry=industry, region=region, **more))
 
 
 def crafted(bootstrap):
     s = Scenario(bootstrap)
-    profile(s, "worked", "Worked Example", C.SMB, 5_000_000)
-    profile(s, "healthy", "Healthy Corp", C.ENTERPRISE, 200_000_000)
-    profile(s, "late", "Late Payer", C.MID_MARKET, 30_000_000)
-    profile(s, "support", "Support Heavy", C.ENTERPRISE, 80_000_000)
+    # Owner, industry and region give the portfolio several rows by each dimension (they
+    # score nothing); "declining" has no profile: the row "" of every dimension.
+    profile(s, "worked", "Worked Example", C.SMB, 5_000_000, "Ana Ruiz", "software", "EMEA")
+    profile(s, "healthy", "Healthy Corp", C.ENTERPRISE, 200_000_000, "Ben Okafor", "finance", "NA",
+            contract_start=ts(at(-400, 0)))
+    profile(s, "late", "Late Payer", C.MID_MARKET, 30_000_000, "Ana Ruiz", "retail", "NA")
+    profile(s, "support", "Support Heavy", C.ENTERPRISE, 80_000_000, "Chen Wei", "software", "APAC")
     # worked: SPEC 4's worked example (no usage, a credit hold, one survey with NPS 4):
     # health 64 WATCH, risk 31 LOW, drivers usage 17.5, financial 10, engagement 9.
     s.invoice("worked", "", I.CREDIT_HOLD_SET, at(40, 8))
@@ -149,11 +156,16 @@ class Customer360Test(unittest.TestCase):
                          ("T-9", "P1", "OPEN", "BREACHED"))
         self.assertEqual(v["weekly_tickets"]["weeks"][-1]["created"], 1)
         self.assertEqual(v["weekly_tickets"]["weeks"][-1]["breached"], 1)
+        # Scored 78 from its profile on day 0 (usage 50, support 100, financial 100,
+        # engagement 70): health_change_7d = 52 - 78 = -26 <= -15, so HEALTH_DROP fires, and
+        # CREDIT_HOLD with the hold.
+        self.assertEqual(v["kpis"]["health_change_7d"], -26)
         self.assertEqual(sorted(a["rule"] for a in v["firing_alerts"]),
-                         ["CHURN_RISK_HIGH", "HEALTH_LOW", "SLA_BREACH", "SLA_BREACH"])
+                         ["CHURN_RISK_HIGH", "CREDIT_HOLD", "HEALTH_DROP", "HEALTH_LOW",
+                          "SLA_BREACH", "SLA_BREACH"])
         alerts = self.get("/api/v1/customers/support/alerts")
         self.assertEqual(alerts["firing"][0]["severity"], "CRITICAL")
-        self.assertEqual(len(alerts["history"]), 4)
+        self.assertEqual(len(alerts["history"]), 6)
         # Each names the record that caused it (for the SLA timers, the one that moved T past
         # the deadline: the credit hold at 14:00 and the next record after 20:00).
         for a in alerts["history"]:
@@ -227,14 +239,28 @@ class Customer360Test(unittest.TestCase):
         self.assertEqual(code, 200)
         self.assertIn("Chart", js[:2000])
 
-    def test_zz_page_in_a_browser_updates_live(self):
-        """Runs last: it changes "late" (a credit hold: financial 60 -> 20, health 58)."""
+    def node_page_test(self, *args):
         node = shutil.which("node")
         self.assertIsNotNone(node, "node is missing: run scripts/setup")
         self.assertTrue(os.path.exists("/usr/bin/chromium"), "chromium is missing: run scripts/setup")
+        return subprocess.Popen([node, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def test_z_portfolio_page_in_a_browser(self):
+        """Runs before the live change to "late": reads only."""
+        screenshot = os.path.join(BUILD, "portfolio.png")
+        proc = self.node_page_test(PORTFOLIO_TEST, self.base, screenshot)
+        try:
+            output, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(proc.returncode, 0, output)
+        self.assertTrue(os.path.getsize(screenshot) > 50_000)
+
+    def test_zz_page_in_a_browser_updates_live(self):
+        """Runs last: it changes "late" (a credit hold: financial 60 -> 20, health 58)."""
         screenshot = os.path.join(BUILD, "customer360.png")
-        proc = subprocess.Popen([node, PAGE_TEST, self.base, "late", "AT_RISK", screenshot],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = self.node_page_test(PAGE_TEST, self.base, "late", "AT_RISK", screenshot)
         try:
             output = []
             for line in proc.stdout:

@@ -30,8 +30,9 @@ try {
     if (!r.url().startsWith(base)) failures.push('request outside the engine: ' + r.url());
   });
   await page.goto(base + '/');
-  // The at-risk list fills from the list API.
+  // The at-risk list fills from the list API; the page opens on the portfolio.
   await page.waitForSelector('[data-testid=at-risk-list] .row', { timeout: 15000 });
+  await page.waitForSelector('[data-testid=portfolio]:not([hidden])', { timeout: 15000 });
 
   await page.fill('[data-testid=search]', customerId);
   await page.waitForSelector(`[data-testid=search-results] .row[data-id="${customerId}"]`, { timeout: 10000 });
@@ -53,11 +54,13 @@ try {
     blank.height = c.height;
     const note = c.parentElement.querySelector('.chart-empty');
     return { id: c.id, chart: Boolean(chart), points: chart ? chart.data.datasets.reduce((n, d) => n + d.data.length, 0) : 0,
-      width: c.width, drawn: c.toDataURL() !== blank.toDataURL(), note: note && !note.hidden ? note.textContent : null };
+      width: c.width, drawn: c.toDataURL() !== blank.toDataURL(), note: note && !note.hidden ? note.textContent : null,
+      role: c.getAttribute('role'), words: c.getAttribute('aria-label') };
   }));
-  assert.equal(charts.length, 5, JSON.stringify(charts));
+  assert.equal(charts.length, 6, JSON.stringify(charts));
   for (const c of charts) {
     assert.ok(c.chart && c.width > 0 && c.drawn && (c.points > 0 || c.note), 'chart not rendered: ' + JSON.stringify(c));
+    assert.ok(c.role === 'img' && c.words, 'chart without a text alternative: ' + JSON.stringify(c));
   }
   assert.ok(charts.filter((c) => c.points > 0).length >= 4, JSON.stringify(charts));
 
