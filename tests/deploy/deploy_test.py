@@ -70,7 +70,8 @@ class GrafanaFilesTest(unittest.TestCase):
             "events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
             "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
             "stream_time_seconds", "outbox_pending", "state_commit_seconds",
-            "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes")}
+            "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes",
+            "customers_by_segment", "revenue_at_risk_cents")}
         titles = set()
         for panel in dashboard["panels"]:
             titles.add(panel["title"])
@@ -82,7 +83,8 @@ class GrafanaFilesTest(unittest.TestCase):
                 self.assertLessEqual(names, spec_names, f"{panel['title']} uses a non-SPEC name")
         for wanted in ("Throughput per topic", "Consumer lag per topic", "Event to alert (p50, p99)",
                        "Alerts by rule and severity", "Customers by status",
-                       "Dead letters by reason", "RocksDB size", "Stream time behind wall time"):
+                       "Dead letters by reason", "RocksDB size", "Stream time behind wall time",
+                       "Customers by segment and status", "Revenue at risk by segment"):
             self.assertIn(wanted, titles)
 
 
