@@ -377,7 +377,10 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
     ++status_counts_[scores.status];
     task_dirty_ = true;
   }
-  const uint32_t context = RoutingFingerprint(s.profile());
+  // Only a profile changes the routing context: other re-scores keep the published one.
+  const uint32_t context = cause.kind == CauseKind::kProfile || published.context == 0
+                               ? RoutingFingerprint(s.profile())
+                               : published.context;
   if (published.health != scores.health || published.risk != scores.risk ||
       published.status != scores.status || published.risk_level != scores.risk_level ||
       published.lifecycle != scores.lifecycle || published.context != context) {
