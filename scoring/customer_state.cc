@@ -492,8 +492,7 @@ void CustomerState::CloseMonthsBefore(int32_t month) {
   daily_tail_.insert(daily_tail_.end(), daily_scores_.begin(),
                      daily_scores_.begin() + static_cast<ptrdiff_t>(closed));
   if (daily_tail_.size() > kDailyTail) {
-    daily_tail_.erase(daily_tail_.begin(),
-                      daily_tail_.end() - static_cast<ptrdiff_t>(kDailyTail));
+    daily_tail_.erase(daily_tail_.begin(), daily_tail_.end() - static_cast<ptrdiff_t>(kDailyTail));
   }
   DailyPending& pending = daily_pending_ ? *daily_pending_ : daily_pending_.emplace();
   pending.closed.insert(pending.closed.end(), daily_scores_.begin(),
