@@ -22,7 +22,6 @@ using v1::HealthSnapshot;
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
-constexpr size_t kTopCustomers = 10;
 
 HttpResponse Json(const json& body, int status = 200) {
   // Ids and names come from validated (UTF-8) events; replace keeps a reply whole anyway.
