@@ -1,5 +1,7 @@
 #include "scoring/customer_state.h"
 
+#include "common/fnv.h"
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -99,14 +101,7 @@ std::string MonthLabel(int32_t month_index) {
   return buf;
 }
 
-uint64_t UserHash(std::string_view user_id) {
-  uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : user_id) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+uint64_t UserHash(std::string_view user_id) { return Fnv1a64(user_id); }
 
 bool CustomerState::Seen(std::vector<std::string>* applied, const std::string& event_id) {
   if (std::find(applied->begin(), applied->end(), event_id) != applied->end()) return true;

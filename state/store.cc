@@ -4,6 +4,7 @@
 #include <rocksdb/table.h>
 
 #include "common/crash_point.h"
+#include "common/fnv.h"
 #include "scoring/rules.h"
 #include "state/customer_codec.h"
 
@@ -129,9 +130,7 @@ bool StateBatch::PutRow(uint16_t task, CustomerState& customer, int32_t day, uin
   for (int r = 0; r <= last && firing[last] != 0; ++r) row.add_firing(firing[r]);
   row.SerializeToString(&scratch_);
   if (hash != nullptr) {
-    uint64_t h = 14695981039346656037ULL;  // FNV-1a of the bytes
-    for (unsigned char c : scratch_) h = (h ^ c) * 1099511628211ULL;
-    const uint32_t mine = static_cast<uint32_t>(h ^ (h >> 32)) | 2;  // never 0 or 1 (task.h)
+    const uint32_t mine = Fold32(Fnv1a64(scratch_)) | 2;  // never 0 or 1 (task.h)
     if (mine == *hash) return false;
     *hash = mine;
   }

@@ -100,7 +100,6 @@ RowIndex::~RowIndex() {
 void RowIndex::Load(uint16_t task, std::shared_ptr<const StateView> view) {
   {
     std::lock_guard lock(queue_mu_);
-    ++loads_pending_[task];
     queue_.push_back(LoadOp{task, std::move(view)});
   }
   queue_cv_.notify_all();
@@ -123,30 +122,9 @@ void RowIndex::Apply(std::vector<RowChange> changes) {
   queue_cv_.notify_all();
 }
 
-bool RowIndex::Loaded(const std::vector<uint16_t>& tasks) const {
-  {
-    std::lock_guard lock(queue_mu_);
-    for (uint16_t t : tasks) {
-      if (loads_pending_.count(t) > 0) return false;
-    }
-  }
-  std::shared_lock lock(mu_);
-  for (uint16_t t : tasks) {
-    if (tasks_.count(t) == 0) return false;
-  }
-  return true;
-}
-
 SegmentCounts RowIndex::segment_counts() const {
   std::shared_lock lock(mu_);
   return counts_;
-}
-
-size_t RowIndex::rows() const {
-  std::shared_lock lock(mu_);
-  size_t n = 0;
-  for (const auto& [task, t] : tasks_) n += t->rows.size();
-  return n;
 }
 
 void RowIndex::WaitIdle() const {
@@ -166,9 +144,6 @@ void RowIndex::Loop() {
     Run(op);
     lock.lock();
     busy_ = false;
-    if (const auto* load = std::get_if<LoadOp>(&op)) {
-      if (--loads_pending_[load->task] == 0) loads_pending_.erase(load->task);
-    }
     queue_cv_.notify_all();
   }
 }

@@ -122,11 +122,7 @@ class RowIndex {
     std::shared_lock lock(mu_);
     return fn(static_cast<const std::map<uint16_t, std::unique_ptr<TaskRows>>&>(tasks_));
   }
-  // True when every task in `tasks` is loaded and nothing queued before now is pending
-  // for it (then a read reflects the commits written so far, give or take the queue).
-  bool Loaded(const std::vector<uint16_t>& tasks) const;
   SegmentCounts segment_counts() const;
-  size_t rows() const;
   // Waits until everything queued so far is applied (tests).
   void WaitIdle() const;
 
@@ -152,7 +148,6 @@ class RowIndex {
   mutable std::mutex queue_mu_;
   mutable std::condition_variable queue_cv_;
   std::deque<Op> queue_;
-  std::map<uint16_t, int> loads_pending_;  // by task
   bool busy_ = false;
   bool stop_ = false;
   std::thread thread_;

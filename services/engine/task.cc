@@ -6,6 +6,7 @@
 
 #include "c360/v1/health.pb.h"
 #include "common/crash_point.h"
+#include "common/fnv.h"
 #include "common/url.h"
 #include "scoring/kpis.h"
 #include "scoring/scores.h"
@@ -23,17 +24,16 @@ constexpr InputTopic kEventTopics[] = {InputTopic::kInvoices, InputTopic::kTicke
 // segment, industry, region, owner or revenue publishes a new snapshot.
 uint32_t RoutingFingerprint(const std::optional<v1::CustomerProfile>& profile) {
   if (!profile) return 0;
-  uint64_t h = 14695981039346656037ULL;
+  uint64_t h = kFnvOffset;
   const auto mix = [&h](std::string_view bytes) {
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;  // a separator: ("ab", "c") differs from ("a", "bc")
+    h = Fnv1a64("\xff", Fnv1a64(bytes, h));  // a separator: ("ab", "c") differs from ("a", "bc")
   };
   mix(std::to_string(profile->segment()));
   mix(profile->industry());
   mix(profile->region());
   mix(profile->owner());
   mix(std::to_string(profile->annual_revenue_cents()));
-  return static_cast<uint32_t>(h ^ (h >> 32)) | 1;  // never 0, the value of "no profile"
+  return Fold32(h) | 1;  // never 0, the value of "no profile"
 }
 
 }  // namespace
