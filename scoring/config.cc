@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/kafka_properties.h"
+#include "scoring/churn_model.h"
 
 namespace c360 {
 namespace {
@@ -302,7 +303,22 @@ void Validate(const Config& c) {
   }
 }
 
-Config Parse(const YAML::Node& root) {
+// scoring.churn_model / scoring.shadow_churn_model: "formula" or a model file, relative to
+// `base_dir` (the config file's directory) unless absolute.
+std::shared_ptr<const ChurnModel> LoadModel(const std::string& path, const std::string& value,
+                                            const std::string& base_dir) {
+  if (value == "formula") return nullptr;
+  if (value.empty()) Bad(path, "expected formula or the path of an XGBoost JSON model");
+  std::string file = value;
+  if (file.front() != '/' && !base_dir.empty()) file = base_dir + "/" + file;
+  try {
+    return ChurnModel::Load(file);
+  } catch (const ModelError& e) {
+    Bad(path, e.what());
+  }
+}
+
+Config Parse(const YAML::Node& root, const std::string& base_dir) {
   Config config;
   if (!root || root.IsNull()) return config;
   if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping of keys");
@@ -329,6 +345,12 @@ Config Parse(const YAML::Node& root) {
         }
         config.http.allowed_hosts.push_back(host.as<std::string>());
       }
+      continue;
+    }
+    if (path == "scoring.churn_model" || path == "scoring.shadow_churn_model") {
+      if (!node.IsScalar()) Bad(path, "expected formula or the path of an XGBoost JSON model");
+      auto model = LoadModel(path, node.as<std::string>(), base_dir);
+      (path == "scoring.churn_model" ? config.churn_model : config.shadow_churn_model) = model;
       continue;
     }
     const Key* key = nullptr;
@@ -445,7 +467,8 @@ std::array<RuleConfig, kRuleCount> Config::DefaultRules() {
 
 Config LoadConfig(const std::string& path) {
   try {
-    return Parse(YAML::LoadFile(path));
+    const size_t slash = path.rfind('/');
+    return Parse(YAML::LoadFile(path), slash == std::string::npos ? "" : path.substr(0, slash));
   } catch (const YAML::BadFile&) {
     throw ConfigError("config file " + path + ": cannot be read");
   } catch (const YAML::Exception& e) {
@@ -455,7 +478,7 @@ Config LoadConfig(const std::string& path) {
 
 Config ParseConfig(const std::string& yaml_text) {
   try {
-    return Parse(YAML::Load(yaml_text));
+    return Parse(YAML::Load(yaml_text), "");
   } catch (const YAML::Exception& e) {
     throw ConfigError(std::string("config: ") + e.what());
   }

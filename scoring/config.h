@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "common/topics.h"
 
 namespace c360 {
+
+class ChurnModel;
 
 class ConfigError : public std::runtime_error {
  public:
@@ -150,6 +153,13 @@ struct Config {
   int risk_open_p1_cap = 3;
   double risk_renewal = 0.5;
   int renewal_window_days = 90;
+
+  // SPEC section 10: a trained model in place of the formula's risk (null: the formula),
+  // and one scored beside it for comparison (null: none). scoring.churn_model and
+  // scoring.shadow_churn_model name the files; a relative path is read from the config
+  // file's directory.
+  std::shared_ptr<const ChurnModel> churn_model;
+  std::shared_ptr<const ChurnModel> shadow_churn_model;
 
   // Lifecycle.
   int onboarding_days = 90;

@@ -245,8 +245,9 @@ class CustomerState {
     int32_t risk = -1;
     int32_t status = 0;
     int32_t risk_level = 0;
-    int32_t lifecycle = 0;  // v1::Lifecycle::Stage
-    uint32_t context = 0;   // fingerprint of the routing context published (task.cc)
+    int32_t lifecycle = 0;     // v1::Lifecycle::Stage
+    uint32_t context = 0;      // fingerprint of the routing context published (task.cc)
+    int32_t shadow_risk = -1;  // the shadow model's (SPEC section 10); -1: none
   };
   Published& published() { return published_; }
   const Published& published() const { return published_; }

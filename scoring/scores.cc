@@ -76,12 +76,6 @@ int32_t EngagementComponent(const CoreKpis& k, const Config& c) {
   return ClampRound(num, den * signals);
 }
 
-v1::HealthSnapshot::RiskLevel RiskLevelOf(int32_t risk, const Config& c) {
-  if (risk >= c.risk_high) return v1::HealthSnapshot::HIGH;
-  if (risk >= c.risk_medium) return v1::HealthSnapshot::MEDIUM;
-  return v1::HealthSnapshot::LOW;
-}
-
 std::string Percent(double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.0f%%", value);
@@ -111,6 +105,12 @@ v1::HealthSnapshot::Status StatusOf(int32_t health, const Config& c) {
   if (health >= c.status_watch) return v1::HealthSnapshot::WATCH;
   if (health >= c.status_at_risk) return v1::HealthSnapshot::AT_RISK;
   return v1::HealthSnapshot::CRITICAL;
+}
+
+v1::HealthSnapshot::RiskLevel RiskLevelOf(int32_t risk, const Config& c) {
+  if (risk >= c.risk_high) return v1::HealthSnapshot::HIGH;
+  if (risk >= c.risk_medium) return v1::HealthSnapshot::MEDIUM;
+  return v1::HealthSnapshot::LOW;
 }
 
 Scores ComputeScores(const CoreKpis& k, const Config& c) {

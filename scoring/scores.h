@@ -24,6 +24,7 @@ struct Scores {
   v1::HealthSnapshot::Status status = v1::HealthSnapshot::STATUS_UNSPECIFIED;
   int32_t risk = 0;  // 0..100
   v1::HealthSnapshot::RiskLevel risk_level = v1::HealthSnapshot::RISK_LEVEL_UNSPECIFIED;
+  int32_t shadow_risk = -1;  // the shadow model's risk (SPEC section 10); -1: none
   v1::Lifecycle::Stage lifecycle = v1::Lifecycle::STAGE_UNSPECIFIED;
   // Components with a deficit, largest weighted deficit first. deficit_e4 is the SPEC's
   // w x (100 - score) in units of 1e-4 points: weight% x (10000 - component hundredths).
@@ -61,5 +62,6 @@ void FillDrivers(const Scores& scores, const CoreKpis& kpis,
                  google::protobuf::RepeatedPtrField<v1::Driver>* out);
 
 v1::HealthSnapshot::Status StatusOf(int32_t health, const Config& config);
+v1::HealthSnapshot::RiskLevel RiskLevelOf(int32_t risk, const Config& config);
 
 }  // namespace c360

@@ -294,6 +294,7 @@ void CustomerCodec::Encode(const CustomerState& s, std::string* out) {
                 [](const DailyScore& d) { return PackDaily(d); });
     VarintField(w, C::kPublishedLifecycleFieldNumber, Int(s.published_.lifecycle));
     VarintField(w, C::kPublishedContextFieldNumber, s.published_.context);
+    VarintField(w, C::kPublishedShadowRiskFieldNumber, Int(s.published_.shadow_risk + 1));
   };
 
   // Per thread, so that encoding allocates nothing once warm.
@@ -392,8 +393,9 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
         RuleState{c.rules(r).firing(), static_cast<int8_t>(c.rules(r).severity()),
                   c.rules(r).episode(), key ? static_cast<int32_t>(DayOf(*key)) : kNoDay};
   }
-  s->published_ = {c.published_health(),     c.published_risk(),      c.published_status(),
-                   c.published_risk_level(), c.published_lifecycle(), c.published_context()};
+  s->published_ = {c.published_health(),         c.published_risk(),      c.published_status(),
+                   c.published_risk_level(),     c.published_lifecycle(), c.published_context(),
+                   c.published_shadow_risk() - 1};
   if (c.users().size() % sizeof(UserDays) != 0) return false;
   if (!c.users().empty()) {
     UserActivity& a = s->users_.emplace();

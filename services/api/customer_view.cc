@@ -8,6 +8,7 @@
 #include <google/protobuf/reflection.h>
 
 #include "common/time.h"
+#include "scoring/churn_model.h"
 #include "scoring/recommendations.h"
 #include "scoring/rules.h"
 
@@ -250,6 +251,7 @@ Evaluation Evaluate(CustomerState& state, const ViewContext& ctx) {
   e.kpis = ComputeKpis(state, e.at, e.at - 1);
   e.scores = ComputeScores(e.kpis, ctx.config);
   AddHealthTrend(state, e.scores.health, &e.kpis);
+  ApplyChurnModels(ctx.config, e.kpis, &e.scores);
   FillKpis(state, e.kpis, &e.kpi_fields);
   e.kpi_fields.set_lifecycle_stage(e.scores.lifecycle);
   return e;

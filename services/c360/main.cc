@@ -14,6 +14,7 @@
 #include "services/broker/broker_command.h"
 #include "services/demo/demo_command.h"
 #include "services/engine/engine_command.h"
+#include "services/features/features_command.h"
 #include "services/generator/gen_command.h"
 #include "services/tail/tail_command.h"
 
@@ -66,11 +67,13 @@ int main(int argc, char** argv) {
   c360::TailOptions tail;
   c360::EngineOptions engine;
   c360::DemoOptions demo;
+  c360::FeaturesOptions features;
   CLI::App* demo_cmd = c360::AddDemoCommand(app, &demo);
   CLI::App* broker_cmd = c360::AddBrokerCommand(app, &broker);
   CLI::App* engine_cmd = c360::AddEngineCommand(app, &engine);
   CLI::App* gen_cmd = c360::gen::AddGenCommand(app, &gen);
   CLI::App* tail_cmd = c360::AddTailCommand(app, &tail);
+  CLI::App* features_cmd = c360::AddFeaturesCommand(app, &features);
 
   try {
     app.parse(argc, argv);
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
     if (tail_cmd->parsed()) return c360::RunTail(tail, std::cout, stop);
     if (engine_cmd->parsed()) return c360::RunEngine(engine);
     if (demo_cmd->parsed()) return c360::RunDemo(demo);
+    if (features_cmd->parsed()) return c360::RunFeatures(features, std::cout, stop);
   } catch (const c360::KafkaError& e) {
     std::cerr << "c360: " << e.what() << std::endl;
     return 1;

@@ -193,6 +193,7 @@ void Engine::Impl::AddCounters(const TaskCounters& c, EngineStats* s) {
   s->cache_hits += c.cache_hits;
   s->cache_misses += c.cache_misses;
   s->users_over_limit += c.users_over_limit;
+  s->shadow_level_disagreements += c.shadow_level_disagreements;
   for (int k = 0; k < kTimerKindCount; ++k) s->timers_fired_by_kind[k] += c.timers_fired_by_kind[k];
   for (int t = 0; t < kInputTopicCount; ++t) {
     for (int r = 0; r < kDeadLetterReasonCount; ++r) {

@@ -89,7 +89,10 @@ bool Engine::Impl::FinishCommit(bool wait, bool publish_now) {
   }
   metrics_.ObserveCommit(std::chrono::duration<double>(written.took).count());
   ++stats_.commits;
-  for (auto& [id, task] : tasks_) metrics_.AddProcessingTimes(task->processing_times());
+  for (auto& [id, task] : tasks_) {
+    metrics_.AddProcessingTimes(task->processing_times());
+    metrics_.AddShadowDiffs(task->shadow_diffs());
+  }
   std::vector<PublishItem> publish = std::move(writing_.publish);
   writing_.publish.clear();
   row_index_.Apply(std::move(writing_.rows));

@@ -82,6 +82,16 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                                "had limits.users_per_customer distinct users",
                                *registry_)
                             .Add({})),
+      shadow_disagreements_(Define(BuildCounter(), "shadow_level_disagreements_total",
+                                   "Re-scores where the shadow model's risk level differs from "
+                                   "the live risk level (scoring.shadow_churn_model)",
+                                   *registry_)
+                                .Add({})),
+      shadow_diff_(Define(BuildHistogram(), "shadow_risk_abs_diff",
+                          "|shadow risk - live risk| in risk points at each re-score with a "
+                          "shadow model (scoring.shadow_churn_model)",
+                          *registry_)
+                       .Add({}, ShadowDiffBounds())),
       kafka_errors_(Define(BuildCounter(), "kafka_errors_total",
                            "Errors librdkafka reported (it retries them itself)", *registry_)
                         .Add({})),
@@ -211,6 +221,7 @@ void EngineMetrics::Update(const EngineStats& stats) {
   Advance(cache_hits_, static_cast<double>(stats.cache_hits));
   Advance(cache_misses_, static_cast<double>(stats.cache_misses));
   Advance(users_over_limit_, static_cast<double>(stats.users_over_limit));
+  Advance(shadow_disagreements_, static_cast<double>(stats.shadow_level_disagreements));
   Advance(kafka_errors_, static_cast<double>(stats.kafka_errors));
   Advance(fence_rejections_, static_cast<double>(stats.fence_rejections));
 
@@ -269,6 +280,12 @@ void EngineMetrics::AddProcessingTimes(BucketCounts& times) {
   if (times.count() == 0) return;
   processing_seconds_.ObserveMultiple(times.counts(), times.sum());
   times.Clear();
+}
+
+void EngineMetrics::AddShadowDiffs(BucketCounts& diffs) {
+  if (diffs.count() == 0) return;
+  shadow_diff_.ObserveMultiple(diffs.counts(), diffs.sum());
+  diffs.Clear();
 }
 
 void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }

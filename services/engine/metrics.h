@@ -39,6 +39,8 @@ class EngineMetrics {
   void Update(const EngineStats& stats);
   // Adds the per-record processing times and clears `times`.
   void AddProcessingTimes(BucketCounts& times);
+  // Adds |shadow risk - live risk| of the re-scores since the last call and clears `diffs`.
+  void AddShadowDiffs(BucketCounts& diffs);
   void ObserveCommit(double seconds);
   // A task's restore from its changelog (SPEC 6.4), from its assignment to its state being
   // the changelog's.
@@ -98,6 +100,8 @@ class EngineMetrics {
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Counter& users_over_limit_;
+  prometheus::Counter& shadow_disagreements_;
+  prometheus::Histogram& shadow_diff_;
   prometheus::Counter& kafka_errors_;
   prometheus::Counter& fence_rejections_;
   prometheus::Gauge& outbox_pending_;

@@ -29,6 +29,7 @@ struct EngineStats {
   int64_t cache_hits = 0;
   int64_t cache_misses = 0;
   int64_t users_over_limit = 0;
+  int64_t shadow_level_disagreements = 0;
   int64_t commits = 0;
   int64_t timers_fired_by_kind[kTimerKindCount] = {};
   int64_t kafka_errors = 0;
@@ -60,6 +61,9 @@ struct EngineStats {
 
 // Histogram buckets (upper bounds, seconds). A record usually takes 1-3 us here
 // (docs/performance.md); a cache miss reads RocksDB (tens of us), a day change more.
+// |shadow risk - live risk| in risk points (SPEC section 10).
+inline std::vector<double> ShadowDiffBounds() { return {0, 1, 2, 5, 10, 20, 30, 50, 75, 100}; }
+
 inline std::vector<double> ProcessingTimeBounds() {
   return {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1};
 }

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "c360/v1/health.pb.h"
 #include "common/crash_point.h"
 #include "common/fnv.h"
 #include "common/url.h"
+#include "scoring/churn_model.h"
 #include "scoring/kpis.h"
 #include "scoring/scores.h"
 #include "state/customer_codec.h"
@@ -45,7 +47,8 @@ Task::Task(uint16_t id, const Config& config, const Clock& clock, OutputFormat f
       clock_(clock),
       format_(format),
       owner_(owner),
-      processing_times_(ProcessingTimeBounds()) {}
+      processing_times_(ProcessingTimeBounds()),
+      shadow_diffs_(ShadowDiffBounds()) {}
 
 Task::~Task() {
   for (Partition& p : partitions_) {
@@ -278,6 +281,10 @@ void Task::AdvanceTime(TimeMs t) { Advance(t, Cause{.alert = AlertCause{t, "", -
 void Task::Advance(TimeMs t, const Cause& cause) {
   if (stream_time_ != kNoTime && t <= stream_time_) return;
   const int64_t old_day = stream_time_ == kNoTime ? kNoDay : DayOf(stream_time_);
+  if (day_end_hook_ && stream_time_ != kNoTime && DayOf(t) > old_day) {
+    if (sweep_pending_) FinishSweep();
+    for (int64_t day = old_day; day < DayOf(t); ++day) day_end_hook_(static_cast<int32_t>(day));
+  }
   // Timers with deadlines before t fire in deadline order, each evaluated at T = deadline.
   while (!timers_.empty() && timers_.begin()->deadline < t) {
     const Timer timer = *timers_.begin();
@@ -341,8 +348,15 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
     ComputeEntityKpis(s, day, horizon, entities);
   }
   CoreKpis kpis = ComputeKpis(s, at, *entities);
-  const Scores scores = ComputeScores(kpis, config_);
+  Scores scores = ComputeScores(kpis, config_);
   AddHealthTrend(s, scores.health, &kpis);
+  ApplyChurnModels(config_, kpis, &scores);
+  if (scores.shadow_risk >= 0) {
+    shadow_diffs_.Observe(std::abs(scores.shadow_risk - scores.risk));
+    if (RiskLevelOf(scores.shadow_risk, config_) != scores.risk_level) {
+      ++counters_.shadow_level_disagreements;
+    }
+  }
   alerts_scratch_.clear();
   const RuleContext ctx{config_, at, horizon, clock_.NowMs(), cause.alert, sync_timers};
   EvaluateRules(s, kpis, scores, ctx, &alerts_scratch_);
@@ -383,9 +397,10 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
                                : published.context;
   if (published.health != scores.health || published.risk != scores.risk ||
       published.status != scores.status || published.risk_level != scores.risk_level ||
-      published.lifecycle != scores.lifecycle || published.context != context) {
-    published = {scores.health,     scores.risk,      scores.status,
-                 scores.risk_level, scores.lifecycle, context};
+      published.lifecycle != scores.lifecycle || published.context != context ||
+      published.shadow_risk != scores.shadow_risk) {
+    published = {scores.health,    scores.risk, scores.status,     scores.risk_level,
+                 scores.lifecycle, context,     scores.shadow_risk};
     v1::HealthSnapshot snapshot;
     snapshot.set_customer_id(s.customer_id());
     if (const auto& profile = s.profile()) {
@@ -403,6 +418,7 @@ void Task::Rescore(Entry& entry, TimeMs at, TimeMs horizon, const Cause& cause, 
     snapshot.set_status(scores.status);
     snapshot.set_risk(scores.risk);
     snapshot.set_risk_level(scores.risk_level);
+    if (scores.shadow_risk >= 0) snapshot.set_shadow_risk(scores.shadow_risk);
     auto* c = snapshot.mutable_components();
     c->set_usage(scores.components[kUsage] / 100.0);
     c->set_support(scores.components[kSupport] / 100.0);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <array>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -29,6 +30,7 @@
 #include "scoring/customer_state.h"
 #include "scoring/kpis.h"
 #include "scoring/rules.h"
+#include "scoring/scores.h"
 #include "services/engine/decode/decoder.h"
 #include "services/engine/output.h"
 #include "services/engine/stats.h"
@@ -74,6 +76,8 @@ struct TaskCounters {
   int64_t cache_hits = 0;        // customer found in memory
   int64_t cache_misses = 0;      // customer read from RocksDB (or new)
   int64_t users_over_limit = 0;  // usage events whose new user was not counted (SPEC 6.1)
+  // Re-scores where the shadow model's risk level differs from the live one (SPEC 10).
+  int64_t shadow_level_disagreements = 0;
 };
 
 class Task {
@@ -144,6 +148,8 @@ class Task {
   // Seconds each applied record took (decode, apply, re-score, rules), since the owner
   // last cleared it.
   BucketCounts& processing_times() { return processing_times_; }
+  // |shadow risk - live risk| of each re-score with a shadow model, since last cleared.
+  BucketCounts& shadow_diffs() { return shadow_diffs_; }
   // The task's customers by current status, indexed by v1::HealthSnapshot::Status.
   const int64_t* status_counts() const { return status_counts_; }
   size_t customer_count() const { return customers_.size(); }
@@ -152,6 +158,17 @@ class Task {
   static constexpr uint64_t kJournalKept = 200;
   // Read-only view of one customer (tests, API).
   const CustomerState* customer(const std::string& id) const;
+
+  // `c360 features` (SPEC section 10): called with each day that stream time is about to
+  // leave (every day from the old stream time's to the one before the new), once that
+  // day's re-score sweep is done and before the timers between the two times fire.
+  void set_day_end_hook(std::function<void(int32_t day)> hook) { day_end_hook_ = std::move(hook); }
+  // Each customer in memory (all of them, for a task given no store) that exists, in
+  // customer_id order: its KPIs and the formula's scores at `at`, deadlines up to `at`
+  // passed, as a re-score at `at` would compute them. Publishes and records nothing.
+  void ScoreEachAt(
+      TimeMs at,
+      const std::function<void(const CustomerState&, const CoreKpis&, const Scores&)>& visit);
 
  private:
   // Timer kinds (Timer::kind).
@@ -291,6 +308,8 @@ class Task {
   int64_t status_counts_[kStatusCount] = {};
   TaskCounters counters_;
   BucketCounts processing_times_;
+  BucketCounts shadow_diffs_;
+  std::function<void(int32_t day)> day_end_hook_;
 };
 
 }  // namespace c360

@@ -2,6 +2,8 @@
 // and the day-change sweep (task.h).
 #include "services/engine/task.h"
 
+#include <algorithm>
+
 #include "common/crash_point.h"
 #include "state/customer_codec.h"
 
@@ -114,6 +116,29 @@ void Task::DayRescore(Entry& entry) {
 const CustomerState* Task::customer(const std::string& id) const {
   const Entry* entry = customers_.Find(id);
   return entry == nullptr ? nullptr : &entry->state;
+}
+
+void Task::ScoreEachAt(
+    TimeMs at,
+    const std::function<void(const CustomerState&, const CoreKpis&, const Scores&)>& visit) {
+  std::vector<Entry*> entries;
+  entries.reserve(customers_.size());
+  customers_.ForEach([&](Entry& entry) {
+    if (entry.state.exists()) entries.push_back(&entry);
+  });
+  std::sort(entries.begin(), entries.end(), [](const Entry* a, const Entry* b) {
+    return a->state.customer_id() < b->state.customer_id();
+  });
+  EntityKpis entities;
+  for (Entry* entry : entries) {
+    CustomerState& s = entry->state;
+    // Marking the deadlines up to `at` as passed is what the next re-score does anyway.
+    ComputeEntityKpis(s, static_cast<int32_t>(DayOf(at)), at, &entities);
+    CoreKpis kpis = ComputeKpis(s, at, entities);
+    const Scores scores = ComputeScores(kpis, config_);
+    AddHealthTrend(s, scores.health, &kpis);
+    visit(s, kpis, scores);
+  }
 }
 
 Task::Entry& Task::CustomerEntry(const std::string& customer_id) {

@@ -172,11 +172,23 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
     p.set_region(std::string(kRegions[c.rng.Below(kRegions.size())]));
     p.set_annual_revenue_cents(PickRevenue(c.rng, p.segment()));
     p.set_owner(std::string(kOwners[c.rng.Below(kOwners.size())]));
+    // Who leaves, and when, from a stream of its own, so that every other draw is the same
+    // as without leavers. Most of the churning persona leave (below) on days spread over the
+    // history, so that a model trained on it (`c360 features`, docs/churn-model.md) sees
+    // churn in every season rather than only at the end; the others stay silent, at risk, at
+    // the history's end. A few of the other personas leave too, with no warning.
+    Rng fate(Rng::Derive(options.seed ^ 0x6368'7572'6e00'0000ULL, static_cast<uint64_t>(i) + 1));
+    const bool leaves = c.persona == Persona::kChurning && fate.Chance(0.6);
+    const int earliest = std::min(options.history_days, 40);
+    c.decline_end = leaves ? static_cast<int>(fate.Between(earliest, options.history_days))
+                           : options.history_days;
     // Contracts started 30..1000 days before the history ends (a few are still onboarding);
-    // churning customers' contracts end within 60 days after it, others' spread over a year.
+    // churning customers' contracts end within 60 days after their decline, others' spread
+    // over a year after the history.
     const int64_t contract_start = end_day - c.rng.Between(30, 1000);
-    const int64_t contract_end = c.persona == Persona::kChurning ? end_day + c.rng.Between(10, 60)
-                                                                 : end_day + c.rng.Between(20, 400);
+    const int64_t contract_end = c.persona == Persona::kChurning
+                                     ? first_day + c.decline_end + c.rng.Between(10, 60)
+                                     : end_day + c.rng.Between(20, 400);
     *p.mutable_contract_start() = ToTimestamp(StartOfDay(contract_start));
     *p.mutable_contract_end() = ToTimestamp(StartOfDay(contract_end));
     c.billing_day = static_cast<int>(c.rng.Between(1, 28));
@@ -185,12 +197,14 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
     const double share = 0.4 + 0.4 * c.rng.Unit();
     c.active_seats = std::max(1, static_cast<int>(c.seats * share + 0.5));
     c.modules = PickModules(c.rng);
-    if (c.persona == Persona::kChurning && c.rng.Chance(0.6)) {
+    if (leaves) {
       // Most leave, 10..15 days after going silent (UsageFactor), at the latest on the
       // history's last day; the others stay silent customers at risk, not gone yet.
-      const int silent_from = std::max(0, options.history_days - 20);
+      const int silent_from = std::max(0, c.decline_end - 20);
       c.churn_day =
           std::min(options.history_days - 1, silent_from + static_cast<int>(c.rng.Between(10, 15)));
+    } else if (c.persona != Persona::kChurning && fate.Chance(0.02)) {
+      c.churn_day = static_cast<int>(fate.Between(earliest, options.history_days - 1));
     }
     customers_.push_back(std::move(c));
   }
@@ -280,9 +294,9 @@ double Simulation::UsageFactor(const Customer& c, int day) const {
       if (days_left > 10) return 0.6;
       return 0.6 * std::max(0.5, 1.0 - 0.02 * (10 - days_left));
     case Persona::kChurning:
-      if (days_left > 35) return 1.0;
-      if (days_left > 20) return 0.5;
-      return 0.0;  // silent for the last 20 days, and on
+      if (c.decline_end - day > 35) return 1.0;
+      if (c.decline_end - day > 20) return 0.5;
+      return 0.0;  // silent for the last 20 days before its decline_end, and on
   }
   return 1.0;
 }

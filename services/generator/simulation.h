@@ -93,6 +93,8 @@ class Simulation {
   TimeMs history_end_ms() const;
   Persona persona(int customer) const { return customers_[customer].persona; }
   const std::string& customer_id(int customer) const { return customers_[customer].id; }
+  // True when the customer leaves (churned_on) during the history.
+  bool leaves(int customer) const { return customers_[customer].churn_day >= 0; }
   int customers() const { return static_cast<int>(customers_.size()); }
   // Seats bought: every user_id of the customer's usage is one of `<customer_id>-u1..seats`.
   int seats(int customer) const { return customers_[customer].seats; }
@@ -112,6 +114,9 @@ class Simulation {
     int active_seats = 0;          // users active in a normal month: the pool's full size
     std::vector<uint8_t> modules;  // indices into the module table this customer uses
     int churn_day = -1;            // simulated day it leaves (churned_on); -1: never
+    // The churning persona's own end of history: its decline is timed against this day
+    // (the history's last for most; earlier for those who leave, see the constructor).
+    int decline_end = 0;
   };
   struct Later {
     bool operator()(const GeneratedRecord& a, const GeneratedRecord& b) const;

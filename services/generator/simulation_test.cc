@@ -90,7 +90,12 @@ TEST(SimulationTest, PersonasHaveTheirShape) {
       }
     }
   }
-  for (int i = 0; i < options.customers; ++i) by_persona[sim.persona(i)].push_back(totals[i]);
+  // Those who leave (a few of every persona) stop; the shapes are those of who stays.
+  for (int i = 0; i < options.customers; ++i) {
+    if (!sim.leaves(i) || sim.persona(i) == Persona::kChurning) {
+      by_persona[sim.persona(i)].push_back(totals[i]);
+    }
+  }
   for (int p = 0; p < kPersonaCount; ++p) {
     EXPECT_FALSE(by_persona[static_cast<Persona>(p)].empty()) << p;
   }
@@ -281,7 +286,7 @@ TEST(SimulationTest, UsersHaveDailyHabits) {
   int all_users = 0;
   int all_under_half = 0;  // users active on fewer than half of the days
   for (int i = 0; i < sim.customers(); ++i) {
-    if (sim.persona(i) != Persona::kHealthy) continue;
+    if (sim.persona(i) != Persona::kHealthy || sim.leaves(i)) continue;
     const Activity& a = activity[i];
     const int users = a.Users(end - 30, end);
     if (users < 10) continue;
@@ -310,9 +315,10 @@ TEST(SimulationTest, UsersHaveDailyHabits) {
 }
 
 // Most churning customers leave: one profile update with churned_on, after which they are
-// gone; the others stay silent without leaving. Nobody has left at the start, and no other
-// persona leaves. Also for a history too short
-// to hold the whole silence (then the customer leaves on its last day at the latest).
+// gone; the others stay silent without leaving. Nobody has left at the start; the leavers'
+// days spread over the history (a churn model's training needs churn in every period), and
+// a few of the other personas leave too. Also for a history too short to hold the whole
+// silence (then the customer leaves on its last day at the latest).
 TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
   for (const int days : {120, 8}) {
     SCOPED_TRACE(days);
@@ -327,11 +333,18 @@ TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
     }
     // Live days after the history: the churned stay silent.
     const std::vector<Activity> activity = Simulate(sim, days + 30);
-    int churning = 0, left_count = 0;
+    int churning = 0, left_count = 0, others = 0, others_left = 0, left_early = 0;
     for (int i = 0; i < sim.customers(); ++i) {
       const Activity& a = activity[i];
       if (sim.persona(i) != Persona::kChurning) {
-        EXPECT_TRUE(a.profile_updates.empty()) << sim.customer_id(i);
+        ++others;
+        ASSERT_LE(a.profile_updates.size(), 1u) << sim.customer_id(i);
+        if (!a.profile_updates.empty()) {
+          ++others_left;
+          const auto& left = std::get<v1::CustomerProfile>(a.profile_updates[0].message);
+          EXPECT_TRUE(left.has_churned_on()) << sim.customer_id(i);
+          EXPECT_LT(a.last_usage, ToMs(left.churned_on())) << sim.customer_id(i);
+        }
         continue;
       }
       ++churning;
@@ -357,10 +370,18 @@ TEST(SimulationTest, ChurningCustomersLeaveOnceAndThenStaySilent) {
         const int64_t silent_days = DayOf(churned_on) - DayOf(a.last_usage);
         EXPECT_GE(silent_days, 10) << sim.customer_id(i);
         EXPECT_LE(DayOf(churned_on), DayOf(sim.history_end_ms()) - 5) << sim.customer_id(i);
+        // Its contract was to end 10..60 days after its silence began + 20 days.
+        const int64_t contract_end = DayOf(ToMs(left.contract_end()));
+        EXPECT_GE(contract_end, DayOf(churned_on)) << sim.customer_id(i);
+        if (DayOf(churned_on) < DayOf(sim.history_end_ms()) - 40) ++left_early;
       }
     }
     EXPECT_GE(left_count, 3);
-    EXPECT_LT(left_count, churning);  // some stay, at risk
+    EXPECT_LT(left_count, churning);      // some stay, at risk
+    EXPECT_LE(others_left * 20, others);  // a few others, with no warning
+    if (days >= 35) {
+      EXPECT_GE(left_early, 2);  // not only at the end
+    }
   }
 }
 
