@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 
+#include "scoring/churn_model.h"
 #include "scoring/kpis.h"
 #include "scoring/rules.h"
 #include "scoring/scores.h"
@@ -118,6 +119,7 @@ void ProcessBatches(benchmark::State& state, uint32_t seed, TimeMs t, Make make)
   std::mt19937 rng(seed);
   constexpr int kBatch = 10'000;
   int64_t events = 0;
+  const int64_t snapshots = f.task.counters().snapshots;
   for (auto _ : state) {
     state.PauseTiming();
     f.bytes.clear();
@@ -130,6 +132,8 @@ void ProcessBatches(benchmark::State& state, uint32_t seed, TimeMs t, Make make)
     state.ResumeTiming();
   }
   state.SetItemsProcessed(events);
+  state.counters["snapshots/event"] =
+      static_cast<double>(f.task.counters().snapshots - snapshots) / static_cast<double>(events);
 }
 
 // Whole per-event path for usage events of random customers within one day.
@@ -337,6 +341,119 @@ void BM_KpisAndScores(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_KpisAndScores);
+
+// A gradient-boosted model of `trees` full trees of `depth` splits in XGBoost's JSON, on
+// random features at random thresholds near `around` (so walks go both ways), for timing
+// the evaluator without a trained file.
+std::string SyntheticModel(int trees, int depth, const Features& around) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  nlohmann::json names = nlohmann::json::array();
+  for (std::string_view n : kFeatureNames) names.push_back(std::string(n));
+  nlohmann::json list = nlohmann::json::array();
+  const int nodes = (1 << (depth + 1)) - 1;
+  for (int t = 0; t < trees; ++t) {
+    nlohmann::json left, right, cond, index, dleft;
+    for (int i = 0; i < nodes; ++i) {
+      const bool leaf = i >= (1 << depth) - 1;
+      const int f = static_cast<int>(rng() % kFeatureCount);
+      const double v = std::isnan(around[f]) ? 1.0 : around[f];
+      left.push_back(leaf ? -1 : 2 * i + 1);
+      right.push_back(leaf ? -1 : 2 * i + 2);
+      cond.push_back(leaf ? unit(rng) - 0.5 : v * (0.5 + unit(rng)));
+      index.push_back(leaf ? 0 : f);
+      dleft.push_back(static_cast<int>(rng() % 2));
+    }
+    list.push_back({{"left_children", left},
+                    {"right_children", right},
+                    {"split_conditions", cond},
+                    {"split_indices", index},
+                    {"default_left", dleft}});
+  }
+  return nlohmann::json{
+      {"learner",
+       {{"attributes", {{"c360_feature_set", std::string(kFeatureSetVersion)}}},
+        {"feature_names", names},
+        {"learner_model_param", {{"base_score", "5E-1"}}},
+        {"objective", {{"name", "binary:logistic"}}},
+        {"gradient_booster", {{"name", "gbtree"}, {"model", {{"trees", list}}}}}}}}
+      .dump();
+}
+
+Features FixtureFeatures() {
+  Fixture& f = SharedFixture();
+  CustomerState customer = *f.task.customer(f.ids[7]);
+  const TimeMs t = At(kHistoryDays - 1, 20);
+  const CoreKpis k = ComputeKpis(customer, t, t - 1);
+  Features features;
+  ComputeFeatures(k, ComputeScores(k, f.config), &features);
+  return features;
+}
+
+// One prediction of the churn model (SPEC section 10): the features of a re-score, then the
+// trees. Args: trees, depth (150 x 4 is scripts/train-churn-model's default). With
+// C360_CHURN_MODEL=FILE, also that model (the `file` run).
+void BM_ChurnModelPredict(benchmark::State& state) {
+  const Features around = FixtureFeatures();
+  std::shared_ptr<const ChurnModel> model;
+  if (state.range(0) == 0) {
+    const char* file = std::getenv("C360_CHURN_MODEL");
+    if (file == nullptr) {
+      state.SkipWithError("set C360_CHURN_MODEL to a model file");
+      return;
+    }
+    model = ChurnModel::Load(file);
+  } else {
+    model = ChurnModel::Parse(
+        SyntheticModel(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), around),
+        "synthetic");
+  }
+  Fixture& f = SharedFixture();
+  CustomerState customer = *f.task.customer(f.ids[7]);
+  const TimeMs t = At(kHistoryDays - 1, 20);
+  const CoreKpis k = ComputeKpis(customer, t, t - 1);
+  const Scores scores = ComputeScores(k, f.config);
+  for (auto _ : state) {
+    Features features;
+    ComputeFeatures(k, scores, &features);
+    benchmark::DoNotOptimize(model->Risk(features));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["trees"] = static_cast<double>(model->trees());
+}
+BENCHMARK(BM_ChurnModelPredict)
+    ->ArgNames({"trees", "depth"})
+    ->Args({150, 4})
+    ->Args({500, 6})
+    ->Args({0, 0});
+
+// BM_ProcessUsageEvent with scoring.churn_model live (C360_CHURN_MODEL, else a synthetic
+// 150 trees of depth 4), and with `models:2` the same model as shadow too: the whole
+// per-event path with one or two predictions per re-score.
+void BM_ProcessUsageEventWithModels(benchmark::State& state) {
+  Fixture& f = SharedFixture();
+  const char* file = std::getenv("C360_CHURN_MODEL");
+  const auto model =
+      file != nullptr ? ChurnModel::Load(file)
+                      : ChurnModel::Parse(SyntheticModel(150, 4, FixtureFeatures()), "synthetic");
+  f.config.churn_model = model;
+  f.config.shadow_churn_model = state.range(0) == 2 ? model : nullptr;
+  ProcessBatches(state, 1, At(kHistoryDays - 1, 11),
+                 [](Fixture& fx, int n, const std::string& id, TimeMs t) {
+                   v1::UsageEvent u = Usage(n % 4 == 0 ? "api" : "dashboards", 1 + n % 5);
+                   u.set_customer_id(id);
+                   *u.mutable_event_time() = ToTimestamp(t);
+                   fx.Feed(InputTopic::kUsage, id, u, t);
+                 });
+  f.config.churn_model = nullptr;
+  f.config.shadow_churn_model = nullptr;
+}
+BENCHMARK(BM_ProcessUsageEventWithModels)
+    ->ArgName("models")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Alert evaluation alone (every rule of SPEC section 5, entities included) for a customer
 // with 10 open tickets and 5 invoices, nothing firing or resolving.

@@ -238,6 +238,7 @@ int32_t ChurnModel::Risk(const Features& features) const {
 }
 
 void ApplyChurnModels(const Config& config, const CoreKpis& kpis, Scores* scores) {
+  if (config.shadow_formula) scores->shadow_risk = scores->risk;
   if (!config.churn_model && !config.shadow_churn_model) return;
   Features features;
   ComputeFeatures(kpis, *scores, &features);

@@ -109,7 +109,8 @@ class ChurnModel {
 };
 
 // The live model's risk (SPEC section 10) in place of the formula's, and the shadow
-// model's beside it (Scores::shadow_risk); without models the formula's scores stand.
+// model's (or the formula's, Config::shadow_formula) beside it as Scores::shadow_risk;
+// without models the formula's scores stand.
 void ApplyChurnModels(const Config& config, const CoreKpis& kpis, Scores* scores);
 
 }  // namespace c360

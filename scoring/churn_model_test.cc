@@ -202,6 +202,17 @@ TEST(ChurnModelTest, TheLiveModelReplacesTheRiskAndTheShadowSitsBeside) {
   ApplyChurnModels(Config{}, kpis, &formula);
   EXPECT_EQ(formula.risk, 31);
   EXPECT_EQ(formula.shadow_risk, -1);
+  // The formula as the shadow of a live model.
+  Config switched = ParseConfig("scoring:\n  shadow_churn_model: formula\n");
+  switched.churn_model = config.churn_model;
+  EXPECT_TRUE(switched.shadow_formula);
+  EXPECT_EQ(ParseConfig("scoring:\n  shadow_churn_model: none\n").shadow_formula, false);
+  Scores both;
+  both.health = 50;
+  both.risk = 31;
+  ApplyChurnModels(switched, kpis, &both);
+  EXPECT_EQ(both.risk, 88);
+  EXPECT_EQ(both.shadow_risk, 31);
 }
 
 TEST(ChurnModelTest, FeaturesAreTheKpisAndScoresByName) {

@@ -303,8 +303,8 @@ void Validate(const Config& c) {
   }
 }
 
-// scoring.churn_model / scoring.shadow_churn_model: "formula" or a model file, relative to
-// `base_dir` (the config file's directory) unless absolute.
+// scoring.churn_model / scoring.shadow_churn_model: "formula" (null) or a model file,
+// relative to `base_dir` (the config file's directory) unless absolute.
 std::shared_ptr<const ChurnModel> LoadModel(const std::string& path, const std::string& value,
                                             const std::string& base_dir) {
   if (value == "formula") return nullptr;
@@ -349,8 +349,13 @@ Config Parse(const YAML::Node& root, const std::string& base_dir) {
     }
     if (path == "scoring.churn_model" || path == "scoring.shadow_churn_model") {
       if (!node.IsScalar()) Bad(path, "expected formula or the path of an XGBoost JSON model");
-      auto model = LoadModel(path, node.as<std::string>(), base_dir);
-      (path == "scoring.churn_model" ? config.churn_model : config.shadow_churn_model) = model;
+      const std::string value = node.as<std::string>();
+      if (path == "scoring.churn_model") {
+        config.churn_model = LoadModel(path, value, base_dir);
+      } else if (value != "none") {
+        config.shadow_churn_model = LoadModel(path, value, base_dir);
+        config.shadow_formula = value == "formula";
+      }
       continue;
     }
     const Key* key = nullptr;

@@ -155,11 +155,15 @@ struct Config {
   int renewal_window_days = 90;
 
   // SPEC section 10: a trained model in place of the formula's risk (null: the formula),
-  // and one scored beside it for comparison (null: none). scoring.churn_model and
+  // and one scored beside it for comparison (null: none, or the formula: shadow_formula).
+  // scoring.churn_model and
   // scoring.shadow_churn_model name the files; a relative path is read from the config
   // file's directory.
   std::shared_ptr<const ChurnModel> churn_model;
   std::shared_ptr<const ChurnModel> shadow_churn_model;
+  // scoring.shadow_churn_model: formula: the formula's risk is the shadow (after switching
+  // the live risk to a model, to keep comparing with the formula).
+  bool shadow_formula = false;
 
   // Lifecycle.
   int onboarding_days = 90;

@@ -393,9 +393,13 @@ bool CustomerCodec::Decode(std::string_view bytes, CustomerState* s) {
         RuleState{c.rules(r).firing(), static_cast<int8_t>(c.rules(r).severity()),
                   c.rules(r).episode(), key ? static_cast<int32_t>(DayOf(*key)) : kNoDay};
   }
-  s->published_ = {c.published_health(),         c.published_risk(),      c.published_status(),
-                   c.published_risk_level(),     c.published_lifecycle(), c.published_context(),
-                   c.published_shadow_risk() - 1};
+  s->published_ = {c.published_health(),
+                   c.published_risk(),
+                   c.published_status(),
+                   c.published_risk_level(),
+                   c.published_lifecycle(),
+                   c.published_context(),
+                   c.published_shadow_risk() > 0 ? c.published_shadow_risk() - 1 : -1};
   if (c.users().size() % sizeof(UserDays) != 0) return false;
   if (!c.users().empty()) {
     UserActivity& a = s->users_.emplace();

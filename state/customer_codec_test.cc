@@ -114,6 +114,7 @@ struct CustomerCodec::MessageEncoder {
     for (const DailyScore& d : s.daily_tail_) c.add_daily_tail(PackDaily(d));
     c.set_published_lifecycle(s.published_.lifecycle);
     c.set_published_context(s.published_.context);
+    c.set_published_shadow_risk(s.published_.shadow_risk + 1);
     c.SerializeToString(out);
   }
 };
@@ -296,6 +297,7 @@ class RandomStates {
         }
         case 12:
           s.published() = {Int32(), Int32(), Int32(), Int32()};
+          s.published().shadow_risk = static_cast<int32_t>(Between(-1, 100));
           if (OneIn(2)) s.set_rescored_day(OneIn(3) ? kNoDay : Int32());
           for (int64_t j = Between(0, 3); j > 0; --j) s.TakeJournalSequence();
           break;
@@ -406,6 +408,7 @@ class RandomStates {
     c.set_published_risk(Int32());
     c.set_published_status(Int32());
     c.set_published_risk_level(Int32());
+    if (OneIn(2)) c.set_published_shadow_risk(Int32());
     c.set_pruned_day(Int32());
     c.set_rescored_day(Int32());
     for (int64_t n = Between(0, 400); n > 0; --n) c.add_daily_scores(rng_());

@@ -12,6 +12,8 @@
 
 #include "c360/v1/alert.pb.h"
 #include "common/shutdown.h"
+#include "scoring/churn_model.h"
+#include "scoring/config.h"
 #include "services/broker/embedded_broker.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_command.h"
@@ -52,10 +54,26 @@ CLI::App* AddDemoCommand(CLI::App& app, DemoOptions* o) {
   cmd->add_option("--http", o->http, "HTTP listen address")
       ->check(CheckListenAddress)
       ->capture_default_str();
+  cmd->add_option("--config", o->config_path,
+                  "Engine config (YAML): scores, rules, scoring.churn_model, ... (docs/config.md)");
   return cmd;
 }
 
 int RunDemo(const DemoOptions& options) {
+  Config config;
+  try {
+    if (!options.config_path.empty()) config = LoadConfig(options.config_path);
+  } catch (const ConfigError& e) {
+    std::cerr << "c360 demo: " << e.what() << std::endl;
+    return 2;
+  }
+  for (InputTopic t : kAllInputTopics) {
+    if (config.topics.Input(t) != TopicNames{}.Input(t)) {
+      std::cerr << "c360 demo: config key topics." << TopicNames{}.Input(t).substr(5)
+                << ": the demo uses the default topic names" << std::endl;
+      return 2;
+    }
+  }
   BrokerOptions broker_options;
   broker_options.partitions = options.partitions;
   std::unique_ptr<EmbeddedBroker> broker;
@@ -82,7 +100,16 @@ int RunDemo(const DemoOptions& options) {
   say("demo: replaying " + std::to_string(options.days) + " days of history for " +
       std::to_string(options.customers) + " customers, then live; Ctrl-C stops");
 
+  if (config.churn_model) {
+    say("demo: churn risk from the model " + config.churn_model->name() + " (" +
+        std::to_string(config.churn_model->trees()) + " trees)");
+  }
+  if (config.shadow_churn_model) {
+    say("demo: shadow churn model " + config.shadow_churn_model->name() +
+        " (shadow_risk on snapshots, c360_shadow_* metrics)");
+  }
   EngineSettings settings;
+  settings.config = config;
   settings.brokers = broker->bootstrap();
   settings.group = "c360-demo";
   settings.state_dir = state_dir.string();

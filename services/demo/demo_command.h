@@ -15,6 +15,9 @@ struct DemoOptions {
   uint64_t seed = 1;
   int partitions = 4;
   std::string http = "127.0.0.1:8080";
+  // The engine's config (scores, rules, scoring.churn_model, ...); the demo keeps the
+  // default topic names.
+  std::string config_path;
 };
 
 CLI::App* AddDemoCommand(CLI::App& app, DemoOptions* options);

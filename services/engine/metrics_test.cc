@@ -49,7 +49,8 @@ TEST_F(MetricsTest, EverySpecMetricIsExported) {
        {"events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
         "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
         "stream_time_seconds", "outbox_pending", "state_commit_seconds", "rocksdb_live_data_bytes",
-        "rocksdb_pending_compaction_bytes"}) {
+        "rocksdb_pending_compaction_bytes", "shadow_risk_abs_diff",
+        "shadow_level_disagreements_total"}) {
     EXPECT_NE(text.find(std::string("# TYPE c360_") + name + " "), std::string::npos) << name;
   }
 }
@@ -138,6 +139,24 @@ TEST_F(MetricsTest, ProcessingTimesArriveInBulkAndTheBufferEmpties) {
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="2.5e-06"})"), 2);
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="0.1"})"), 2);
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="+Inf"})"), 3);
+}
+
+TEST_F(MetricsTest, ShadowDifferencesAndDisagreementsAreCounted) {
+  BucketCounts diffs(ShadowDiffBounds());
+  diffs.Observe(0);
+  diffs.Observe(3);
+  diffs.Observe(40);
+  metrics_.AddShadowDiffs(diffs);
+  EXPECT_EQ(diffs.count(), 0u);
+  EXPECT_EQ(Sample("c360_shadow_risk_abs_diff_count"), 3);
+  EXPECT_EQ(Sample("c360_shadow_risk_abs_diff_sum"), 43);
+  EXPECT_EQ(Sample(R"(c360_shadow_risk_abs_diff_bucket{le="0"})"), 1);
+  EXPECT_EQ(Sample(R"(c360_shadow_risk_abs_diff_bucket{le="5"})"), 2);
+  EXPECT_EQ(Sample(R"(c360_shadow_risk_abs_diff_bucket{le="50"})"), 3);
+  EngineStats s;
+  s.shadow_level_disagreements = 2;
+  metrics_.Update(s);
+  EXPECT_EQ(Sample("c360_shadow_level_disagreements_total"), 2);
 }
 
 }  // namespace

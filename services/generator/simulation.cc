@@ -203,7 +203,8 @@ Simulation::Simulation(const SimulationOptions& options) : options_(options) {
       const int silent_from = std::max(0, c.decline_end - 20);
       c.churn_day =
           std::min(options.history_days - 1, silent_from + static_cast<int>(c.rng.Between(10, 15)));
-    } else if (c.persona != Persona::kChurning && fate.Chance(0.02)) {
+    } else if (c.persona != Persona::kChurning && fate.Chance(0.02) &&
+               options.history_days > earliest) {
       c.churn_day = static_cast<int>(fate.Between(earliest, options.history_days - 1));
     }
     customers_.push_back(std::move(c));

@@ -71,7 +71,8 @@ class GrafanaFilesTest(unittest.TestCase):
             "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
             "stream_time_seconds", "outbox_pending", "state_commit_seconds",
             "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes",
-            "customers_by_segment", "revenue_at_risk_cents")}
+            "customers_by_segment", "revenue_at_risk_cents", "shadow_risk_abs_diff",
+            "shadow_level_disagreements_total")}
         titles = set()
         for panel in dashboard["panels"]:
             titles.add(panel["title"])
@@ -84,7 +85,8 @@ class GrafanaFilesTest(unittest.TestCase):
         for wanted in ("Throughput per topic", "Consumer lag per topic", "Event to alert (p50, p99)",
                        "Alerts by rule and severity", "Customers by status",
                        "Dead letters by reason", "RocksDB size", "Stream time behind wall time",
-                       "Customers by segment and status", "Revenue at risk by segment"):
+                       "Customers by segment and status", "Revenue at risk by segment",
+                       "Shadow churn model: risk-level disagreements"):
             self.assertIn(wanted, titles)
 
 

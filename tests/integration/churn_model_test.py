@@ -17,9 +17,11 @@ import csv
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/lib")
@@ -75,6 +77,32 @@ def metric(engine, name):
 
 
 class ChurnModelTest(unittest.TestCase):
+    def demo_with(self, config, model):
+        """`c360 demo --config` with the model live: says so, scores, alerts, stops on ^C."""
+        port = t.free_port()
+        proc = subprocess.Popen([t.C360, "demo", "--customers", "30", "--days", "20",
+                                 "--http", f"127.0.0.1:{port}", "--config", config],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+        reader.start()
+        try:
+            t.wait_for(lambda: any(" FIRING " in line for line in lines), 90,
+                       "the demo to print an alert")
+            summary = t.wait_for(lambda: (lambda s: s if s["scored"] == 30 else None)(
+                t.http_json(f"http://127.0.0.1:{port}/api/v1/summary")[1]), 60,
+                "30 scored customers")
+            self.assertEqual(sum(summary["by_status"].values()), 30)
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            reader.join()
+        banner = [line for line in lines if "churn risk from the model" in line]
+        self.assertEqual(len(banner), 1, "".join(lines[:5]))
+        self.assertIn(f"{model} (150 trees)", banner[0])
+
     def test_gen_features_train_and_score(self):
         with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=8) as (bootstrap, _):
             gen = t.run_c360("gen", "--brokers", bootstrap, "--customers", 200, "--days", 150,
@@ -151,6 +179,11 @@ class ChurnModelTest(unittest.TestCase):
             self.assertIn("config key scoring.churn_model:", refused.stderr)
             self.assertIn("feature 0 is logins_r30d, expected usage_r30d", refused.stderr)
             self.assertFalse(os.path.exists(state), "the refused engine created its state")
+            refused = t.run_c360("demo", "--config", os.path.join(tmp, "other.yaml"),
+                                 "--http", f"127.0.0.1:{t.free_port()}", timeout=60)
+            self.assertEqual(refused.returncode, 2)
+            self.assertEqual(len(refused.stderr.strip().splitlines()), 1, refused.stderr)
+            self.assertEqual(refused.stdout, "", "the refused demo started")
 
             # Shadow: the formula stays live, the model is scored beside it.
             with open(os.path.join(tmp, "shadow.yaml"), "w") as f:
@@ -198,6 +231,7 @@ class ChurnModelTest(unittest.TestCase):
                           if s.risk != math.floor(100.0 * float(q) + 0.5)]
             self.assertEqual(mismatched, [])
             self.assertTrue(all(s.shadow_risk == s.risk for s in live))
+            self.demo_with(os.path.join(tmp, "live.yaml"), model)
             print(f"{len(live)} live snapshots, each risk equal to XGBoost's; "
                   f"{len(differ)} of {len(shadowed)} shadow risks differed from the formula's",
                   flush=True)
