@@ -34,6 +34,8 @@ struct TopicNames {
   std::string deadletter = "c360.deadletter";
   // Internal: partition p holds task p's state changes and commit markers (SPEC 6.4).
   std::string changelog = "c360.changelog";
+  // `c360 notify`'s (SPEC section 11): alerts it could not deliver. Not the engine's.
+  std::string notify_deadletter = "c360.notify.deadletter";
 
   const std::string& Input(InputTopic topic) const;
   std::optional<InputTopic> InputByName(std::string_view name) const;

@@ -119,7 +119,10 @@ std::unique_ptr<EmbeddedBroker> EmbeddedBroker::Start(const BrokerOptions& optio
   broker->owner_ = MakeClient(RD_KAFKA_PRODUCER, {{"log_level", "3"}});
   broker->mock_ = rd_kafka_mock_cluster_new(broker->owner_.get(), options.broker_count);
   if (broker->mock_ == nullptr) throw KafkaError("cannot start the embedded mock cluster");
-  for (const std::string& topic : options.topics.All()) {
+  const auto all = options.topics.All();
+  std::vector<std::string> topics(all.begin(), all.end());
+  topics.push_back(options.topics.notify_deadletter);
+  for (const std::string& topic : topics) {
     const rd_kafka_resp_err_t err =
         rd_kafka_mock_topic_create(broker->mock_, topic.c_str(), options.partitions, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

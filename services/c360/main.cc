@@ -15,6 +15,7 @@
 #include "services/demo/demo_command.h"
 #include "services/engine/engine_command.h"
 #include "services/features/features_command.h"
+#include "services/notify/notify_command.h"
 #include "services/generator/gen_command.h"
 #include "services/tail/tail_command.h"
 
@@ -68,12 +69,14 @@ int main(int argc, char** argv) {
   c360::EngineOptions engine;
   c360::DemoOptions demo;
   c360::FeaturesOptions features;
+  c360::NotifyOptions notify;
   CLI::App* demo_cmd = c360::AddDemoCommand(app, &demo);
   CLI::App* broker_cmd = c360::AddBrokerCommand(app, &broker);
   CLI::App* engine_cmd = c360::AddEngineCommand(app, &engine);
   CLI::App* gen_cmd = c360::gen::AddGenCommand(app, &gen);
   CLI::App* tail_cmd = c360::AddTailCommand(app, &tail);
   CLI::App* features_cmd = c360::AddFeaturesCommand(app, &features);
+  CLI::App* notify_cmd = c360::AddNotifyCommand(app, &notify);
 
   try {
     app.parse(argc, argv);
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
     if (engine_cmd->parsed()) return c360::RunEngine(engine);
     if (demo_cmd->parsed()) return c360::RunDemo(demo);
     if (features_cmd->parsed()) return c360::RunFeatures(features, std::cout, stop);
+    if (notify_cmd->parsed()) return c360::RunNotify(notify, stop);
   } catch (const c360::KafkaError& e) {
     std::cerr << "c360: " << e.what() << std::endl;
     return 1;

@@ -34,7 +34,7 @@ class PrometheusFilesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         r = run("promtool", "check", "rules", "prometheus/alerts.yml", cwd=DEPLOY)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("SUCCESS: 6 rules found", r.stdout)
+        self.assertIn("SUCCESS: 7 rules found", r.stdout)
 
     def test_every_alert_rule_has_a_passing_unit_test(self):
         r = run("promtool", "test", "rules", "prometheus/alerts_test.yml", cwd=DEPLOY)
@@ -72,10 +72,13 @@ class GrafanaFilesTest(unittest.TestCase):
             "stream_time_seconds", "outbox_pending", "state_commit_seconds",
             "rocksdb_live_data_bytes", "rocksdb_pending_compaction_bytes",
             "customers_by_segment", "revenue_at_risk_cents", "shadow_risk_abs_diff",
-            "shadow_level_disagreements_total")}
+            "shadow_level_disagreements_total", "notifications_total",
+            "notification_latency_seconds", "notify_pending")}
         titles = set()
         for panel in dashboard["panels"]:
             titles.add(panel["title"])
+            if panel["type"] == "row":  # a heading between panels
+                continue
             self.assertEqual(panel["datasource"]["uid"], uid, panel["title"])
             for target in panel["targets"]:
                 names = {re.sub(r"_(bucket|sum|count)$", "", n)
@@ -86,7 +89,8 @@ class GrafanaFilesTest(unittest.TestCase):
                        "Alerts by rule and severity", "Customers by status",
                        "Dead letters by reason", "RocksDB size", "Stream time behind wall time",
                        "Customers by segment and status", "Revenue at risk by segment",
-                       "Shadow churn model: risk-level disagreements"):
+                       "Shadow churn model: risk-level disagreements",
+                       "Notifications by route and outcome", "Notify pending"):
             self.assertIn(wanted, titles)
 
 
@@ -99,7 +103,7 @@ class ComposeTest(unittest.TestCase):
     def test_docker_compose_accepts_the_file_and_wires_every_part(self):
         services = self.compose()["services"]
         self.assertEqual(set(services), {"kafka", "topics", "engine", "engine-2", "generator",
-                                         "prometheus", "grafana"})
+                                         "notify", "prometheus", "grafana"})
         kafka = services["kafka"]
         self.assertTrue(kafka["image"].startswith("apache/kafka:"))
         self.assertEqual(kafka["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller")
@@ -110,7 +114,8 @@ class ComposeTest(unittest.TestCase):
         # Topic creation: every topic, one partition count (co-partitioned inputs, and a
         # changelog partition per task); the tables compacted, the changelog not.
         script = services["topics"]["command"][0]
-        for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS + ["c360.changelog"]:
+        for topic in t.INPUT_TOPICS + t.OUTPUT_TOPICS + ["c360.changelog",
+                                                         "c360.notify.deadletter"]:
             self.assertIn(topic, script)
         self.assertIn("create c360.health --config cleanup.policy=compact", script)
         self.assertIn("create c360.changelog --config cleanup.policy=delete", script)
@@ -155,6 +160,33 @@ class ComposeTest(unittest.TestCase):
             r = t.run_c360(*args, timeout=60)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("is a broker at", r.stderr)
+
+    def test_notify_in_compose_reads_its_config_and_is_scraped(self):
+        services = self.compose()["services"]
+        notify = services["notify"]
+        self.assertEqual(notify["profiles"], ["notify"])  # it needs a receiver's secrets
+        command = notify["command"]
+        self.assertEqual(command[0], "notify")
+        config = command[command.index("--config") + 1]
+        mounted = {v["target"] if isinstance(v, dict) else v.split(":")[1]:
+                   v["source"] if isinstance(v, dict) else v.split(":")[0]
+                   for v in notify["volumes"]}
+        self.assertEqual(mounted[config], os.path.join(ROOT, "deploy/notify.yaml"))
+        port = command[command.index("--http") + 1].rsplit(":", 1)[1]
+        with open(os.path.join(DEPLOY, "prometheus/prometheus.yml")) as f:
+            jobs = {c["job_name"]: c for c in yaml.safe_load(f)["scrape_configs"]}
+        self.assertEqual(jobs["c360-notify"]["static_configs"][0]["targets"], [f"notify:{port}"])
+        # The same flags and file, with the secrets it reads from the environment: it gets
+        # past its config to the broker (exit 1, not 2).
+        args = list(command)
+        args[args.index("--brokers") + 1] = f"127.0.0.1:{t.free_port()}"
+        args[args.index("--http") + 1] = "127.0.0.1:0"
+        args[args.index("--config") + 1] = os.path.join(ROOT, "deploy/notify.yaml")
+        env = dict(os.environ, C360_WEBHOOK_URL="http://127.0.0.1:9/x",
+                   C360_WEBHOOK_SECRET="compose-test-secret")
+        r = subprocess.run([t.C360, *args], capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("compose-test-secret", r.stderr)
 
     def test_prometheus_in_compose_scrapes_the_engine_service(self):
         with open(os.path.join(DEPLOY, "prometheus/prometheus.yml")) as f:

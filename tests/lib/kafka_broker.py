@@ -48,7 +48,8 @@ START_TIMEOUT = 90  # seconds: format + JVM start + ready; ~3 s on an idle machi
 STOP_TIMEOUT = 30  # seconds of SIGTERM before SIGKILL; a clean stop takes ~3 s
 
 TOPICS = ("c360.usage", "c360.tickets", "c360.invoices", "c360.campaigns", "c360.customers",
-          "c360.alerts", "c360.health", "c360.deadletter", "c360.changelog")
+          "c360.alerts", "c360.health", "c360.deadletter", "c360.changelog",
+          "c360.notify.deadletter")
 COMPACTED = ("c360.customers", "c360.health")  # docs/contract.md, section 1
 
 # The broker's settings. Anything not here is Kafka's default: compaction on
