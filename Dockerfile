@@ -29,5 +29,8 @@ USER c360
 WORKDIR /var/lib/c360
 VOLUME /var/lib/c360
 EXPOSE 8080
+# The engine's liveness, as docker-compose.yml checks it: GET /healthz (no curl here).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && grep -q '^HTTP/1.[01] 200' <&3"]
 ENTRYPOINT ["/usr/local/bin/c360"]
 CMD ["engine", "--brokers", "kafka:9092", "--state-dir", "/var/lib/c360/state", "--http", "0.0.0.0:8080"]

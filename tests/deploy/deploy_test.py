@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,11 +62,18 @@ class PrometheusFilesTest(unittest.TestCase):
 
 
 class GrafanaFilesTest(unittest.TestCase):
-    def test_dashboard_uses_the_provisioned_datasource_and_spec_names(self):
-        with open(os.path.join(DEPLOY, "grafana/provisioning/datasources/prometheus.yml")) as f:
-            uid = yaml.safe_load(f)["datasources"][0]["uid"]
+    def test_dashboard_uses_a_datasource_variable_and_spec_names(self):
+        # Every panel, target and variable reads "${datasource}", a variable of type
+        # datasource: the dashboard imports into any Grafana (no hard-coded uid), and the
+        # provisioned one picks its only Prometheus.
+        uid = "${datasource}"
         with open(os.path.join(DEPLOY, "grafana/dashboards/c360.json")) as f:
             dashboard = json.load(f)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertEqual((variables["datasource"]["type"], variables["datasource"]["query"]),
+                         ("datasource", "prometheus"))
+        self.assertEqual(variables["instance"]["datasource"]["uid"], uid)
+        self.assertNotIn("c360-prometheus", json.dumps(dashboard))
         spec_names = {"c360_" + n for n in (
             "events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
             "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
@@ -81,6 +89,7 @@ class GrafanaFilesTest(unittest.TestCase):
                 continue
             self.assertEqual(panel["datasource"]["uid"], uid, panel["title"])
             for target in panel["targets"]:
+                self.assertEqual(target["datasource"]["uid"], uid, panel["title"])
                 names = {re.sub(r"_(bucket|sum|count)$", "", n)
                          for n in re.findall(r"\bc360_[a-z0-9_]+", target["expr"])}
                 self.assertTrue(names, f"{panel['title']}: no c360 metric in {target['expr']}")
@@ -160,6 +169,41 @@ class ComposeTest(unittest.TestCase):
             r = t.run_c360(*args, timeout=60)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("is a broker at", r.stderr)
+
+    def test_kafka_has_a_listener_for_the_host(self):
+        kafka = self.compose()["services"]["kafka"]
+        env = kafka["environment"]
+        self.assertIn("HOST://:19092", env["KAFKA_LISTENERS"])
+        self.assertIn("HOST://127.0.0.1:19092", env["KAFKA_ADVERTISED_LISTENERS"])
+        self.assertIn("HOST:PLAINTEXT", env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"])
+        self.assertEqual(env["KAFKA_INTER_BROKER_LISTENER_NAME"], "PLAINTEXT")
+        ports = [f'{p["host_ip"]}:{p["published"]}:{p["target"]}' if isinstance(p, dict)
+                 else p.split("/")[0] for p in kafka["ports"]]
+        self.assertIn("127.0.0.1:19092:19092", ports)
+
+    def test_the_engines_healthcheck_passes_on_a_live_engine_and_fails_without(self):
+        services = self.compose()["services"]
+        check = services["engine"]["healthcheck"]["test"]
+        self.assertEqual(check, services["engine-2"]["healthcheck"]["test"])
+        self.assertEqual(check[:3], ["CMD", "bash", "-c"])
+        with open(os.path.join(ROOT, "Dockerfile")) as f:
+            dockerfile = f.read()
+        self.assertIn("HEALTHCHECK", dockerfile)  # the same check for `docker run`
+        self.assertIn("exec 3<>/dev/tcp/127.0.0.1/8080", dockerfile)
+        port = t.free_port()
+        script = check[3].replace("/127.0.0.1/8080", f"/127.0.0.1/{port}")
+        self.assertNotEqual(subprocess.run(["bash", "-c", script], timeout=30).returncode, 0)
+        with tempfile.TemporaryDirectory() as tmp, t.broker(partitions=1) as (bootstrap, _):
+            engine = subprocess.Popen([t.C360, "engine", "--brokers", bootstrap, "--state-dir",
+                                       tmp + "/state", "--http", f"127.0.0.1:{port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                t.wait_for(lambda: subprocess.run(["bash", "-c", script],
+                                                  timeout=30).returncode == 0, 60,
+                           "the healthcheck to pass")
+            finally:
+                engine.send_signal(signal.SIGTERM)
+                engine.wait(timeout=60)
 
     def test_notify_in_compose_reads_its_config_and_is_scraped(self):
         services = self.compose()["services"]
