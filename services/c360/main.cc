@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/shutdown.h"
+#include "common/version.h"
 #include "services/broker/broker_command.h"
 #include "services/demo/demo_command.h"
 #include "services/engine/engine_command.h"
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
   google::protobuf::SetLogHandler(&ProtobufLog);
 
   CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
-  app.set_version_flag("--version", "c360 0.1.0");
+  app.set_version_flag("--version", "c360 " + std::string(c360::kVersion));
   app.require_subcommand(1, 1);
 
   c360::BrokerOptions broker;

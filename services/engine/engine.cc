@@ -207,6 +207,7 @@ void Engine::Impl::AddCounters(const TaskCounters& c, EngineStats* s) {
 void Engine::Impl::PublishStats() {
   EngineStats s = CurrentStats();
   Readiness r = CurrentReadiness();
+  s.ready = r.ready;
   metrics_.Update(s);
   std::lock_guard lock(stats_mu_);
   if (r.ready != readiness_.ready) {

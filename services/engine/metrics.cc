@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "c360/v1/health.pb.h"
+#include "common/version.h"
 
 namespace c360 {
 namespace {
@@ -82,6 +83,11 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                                "had limits.users_per_customer distinct users",
                                *registry_)
                             .Add({})),
+      ready_(Define(BuildGauge(), "ready",
+                    "1 when every assigned task has caught up with its partitions (GET "
+                    "/readyz answers 200), else 0",
+                    *registry_)
+                 .Add({})),
       shadow_disagreements_(Define(BuildCounter(), "shadow_level_disagreements_total",
                                    "Re-scores where the shadow model's risk level differs from "
                                    "the live risk level (scoring.shadow_churn_model)",
@@ -151,6 +157,9 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
                                      "deadline of a timer) to the alert's delivery report",
                                      *registry_)
                                   .Add({}, EventToAlertBounds())) {
+  Define(BuildGauge(), "build_info", "Always 1; the version of this c360 in its label", *registry_)
+      .Add({{"version", std::string(kVersion)}})
+      .Set(1);
   // Known label values get their series at once, at 0, so that rate() and increase() see
   // the first event and dashboards list every topic, reason and status.
   for (InputTopic topic : kAllInputTopics) {
@@ -222,6 +231,7 @@ void EngineMetrics::Update(const EngineStats& stats) {
   Advance(cache_misses_, static_cast<double>(stats.cache_misses));
   Advance(users_over_limit_, static_cast<double>(stats.users_over_limit));
   Advance(shadow_disagreements_, static_cast<double>(stats.shadow_level_disagreements));
+  ready_.Set(stats.ready ? 1 : 0);
   Advance(kafka_errors_, static_cast<double>(stats.kafka_errors));
   Advance(fence_rejections_, static_cast<double>(stats.fence_rejections));
 

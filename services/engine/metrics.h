@@ -100,6 +100,7 @@ class EngineMetrics {
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Counter& users_over_limit_;
+  prometheus::Gauge& ready_;
   prometheus::Counter& shadow_disagreements_;
   prometheus::Histogram& shadow_diff_;
   prometheus::Counter& kafka_errors_;

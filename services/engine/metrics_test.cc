@@ -49,7 +49,7 @@ TEST_F(MetricsTest, EverySpecMetricIsExported) {
        {"events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
         "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
         "stream_time_seconds", "outbox_pending", "state_commit_seconds", "rocksdb_live_data_bytes",
-        "rocksdb_pending_compaction_bytes", "shadow_risk_abs_diff",
+        "rocksdb_pending_compaction_bytes", "shadow_risk_abs_diff", "build_info",
         "shadow_level_disagreements_total"}) {
     EXPECT_NE(text.find(std::string("# TYPE c360_") + name + " "), std::string::npos) << name;
   }
@@ -139,6 +139,18 @@ TEST_F(MetricsTest, ProcessingTimesArriveInBulkAndTheBufferEmpties) {
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="2.5e-06"})"), 2);
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="0.1"})"), 2);
   EXPECT_EQ(Sample(R"(c360_event_processing_seconds_bucket{le="+Inf"})"), 3);
+}
+
+TEST_F(MetricsTest, BuildInfoAndReadiness) {
+  EXPECT_EQ(Sample(R"(c360_build_info{version="0.1.0"})"), 1);
+  EXPECT_EQ(Sample("c360_ready"), 0);
+  EngineStats s;
+  s.ready = true;
+  metrics_.Update(s);
+  EXPECT_EQ(Sample("c360_ready"), 1);
+  s.ready = false;
+  metrics_.Update(s);
+  EXPECT_EQ(Sample("c360_ready"), 0);
 }
 
 TEST_F(MetricsTest, ShadowDifferencesAndDisagreementsAreCounted) {

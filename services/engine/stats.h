@@ -30,6 +30,7 @@ struct EngineStats {
   int64_t cache_misses = 0;
   int64_t users_over_limit = 0;
   int64_t shadow_level_disagreements = 0;
+  bool ready = false;  // Engine::readiness(): every assigned task caught up once
   int64_t commits = 0;
   int64_t timers_fired_by_kind[kTimerKindCount] = {};
   int64_t kafka_errors = 0;

@@ -35,7 +35,7 @@ class PrometheusFilesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         r = run("promtool", "check", "rules", "prometheus/alerts.yml", cwd=DEPLOY)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("SUCCESS: 7 rules found", r.stdout)
+        self.assertIn("SUCCESS: 10 rules found", r.stdout)
 
     def test_every_alert_rule_has_a_passing_unit_test(self):
         r = run("promtool", "test", "rules", "prometheus/alerts_test.yml", cwd=DEPLOY)
