@@ -341,9 +341,15 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
                        {"enable.auto.commit", "false"},
                        {"enable.auto.offset.store", "false"},
                        {"auto.offset.reset", "earliest"}});
-    if (!config.kafka.count("session.timeout.ms")) c.emplace_back("session.timeout.ms", "10000");
-    if (!config.kafka.count("heartbeat.interval.ms"))
-      c.emplace_back("heartbeat.interval.ms", "3000");
+    // Defaults the config's kafka.* may change: as the engine's, a fetch waits at most
+    // 100 ms for new alerts (the embedded broker always waits that long), and a large queue
+    // keeps librdkafka 2.0.2 fetching.
+    for (const auto& [name, value] : KafkaProperties{{"session.timeout.ms", "10000"},
+                                                     {"heartbeat.interval.ms", "3000"},
+                                                     {"fetch.wait.max.ms", "100"},
+                                                     {"queued.min.messages", "1000000"}}) {
+      if (!config.kafka.count(name)) c.emplace_back(name, value);
+    }
     KafkaConf cconf = MakeConf(c);
     rd_kafka_conf_set_rebalance_cb(cconf.get(), OnRebalance);
     rd_kafka_conf_set_opaque(cconf.get(), &rebalance);
