@@ -2,11 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <fstream>
 #include <functional>
 #include <vector>
 
+#include "common/config_values.h"
 #include "common/kafka_properties.h"
 #include "scoring/churn_model.h"
 
@@ -26,27 +26,13 @@ struct Key {
 
 int64_t ParseInt(const std::string& path, const std::string& v, int64_t lo, int64_t hi) {
   int64_t out = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size())
-    Bad(path, "expected an integer, got '" + v + "'");
-  if (out < lo || out > hi) {
-    Bad(path, v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
+  if (auto why = ParseInteger(v, lo, hi, &out)) Bad(path, *why);
   return out;
 }
 
 double ParseDouble(const std::string& path, const std::string& v, double lo, double hi) {
-  size_t used = 0;
   double out = 0;
-  try {
-    out = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != v.size()) Bad(path, "expected a number, got '" + v + "'");
-  if (out < lo || out > hi) {
-    Bad(path, v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
+  if (auto why = ParseNumber(v, lo, hi, &out)) Bad(path, *why);
   return out;
 }
 

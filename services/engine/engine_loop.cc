@@ -1,6 +1,7 @@
 // Engine::Impl: the processing loop: consume, route, apply over the processing threads, batch
 // (engine_impl.h).
 #include "services/engine/engine_impl.h"
+#include "services/engine/kafka_record.h"
 
 namespace c360 {
 namespace {
@@ -220,20 +221,7 @@ void Engine::Impl::Route(rd_kafka_message_t* msg) {
   }
   ++stats_.consumed;
   ++stats_.consumed_by_topic[static_cast<int>(*topic)];
-  TaskRecord record;
-  record.input.topic = *topic;
-  if (msg->key != nullptr) {
-    record.input.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
-  }
-  if (msg->payload != nullptr) {
-    record.input.value = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-  }
-  record.input.content_type = HeaderValue(msg, "content-type");
-  record.input.kafka_timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
-  record.partition = msg->partition;
-  record.offset = msg->offset;
-  record.handle = msg;
-  task->second->Buffer(record);
+  task->second->Buffer(RecordOf(msg, *topic));
 }
 
 }  // namespace c360

@@ -16,6 +16,7 @@
 #include "common/time.h"
 #include "scoring/churn_model.h"
 #include "scoring/config.h"
+#include "services/engine/kafka_record.h"
 #include "services/engine/task.h"
 
 namespace c360 {
@@ -233,20 +234,7 @@ int RunFeatures(const FeaturesOptions& options, std::ostream& out,
       rd_kafka_message_destroy(msg);
       continue;
     } else {
-      TaskRecord record;
-      record.input.topic = *topic;
-      if (msg->key) {
-        record.input.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
-      }
-      if (msg->payload) {
-        record.input.value = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-      }
-      record.input.content_type = HeaderValue(msg, "content-type");
-      record.input.kafka_timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
-      record.partition = msg->partition;
-      record.offset = msg->offset;
-      record.handle = msg;
-      task.Buffer(record);
+      task.Buffer(RecordOf(msg, *topic));
       ++totals.records;
     }
     while (task.Process(100'000) > 0) {

@@ -3,8 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 
+#include "common/config_values.h"
 #include "common/kafka_properties.h"
 
 namespace c360::notify {
@@ -20,28 +20,14 @@ std::string Scalar(const YAML::Node& node, const std::string& key) {
 }
 
 int64_t Int(const YAML::Node& node, const std::string& key, int64_t lo, int64_t hi) {
-  const std::string v = Scalar(node, key);
   int64_t out = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size())
-    Bad(key, "expected an integer, got '" + v + "'");
-  if (out < lo || out > hi) {
-    Bad(key, v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
+  if (auto why = ParseInteger(Scalar(node, key), lo, hi, &out)) Bad(key, *why);
   return out;
 }
 
 double Number(const YAML::Node& node, const std::string& key, double lo, double hi) {
-  const std::string v = Scalar(node, key);
-  size_t used = 0;
   double out = 0;
-  try {
-    out = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != v.size()) Bad(key, "expected a number, got '" + v + "'");
-  if (out < lo || out > hi) Bad(key, v + " is outside its range");
+  if (auto why = ParseNumber(Scalar(node, key), lo, hi, &out)) Bad(key, *why);
   return out;
 }
 

@@ -77,6 +77,20 @@ def metric(engine, name):
 
 
 class ChurnModelTest(unittest.TestCase):
+    def replay(self, bootstrap, tmp, name, config_text):
+        """An engine with `config_text` (written to tmp/NAME.yaml) through the whole input:
+        its shadow metrics once caught up."""
+        config = os.path.join(tmp, name + ".yaml")
+        with open(config, "w") as f:
+            f.write(config_text)
+        engine = t.Engine(bootstrap, os.path.join(tmp, name), name, config=config).start()
+        try:
+            engine.wait_caught_up(timeout=240)
+            return (metric(engine, "c360_shadow_risk_abs_diff"),
+                    metric(engine, "c360_shadow_level_disagreements_total"))
+        finally:
+            self.assertEqual(engine.stop(), 0)
+
     def demo_with(self, config, model):
         """`c360 demo --config` with the model live: says so, scores, alerts, stops on ^C."""
         port = t.free_port()
@@ -186,16 +200,8 @@ class ChurnModelTest(unittest.TestCase):
             self.assertEqual(refused.stdout, "", "the refused demo started")
 
             # Shadow: the formula stays live, the model is scored beside it.
-            with open(os.path.join(tmp, "shadow.yaml"), "w") as f:
-                f.write("scoring:\n  shadow_churn_model: model.json\n")
-            engine = t.Engine(bootstrap, os.path.join(tmp, "shadow"), "shadow",
-                              config=os.path.join(tmp, "shadow.yaml")).start()
-            try:
-                engine.wait_caught_up(timeout=240)
-                diffs = metric(engine, "c360_shadow_risk_abs_diff")
-                disagreements = metric(engine, "c360_shadow_level_disagreements_total")
-            finally:
-                self.assertEqual(engine.stop(), 0)
+            diffs, disagreements = self.replay(bootstrap, tmp, "shadow",
+                                               "scoring:\n  shadow_churn_model: model.json\n")
             shadowed = snapshots(bootstrap)
             self.assertGreater(len(shadowed), 200)
             self.assertTrue(all(s.HasField("shadow_risk") for s in shadowed))
@@ -207,16 +213,9 @@ class ChurnModelTest(unittest.TestCase):
 
             # Live, with the same model as shadow: each snapshot's risk is XGBoost's own.
             before = t.end_offsets_by_partition(bootstrap, ["c360.health"])
-            with open(os.path.join(tmp, "live.yaml"), "w") as f:
-                f.write(f"scoring:\n  churn_model: {model}\n  shadow_churn_model: {model}\n")
-            engine = t.Engine(bootstrap, os.path.join(tmp, "live"), "live",
-                              config=os.path.join(tmp, "live.yaml")).start()
-            try:
-                engine.wait_caught_up(timeout=240)
-                diffs = metric(engine, "c360_shadow_risk_abs_diff")
-                disagreements = metric(engine, "c360_shadow_level_disagreements_total")
-            finally:
-                self.assertEqual(engine.stop(), 0)
+            diffs, disagreements = self.replay(
+                bootstrap, tmp, "live",
+                f"scoring:\n  churn_model: {model}\n  shadow_churn_model: {model}\n")
             live = snapshots(bootstrap, after=before)
             self.assertGreater(len(live), 200)
             self.assertEqual(diffs["c360_shadow_risk_abs_diff_sum"], 0)
