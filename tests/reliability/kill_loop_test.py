@@ -168,7 +168,7 @@ class KillLoopTest(unittest.TestCase):
             final.wait_caught_up(timeout=300)
             self.assertEqual(final.stop(), 0)
             print(f"kills: {kills} {dict(by_point)}; not reached: {unreached}", file=sys.stderr)
-            self.assertGreaterEqual(kills, 20)
+            self.assertGreaterEqual(kills, len(CRASHES) + RANDOM_KILLS - 2)  # 2 may not be reached
             # The crash points were reached, not just waited for: every kind, at least once.
             self.assertEqual(set(by_point) - {"random"},
                              {c.split(":")[0] for c in CRASHES}, dict(by_point))
