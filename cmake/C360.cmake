@@ -23,6 +23,7 @@ function(c360_library name)
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   target_compile_options(${name} PRIVATE ${C360_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ${C360_UNITY_BUILD})
 endfunction()
 
 # c360_test(NAME SRCS a_test.cc ... DEPS lib ... [LABELS l ...])

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/decimal.h"
 #include "common/time.h"
 
 namespace c360 {
@@ -21,12 +22,6 @@ std::string Money(int64_t cents) {
   std::string frac = std::to_string(abs % 100);
   if (frac.size() < 2) frac.insert(0, "0");
   return (cents < 0 ? "-" : "") + whole + "." + frac;
-}
-
-std::string Fixed(double value, int places) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", places, value);
-  return buf;
 }
 
 // Whole hours from `from` to `to`, after rounding to the hundredth the API shows.

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/decimal.h"
 #include "common/url.h"
 
 #include <algorithm>
@@ -13,19 +14,11 @@ namespace {
 
 using v1::AlertEvent;
 
-int64_t Hundredths(double v) { return std::llround(v * 100.0); }
-
 AlertEvent::Severity Raise(AlertEvent::Severity s) {
   return s == AlertEvent::INFO ? AlertEvent::WARNING : AlertEvent::CRITICAL;
 }
 
 std::string Signed(int32_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
-
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 class Evaluator {
  public:

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/decimal.h"
+
 namespace c360 {
 namespace {
 
 constexpr int64_t kFull = 10'000;  // 100 points in hundredths
-
-int64_t Hundredths(double points) { return std::llround(points * 100.0); }
 
 // Clamps num/den to [0, 100] points and rounds half up to hundredths.
 int32_t ClampRound(int64_t num, int64_t den) {

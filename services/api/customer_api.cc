@@ -150,11 +150,6 @@ bool Before(const RowKey& a, const RowKey& b, const Sort& sort) {
 
 bool NumericSort(const Sort& sort) { return sort.name != "name" && sort.name != "id"; }
 
-struct Ranked {
-  const TaskRows* t;
-  uint32_t slot;
-};
-
 // A cursor is the position after the last row returned: sort, key and customer_id, as hex
 // (opaque to clients; rows are compared by value, so pages neither repeat nor skip rows
 // that keep their place).

@@ -38,10 +38,6 @@ double Percent(int64_t part, int64_t whole) {
 
 // A row's place among `top` (at most kTopCustomers, best first): revenue descending, then
 // customer_id ascending.
-struct Ranked {
-  const TaskRows* t;
-  uint32_t slot;
-};
 bool Better(const Ranked& a, const Ranked& b) {
   const int64_t ra = a.t->rows[a.slot].revenue, rb = b.t->rows[b.slot].revenue;
   if (ra != rb) return ra > rb;

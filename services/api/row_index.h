@@ -90,6 +90,12 @@ struct TaskRows {
   void Put(const std::string& id, const state::v1::CustomerRow* row, StringTable& strings);
 };
 
+// One row of one task, as ranked lists hold it.
+struct Ranked {
+  const TaskRows* t;
+  uint32_t slot;
+};
+
 IndexRow IndexRowOf(const state::v1::CustomerRow& row, StringTable& strings);
 // The first 8 bytes of `text`, big-endian, zero-padded: their order is text's.
 uint64_t Prefix(std::string_view text);

@@ -20,7 +20,9 @@
 #include <type_traits>
 
 namespace c360 {
-namespace {
+// Named, not anonymous: HttpServer::Impl holds a WorkerPool, and GCC warns about a class
+// member of anonymous-namespace type whenever this file is compiled inside a unity file.
+namespace http_server_internal {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -96,7 +98,9 @@ std::string Lower(std::string text) {
   return text;
 }
 
-}  // namespace
+}  // namespace http_server_internal
+
+using namespace http_server_internal;
 
 class HttpServer::Impl {
  public:
