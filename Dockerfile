@@ -10,7 +10,7 @@ COPY web/package.json web/package-lock.json web/
 RUN scripts/setup --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
 # RelWithDebInfo (-O2): the build the tests run on; stripped below.
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC360_BUILD_TESTS=OFF \
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC360_BUILD_TESTS=OFF -DC360_UNITY_BUILD=ON \
  && cmake --build /build --target c360 \
  && strip /build/c360
 
