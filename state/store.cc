@@ -3,6 +3,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include <filesystem>
+
 #include "common/crash_point.h"
 #include "common/fnv.h"
 #include "scoring/rules.h"
@@ -143,7 +145,8 @@ void StateBatch::DeleteRow(uint16_t task, std::string_view customer_id) {
   batch_.Delete(state::RowKey(task, customer_id));
 }
 
-std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
+std::unique_ptr<StateStore> StateStore::Open(const std::string& dir,
+                                             const std::function<void(rocksdb::Options&)>& tune) {
   const StateDirOrigin origin = PrepareStateDirectory(dir);
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -156,11 +159,13 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (tune) tune(options);
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
   if (!status.ok())
     throw StateError("cannot open state directory " + dir + ": " + status.ToString());
-  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw), origin));
+  return std::unique_ptr<StateStore>(
+      new StateStore(std::unique_ptr<rocksdb::DB>(raw), origin, dir));
 }
 
 std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
@@ -170,7 +175,7 @@ std::unique_ptr<StateStore> StateStore::OpenReadOnly(const std::string& dir) {
   if (!status.ok())
     throw StateError("cannot open state directory " + dir + ": " + status.ToString());
   return std::unique_ptr<StateStore>(
-      new StateStore(std::unique_ptr<rocksdb::DB>(raw), StateDirOrigin::kMarked));
+      new StateStore(std::unique_ptr<rocksdb::DB>(raw), StateDirOrigin::kMarked, dir));
 }
 
 std::vector<uint16_t> StateStore::Tasks() const {
@@ -519,6 +524,27 @@ uint64_t StateStore::PendingCompactionBytes() const {
   uint64_t v = 0;
   db_->GetIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v);
   return v;
+}
+
+const WriteStalls& StateStore::SampleWriteStalls() {
+  uint64_t stopped = 0, delayed_rate = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &stopped);
+  db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &delayed_rate);
+  WriteStalls::Condition now = WriteStalls::Condition::kNormal;
+  if (stopped != 0) {
+    now = WriteStalls::Condition::kStopped;
+  } else if (delayed_rate != 0) {
+    now = WriteStalls::Condition::kDelayed;
+  }
+  if (now != stalls_.condition()) stalls_.Change(now, WriteStalls::Clock::now());
+  return stalls_;
+}
+
+StateStore::Disk StateStore::DiskSpace() const {
+  std::error_code error;
+  const std::filesystem::space_info space = std::filesystem::space(dir_, error);
+  if (error) return {};
+  return {space.available, space.capacity};
 }
 
 }  // namespace c360

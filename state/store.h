@@ -26,6 +26,7 @@
 #include "state/keys.h"
 #include "state/state_dir.h"
 #include "state/state.pb.h"
+#include "state/write_stalls.h"
 
 namespace c360 {
 
@@ -140,7 +141,9 @@ class StateStore {
   // Opens the state directory, creating it if missing or empty; refuses (throws
   // StateDirectoryError, before RocksDB opens it) a directory that is not c360's or has
   // another format (state/state_dir.h). Throws StateError when it cannot be opened.
-  static std::unique_ptr<StateStore> Open(const std::string& dir);
+  // `tune` changes RocksDB's options before it opens (tests: stall triggers, filters).
+  static std::unique_ptr<StateStore> Open(const std::string& dir,
+                                          const std::function<void(rocksdb::Options&)>& tune = {});
   // Opens for reading only, beside a running engine (tools, tests). Throws StateError.
   static std::unique_ptr<StateStore> OpenReadOnly(const std::string& dir);
   // Every task with stored state.
@@ -199,11 +202,21 @@ class StateStore {
   uint64_t LiveDataBytes() const;
   uint64_t PendingCompactionBytes() const;
   uint64_t BlockCacheBytes() const;
+  // Reads RocksDB's write condition now (state/write_stalls.h) and returns the stalls so
+  // far. Called by one thread (the engine's metrics update).
+  const WriteStalls& SampleWriteStalls();
+  // The file system holding the state directory: bytes free to this process, and its size
+  // (0 and 0 when it cannot be read).
+  struct Disk {
+    uint64_t free_bytes = 0;
+    uint64_t capacity_bytes = 0;
+  };
+  Disk DiskSpace() const;
 
  private:
   friend class StateView;
-  StateStore(std::unique_ptr<rocksdb::DB> db, StateDirOrigin origin)
-      : db_(std::move(db)), origin_(origin) {}
+  StateStore(std::unique_ptr<rocksdb::DB> db, StateDirOrigin origin, std::string dir)
+      : db_(std::move(db)), origin_(origin), dir_(std::move(dir)) {}
   void ScanPrefix(const std::string& prefix,
                   const std::function<void(std::string_view key, std::string_view value)>& fn,
                   const rocksdb::Snapshot* snapshot = nullptr) const;
@@ -213,6 +226,8 @@ class StateStore {
 
   std::unique_ptr<rocksdb::DB> db_;
   StateDirOrigin origin_;
+  std::string dir_;
+  WriteStalls stalls_;
 };
 
 }  // namespace c360

@@ -112,6 +112,7 @@ class Engine::Impl final : public RecordOwner {
   struct Fence {
     uint64_t id;
     std::vector<PublishItem> items;
+    std::chrono::steady_clock::time_point issued;
     bool answered = false;
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
   };

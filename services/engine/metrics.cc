@@ -137,6 +137,27 @@ EngineMetrics::EngineMetrics(const TopicNames& topics)
       commit_seconds_(Define(BuildHistogram(), "state_commit_seconds",
                              "Time to write one batch's WriteBatch to RocksDB", *registry_)
                           .Add({}, CommitTimeBounds())),
+      fence_seconds_(Define(BuildHistogram(), "output_fence_seconds",
+                            "Round trip of one output fence (an offset commit in this "
+                            "member's group generation), accepted or refused",
+                            *registry_)
+                         .Add({}, FenceTimeBounds())),
+      write_stall_(Define(BuildGauge(), "rocksdb_write_stall",
+                          "RocksDB's write condition: 0 normal, 1 writes delayed, 2 writes "
+                          "stopped (compaction is behind; commits wait)",
+                          *registry_)
+                       .Add({})),
+      write_stall_seconds_(Define(BuildCounter(), "rocksdb_write_stall_seconds_total",
+                                  "Time RocksDB delayed or stopped writes", *registry_)
+                               .Add({})),
+      disk_free_bytes_(Define(BuildGauge(), "state_disk_free_bytes",
+                              "Bytes free to the engine on the file system of its state "
+                              "directory",
+                              *registry_)
+                           .Add({})),
+      disk_capacity_bytes_(Define(BuildGauge(), "state_disk_capacity_bytes",
+                                  "Size of the file system of the state directory", *registry_)
+                               .Add({})),
       restore_seconds_(
           Define(BuildHistogram(), "changelog_restore_seconds",
                  "Time to restore one assigned task's state from its changelog "
@@ -251,6 +272,10 @@ void EngineMetrics::Update(const EngineStats& stats) {
   live_bytes_.Set(static_cast<double>(stats.state_live_bytes));
   pending_compaction_bytes_.Set(static_cast<double>(stats.state_pending_compaction_bytes));
   block_cache_bytes_.Set(static_cast<double>(stats.state_block_cache_bytes));
+  write_stall_.Set(stats.state_write_stall);
+  Advance(write_stall_seconds_, stats.state_write_stall_seconds);
+  disk_free_bytes_.Set(static_cast<double>(stats.state_disk_free_bytes));
+  disk_capacity_bytes_.Set(static_cast<double>(stats.state_disk_capacity_bytes));
 
   // Series of tasks and partitions this engine no longer owns go away.
   for (auto it = stream_time_.begin(); it != stream_time_.end();) {
@@ -299,6 +324,8 @@ void EngineMetrics::AddShadowDiffs(BucketCounts& diffs) {
 }
 
 void EngineMetrics::ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
+
+void EngineMetrics::ObserveFence(double seconds) { fence_seconds_.Observe(seconds); }
 void EngineMetrics::ObserveRestore(double seconds) { restore_seconds_.Observe(seconds); }
 void EngineMetrics::CountRebalance() { rebalances_.Increment(); }
 

@@ -42,6 +42,9 @@ class EngineMetrics {
   // Adds |shadow risk - live risk| of the re-scores since the last call and clears `diffs`.
   void AddShadowDiffs(BucketCounts& diffs);
   void ObserveCommit(double seconds);
+  // An output fence's round trip: from the asynchronous commit to the coordinator's answer
+  // (accepted or refused), or a synchronous one at a revocation.
+  void ObserveFence(double seconds);
   // A task's restore from its changelog (SPEC 6.4), from its assignment to its state being
   // the changelog's.
   void ObserveRestore(double seconds);
@@ -114,6 +117,11 @@ class EngineMetrics {
   prometheus::Gauge& block_cache_bytes_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Histogram& commit_seconds_;
+  prometheus::Histogram& fence_seconds_;
+  prometheus::Gauge& write_stall_;
+  prometheus::Counter& write_stall_seconds_;
+  prometheus::Gauge& disk_free_bytes_;
+  prometheus::Gauge& disk_capacity_bytes_;
   prometheus::Histogram& restore_seconds_;
   prometheus::Counter& rebalances_;
   prometheus::Family<prometheus::Gauge>& standby_lag_family_;

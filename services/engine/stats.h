@@ -58,6 +58,11 @@ struct EngineStats {
   uint64_t state_live_bytes = 0;
   uint64_t state_pending_compaction_bytes = 0;
   uint64_t state_block_cache_bytes = 0;
+  int state_write_stall = 0;  // 0 none, 1 writes delayed, 2 writes stopped
+  double state_write_stall_seconds = 0;
+  // The file system of the state directory.
+  uint64_t state_disk_free_bytes = 0;
+  uint64_t state_disk_capacity_bytes = 0;
 };
 
 // Histogram buckets (upper bounds, seconds). A record usually takes 1-3 us here
@@ -72,6 +77,11 @@ inline std::vector<double> ProcessingTimeBounds() {
 // batch.
 inline std::vector<double> CommitTimeBounds() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+// An output fence is one offset commit to the group coordinator: a round trip to the
+// broker, a few milliseconds on a healthy cluster.
+inline std::vector<double> FenceTimeBounds() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 }
 // From a record's Kafka timestamp to its alert's delivery: tens of milliseconds live,
 // minutes when catching up (a replay of history lands above the last bucket).
