@@ -1,6 +1,7 @@
 // The engine (engine.h); Engine::Impl: construction, start and stop, stats and readiness
 // (engine_impl.h).
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 
@@ -18,7 +19,7 @@ Engine::Impl::~Impl() {
   try {
     transaction_job_.Wait();  // a transaction under way uses the producer
   } catch (const std::exception& e) {
-    spdlog::warn("event=transaction_failed error=\"{}\" action=stop", e.what());
+    spdlog::warn("event=transaction_failed error={} action=stop", LogValue(e.what()));
   }
   tasks_.clear();  // releases buffered messages before the consumer goes
   fence_queue_.reset();
@@ -43,17 +44,18 @@ void Engine::Impl::Start() {
     throw EngineError(e.what());
   }
   if (store_->origin() == StateDirOrigin::kCreated) {
-    spdlog::info("event=state_created state_dir={} format={}", settings_.state_dir, kStateFormat);
+    spdlog::info("event=state_created state_dir={} format={}", LogValue(settings_.state_dir),
+                 kStateFormat);
   } else if (store_->origin() == StateDirOrigin::kAdopted) {
     spdlog::warn(
         "event=state_adopted state_dir={} format={} reason=\"c360 state without a "
         "format marker (written before it existed): marked now\"",
-        settings_.state_dir, kStateFormat);
+        LogValue(settings_.state_dir), kStateFormat);
   } else if (store_->origin() == StateDirOrigin::kUpgraded) {
     spdlog::warn(
         "event=state_upgraded state_dir={} format={} reason=\"state of an older c360: "
         "marked with this format now; customers move to it as they are loaded\"",
-        settings_.state_dir, kStateFormat);
+        LogValue(settings_.state_dir), kStateFormat);
   }
   if (!producer_) CreateClients();
   CheckTopics();
@@ -89,13 +91,13 @@ void Engine::Impl::Start() {
       "max_task_idle_ms={} timer_grace_ms={} retention_days={} "
       "cache_max_customers={} threads={} kafka_overrides={} processing_guarantee={} "
       "transactional_id={}",
-      settings_.brokers, settings_.group, settings_.state_dir,
+      LogValue(settings_.brokers), LogValue(settings_.group), LogValue(settings_.state_dir),
       settings_.wall_clock ? "wall" : "event",
       settings_.format == OutputFormat::kJson ? "json" : "protobuf", config_.batch_max_records,
       config_.batch_max_ms, config_.batch_catchup_ms, config_.max_task_idle_ms,
       config_.timer_grace_ms, config_.retention_days, config_.cache_max_customers, config_.threads,
       config_.kafka.size(), config_.exactly_once ? "exactly_once" : "at_least_once",
-      config_.exactly_once ? TransactionalId() : "none");
+      LogValue(config_.exactly_once ? TransactionalId() : "none"));
 }
 
 void Engine::Impl::OnDelivered(std::function<void(const state::v1::OutboxEntry&)> callback) {
@@ -160,6 +162,12 @@ EngineStats Engine::Impl::CurrentStats() const {
     s.state_live_bytes = store_->LiveDataBytes();
     s.state_pending_compaction_bytes = store_->PendingCompactionBytes();
     s.state_block_cache_bytes = store_->BlockCacheBytes();
+    const WriteStalls& stalls = store_->SampleWriteStalls();
+    s.state_write_stall = static_cast<int>(stalls.condition());
+    s.state_write_stall_seconds = stalls.Seconds(WriteStalls::Clock::now());
+    const StateStore::Disk disk = store_->DiskSpace();
+    s.state_disk_free_bytes = disk.free_bytes;
+    s.state_disk_capacity_bytes = disk.capacity_bytes;
   }
   return s;
 }
@@ -211,7 +219,7 @@ void Engine::Impl::PublishStats() {
   metrics_.Update(s);
   std::lock_guard lock(stats_mu_);
   if (r.ready != readiness_.ready) {
-    spdlog::info("event=readiness ready={} reason=\"{}\"", r.ready, r.reason);
+    spdlog::info("event=readiness ready={} reason={}", r.ready, LogValue(r.reason));
   }
   published_stats_ = std::move(s);
   readiness_ = std::move(r);

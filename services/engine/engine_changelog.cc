@@ -15,6 +15,7 @@
 // The inputs then resume at the restored state's offsets. The engine writes with an epoch
 // above every epoch it read, so that its batches win over a zombie's.
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -88,8 +89,8 @@ void Engine::Impl::EnsureChangelogTopic(int partitions) {
                 {{"cleanup.policy", "delete"},
                  {"retention.ms", std::to_string(config_.changelog_retention_ms)}},
                 kMetadataTimeoutMs);
-    spdlog::info("event=changelog_topic_created topic={} partitions={} retention_ms={}", topic,
-                 partitions, config_.changelog_retention_ms);
+    spdlog::info("event=changelog_topic_created topic={} partitions={} retention_ms={}",
+                 LogValue(topic), partitions, config_.changelog_retention_ms);
     have = partitions;
   }
   if (have != partitions) {

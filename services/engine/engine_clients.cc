@@ -1,6 +1,7 @@
 // Engine::Impl: the Kafka clients: their properties, librdkafka's callbacks, the fenced producer's
 // replacement (engine_impl.h).
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -150,8 +151,8 @@ void Engine::Impl::ReplaceFencedProducer(const std::string& why) {
                       "id " +
                       transactional_id_ + " (engine.transactional_id, docs/config.md)");
   }
-  spdlog::warn("event=producer_fenced transactional_id={} reason=\"{}\" action=new_producer",
-               transactional_id_, why);
+  spdlog::warn("event=producer_fenced transactional_id={} reason={} action=new_producer",
+               LogValue(transactional_id_), LogValue(why));
   rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   for (int i = 0; i < 500 && in_flight_ > 0; ++i) rd_kafka_poll(producer_.get(), 10);
   in_flight_ = 0;  // what the dead producer never reported, it never will
@@ -193,9 +194,9 @@ void Engine::Impl::OnKafkaError(rd_kafka_t* rk, int err, const char* reason, voi
   auto* self = static_cast<Impl*>(opaque);
   ++self->kafka_errors_;
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  spdlog::warn("event=kafka_error client={} error={} reason=\"{}\" action=retry",
+  spdlog::warn("event=kafka_error client={} error={} reason={} action=retry",
                rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer" : "producer",
-               rd_kafka_err2name(code), reason);
+               rd_kafka_err2name(code), LogValue(reason));
 }
 
 // The consumer's statistics (every second): how many brokers its connections reach.
@@ -215,8 +216,8 @@ int Engine::Impl::OnKafkaStats(rd_kafka_t*, char* json, size_t json_len, void* o
 
 void Engine::Impl::OnKafkaLog(const rd_kafka_t* rk, int level, const char* facility,
                               const char* buf) {
-  spdlog::log(LogLevelOf(level), "event=rdkafka client={} facility={} message=\"{}\"",
-              rd_kafka_name(rk), facility, buf);
+  spdlog::log(LogLevelOf(level), "event=rdkafka client={} facility={} message={}",
+              LogValue(rd_kafka_name(rk)), LogValue(facility), LogValue(buf));
 }
 
 }  // namespace c360

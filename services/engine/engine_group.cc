@@ -2,6 +2,7 @@
 // engine owns each task, for queries on any engine; this engine's address and standbys
 // (engine_impl.h). Called on the HTTP server's threads.
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 
@@ -42,7 +43,7 @@ std::map<uint16_t, std::string> Engine::Impl::Owners(std::chrono::milliseconds m
     }
   } catch (const KafkaError& e) {
     // The last answer stands until the changelog can be read again.
-    spdlog::warn("event=owners_unknown error=\"{}\" action=keep_last", e.what());
+    spdlog::warn("event=owners_unknown error={} action=keep_last", LogValue(e.what()));
     return owners_;
   }
   owners_ = std::move(owners);

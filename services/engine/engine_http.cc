@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "services/api/customer_api.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -47,8 +48,8 @@ api::PeerFetch PeerFetcher(const Engine& engine) {
     if (!http.auth_token.empty()) headers.emplace("Authorization", "Bearer " + http.auth_token);
     httplib::Result r = client.Get(target.c_str(), headers);
     if (!r) {
-      spdlog::warn("event=peer_unreachable peer={} error=\"{}\"", address,
-                   httplib::to_string(r.error()));
+      spdlog::warn("event=peer_unreachable peer={} error={}", LogValue(address),
+                   LogValue(httplib::to_string(r.error())));
       return std::nullopt;
     }
     HttpResponse out{r->status, r->get_header_value("Content-Type"), r->body, {}};

@@ -2,6 +2,7 @@
 // (engine_impl.h).
 #include "services/engine/engine_impl.h"
 #include "services/engine/kafka_record.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -209,9 +210,9 @@ void Engine::Impl::Route(rd_kafka_message_t* msg) {
   }
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++kafka_errors_;
-    spdlog::warn("event=consumer_error topic={} partition={} error=\"{}\"",
-                 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->partition,
-                 rd_kafka_message_errstr(msg));
+    spdlog::warn("event=consumer_error topic={} partition={} error={}",
+                 LogValue(msg->rkt ? rd_kafka_topic_name(msg->rkt) : ""), msg->partition,
+                 LogValue(rd_kafka_message_errstr(msg)));
     rd_kafka_message_destroy(msg);
     return;
   }

@@ -1,6 +1,7 @@
 // Engine::Impl: the outputs: the fence or the transaction, the producer, delivery reports
 // (engine_impl.h).
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -162,7 +163,7 @@ bool Engine::Impl::FinishTransaction(bool wait) {
   held_ = std::move(again);
   ++fence_rejections_;
   fence_retry_at_ = std::chrono::steady_clock::now() + kFenceRetry;
-  spdlog::warn("event=transaction_aborted error=\"{}\" held_outputs={} action=hold", *aborted,
+  spdlog::warn("event=transaction_aborted error={} held_outputs={} action=hold", LogValue(*aborted),
                held_.size());
   return true;
 }
@@ -192,7 +193,7 @@ void Engine::Impl::IssueFence() {
     RejectFences(err);
     return;
   }
-  fences_.push_back(Fence{id, std::move(held_)});
+  fences_.push_back(Fence{id, std::move(held_), std::chrono::steady_clock::now()});
   held_.clear();
 }
 
@@ -213,6 +214,9 @@ void Engine::Impl::ServeFences() {
         if (fence.id == id) {
           fence.answered = true;
           fence.error = err;
+          metrics_.ObserveFence(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - fence.issued)
+                  .count());
         }
       }
     }
@@ -244,8 +248,13 @@ void Engine::Impl::FenceNow(rd_kafka_t* rk) {
   std::vector<PublishItem> waiting = TakeUnpublished();
   if (waiting.empty()) return;
   PartitionList offsets = FenceOffsets();
-  const rd_kafka_resp_err_t err =
-      offsets->cnt == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(rk, offsets.get(), 0);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (offsets->cnt != 0) {
+    const auto issued = std::chrono::steady_clock::now();
+    err = rd_kafka_commit(rk, offsets.get(), 0);
+    metrics_.ObserveFence(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - issued).count());
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++fence_rejections_;
     spdlog::warn("event=output_fence_rejected error={} held_outputs={} action=keep_in_outbox",
@@ -333,8 +342,8 @@ void Engine::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* 
     const auto* flight = static_cast<const InFlight*>(msg->_private);
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && !purged) {
       ++self->kafka_errors_;
-      spdlog::warn("event=publish_failed topic={} error=\"{}\" action=abort_transaction",
-                   flight->entry.topic(), rd_kafka_err2str(msg->err));
+      spdlog::warn("event=publish_failed topic={} error={} action=abort_transaction",
+                   LogValue(flight->entry.topic()), LogValue(rd_kafka_err2str(msg->err)));
     }
     return;
   }
@@ -342,8 +351,8 @@ void Engine::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* 
   if (purged) return;  // not sent (assignment lost, or the engine is going): it stays in the outbox
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++self->kafka_errors_;
-    spdlog::warn("event=publish_failed topic={} error=\"{}\" action=retry", flight->entry.topic(),
-                 rd_kafka_err2str(msg->err));
+    spdlog::warn("event=publish_failed topic={} error={} action=retry",
+                 LogValue(flight->entry.topic()), LogValue(rd_kafka_err2str(msg->err)));
     self->failed_.push_back(std::move(flight));
     return;
   }

@@ -10,6 +10,7 @@
 // (wrapping around): with members of equal ranges, every task then has a warm copy on
 // both engines that may take it over (one engine when there are two).
 #include "services/engine/engine_impl.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -94,10 +95,12 @@ void Engine::Impl::StandbyLoop() {
         metrics_.SetStandbyLag(task, std::max<int64_t>(0, sync.high - sync.from));
         if (sync.restored) {
           spdlog::debug("event=standby_synced task={} from={} records_read={} batches_applied={}",
-                        task, sync.how, sync.read.records_read, sync.read.batches_applied);
+                        task, LogValue(sync.how), sync.read.records_read,
+                        sync.read.batches_applied);
         }
       } catch (const std::exception& e) {
-        spdlog::warn("event=standby_sync_failed task={} error=\"{}\" action=retry", task, e.what());
+        spdlog::warn("event=standby_sync_failed task={} error={} action=retry", task,
+                     LogValue(e.what()));
       }
       lock.lock();
       standby_busy_ = -1;

@@ -18,6 +18,7 @@
 #include "scoring/config.h"
 #include "services/engine/kafka_record.h"
 #include "services/engine/task.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -212,7 +213,7 @@ int RunFeatures(const FeaturesOptions& options, std::ostream& out,
         msg->rkt ? TopicOf(config.topics, rd_kafka_topic_name(msg->rkt)) : std::nullopt;
     if (!topic || msg->partition < 0 || msg->partition >= tasks) {
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        spdlog::warn("event=kafka_error message=\"{}\"", rd_kafka_message_errstr(msg));
+        spdlog::warn("event=kafka_error message={}", LogValue(rd_kafka_message_errstr(msg)));
       }
       rd_kafka_message_destroy(msg);
       continue;
@@ -230,7 +231,7 @@ int RunFeatures(const FeaturesOptions& options, std::ostream& out,
       task.MarkAtEnd(*topic);
       --open;
     } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::warn("event=kafka_error message=\"{}\"", rd_kafka_message_errstr(msg));
+      spdlog::warn("event=kafka_error message={}", LogValue(rd_kafka_message_errstr(msg)));
       rd_kafka_message_destroy(msg);
       continue;
     } else {

@@ -1,4 +1,5 @@
 #include "services/http/http_server.h"
+#include "common/logfmt.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -377,8 +378,8 @@ void HttpServer::Impl::Start(const std::string& address) {
   workers_.Start(options_.workers, options_.max_queued);
   Accept();
   io_thread_ = std::thread([this] { RunIo(); });
-  spdlog::info("event=http_listening address={}:{} tls={} auth={}", host_, port_, tls_.has_value(),
-               !options_.auth_token.empty());
+  spdlog::info("event=http_listening address={}:{} tls={} auth={}", LogValue(host_), port_,
+               tls_.has_value(), !options_.auth_token.empty());
 }
 
 void HttpServer::Impl::Accept() {
@@ -386,7 +387,8 @@ void HttpServer::Impl::Accept() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of file descriptors and the like: try again shortly rather than spin.
-      if (ShouldLogRefusal()) spdlog::warn("event=http_accept_failed error=\"{}\"", ec.message());
+      if (ShouldLogRefusal())
+        spdlog::warn("event=http_accept_failed error={}", LogValue(ec.message()));
       accept_retry_.expires_after(std::chrono::milliseconds(100));
       accept_retry_.async_wait([this](ErrorCode wait_ec) {
         if (!wait_ec) Accept();
@@ -416,7 +418,7 @@ void HttpServer::Impl::RunIo() {
       ioc_.run();
       return;
     } catch (const std::exception& e) {
-      spdlog::error("event=http_io_failed error=\"{}\" action=continue", e.what());
+      spdlog::error("event=http_io_failed error={} action=continue", LogValue(e.what()));
     }
   }
 }

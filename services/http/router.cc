@@ -1,4 +1,5 @@
 #include "services/http/router.h"
+#include "common/logfmt.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -273,7 +274,8 @@ HttpResponse Router::Run(const Routed& routed) {
   try {
     return (*routed.handler)(routed.request);
   } catch (const std::exception& e) {
-    spdlog::error("event=http_handler_failed route={} error=\"{}\"", routed.route, e.what());
+    spdlog::error("event=http_handler_failed route={} error={}", LogValue(routed.route),
+                  LogValue(e.what()));
   }
   return JsonError(500, "internal_error",
                    "the request could not be answered; the server's log says why "

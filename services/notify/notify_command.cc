@@ -23,6 +23,7 @@
 #include "services/http/http_server.h"
 #include "services/notify/notify_config.h"
 #include "services/notify/route_worker.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 namespace {
@@ -209,8 +210,9 @@ void ProduceDeadLetter(Shared& shared, std::unique_ptr<Undeliverable> letter) {
     // Not queued (the queue is full): the alert stays undone and is read again after a
     // restart; say so loudly.
     rd_kafka_headers_destroy(headers);
-    spdlog::error("event=notify_deadletter_failed route={} alert_id={} error=\"{}\"", opaque->route,
-                  a.alert.alert_id(), rd_kafka_err2str(err));
+    spdlog::error("event=notify_deadletter_failed route={} alert_id={} error={}",
+                  LogValue(opaque->route), LogValue(a.alert.alert_id()),
+                  LogValue(rd_kafka_err2str(err)));
     delete opaque;
   }
 }
@@ -220,8 +222,9 @@ void OnDeadLetterReport(rd_kafka_t*, const rd_kafka_message_t* msg, void* app) {
   auto& shared = *static_cast<Shared*>(app);
   std::unique_ptr<Undeliverable> letter(static_cast<Undeliverable*>(msg->_private));
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("event=notify_deadletter_retry route={} alert_id={} error=\"{}\"", letter->route,
-                 letter->alert->alert.alert_id(), rd_kafka_err2str(msg->err));
+    spdlog::warn("event=notify_deadletter_retry route={} alert_id={} error={}",
+                 LogValue(letter->route), LogValue(letter->alert->alert.alert_id()),
+                 LogValue(rd_kafka_err2str(msg->err)));
     ProduceDeadLetter(shared, std::move(letter));  // until the broker takes it
     return;
   }
@@ -317,7 +320,7 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
     std::cerr << "c360 notify: " << e.what() << std::endl;
     return 1;
   }
-  spdlog::info("event=http_listening address={}:{}", http.host(), http.port());
+  spdlog::info("event=http_listening address={}:{}", LogValue(http.host()), http.port());
 
   KafkaHandle consumer;
   KafkaHandle producer;
@@ -373,7 +376,7 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || !sync) {
       for (const auto& [partition, offset] : offsets) shared.tracker.Committed(partition, offset);
     } else {
-      spdlog::warn("event=notify_commit_failed error=\"{}\"", rd_kafka_err2str(e));
+      spdlog::warn("event=notify_commit_failed error={}", LogValue(rd_kafka_err2str(e)));
     }
   };
 
@@ -407,7 +410,7 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
     }
     if (counts[1] == 0) {
       CreateTopic(producer.get(), config.deadletter_topic, counts[0], {}, 10'000);
-      spdlog::info("event=topic_created topic={} partitions={}", config.deadletter_topic,
+      spdlog::info("event=topic_created topic={} partitions={}", LogValue(config.deadletter_topic),
                    counts[0]);
     }
   } catch (const KafkaError& e) {
@@ -421,8 +424,8 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
     std::cerr << "c360 notify: subscribe: " << rd_kafka_err2str(e) << std::endl;
     return 1;
   }
-  spdlog::info("event=notify_started group={} topic={} routes={}", config.group,
-               config.alerts_topic, config.routes.size());
+  spdlog::info("event=notify_started group={} topic={} routes={}", LogValue(config.group),
+               LogValue(config.alerts_topic), config.routes.size());
 
   auto last_commit = SteadyClock::now();
   bool paused = false;
@@ -448,7 +451,7 @@ int RunNotify(const NotifyOptions& options, const std::function<bool()>& stop) {
     if (!msg) continue;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        spdlog::warn("event=kafka_error message=\"{}\"", rd_kafka_message_errstr(msg.get()));
+        spdlog::warn("event=kafka_error message={}", LogValue(rd_kafka_message_errstr(msg.get())));
       }
       continue;
     }

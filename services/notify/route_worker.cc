@@ -1,4 +1,5 @@
 #include "services/notify/route_worker.h"
+#include "common/logfmt.h"
 
 #include <httplib.h>
 #include <openssl/hmac.h>
@@ -217,8 +218,9 @@ Outcome RouteWorker::Deliver(const PreparedAlert& p) {
       out.last_error += " (gave up after " + std::to_string(route_.max_retry_seconds) + " s)";
       return out;
     }
-    spdlog::debug("event=notify_retry route={} alert_id={} attempt={} error=\"{}\" wait_ms={}",
-                  route_.name, p.alert.alert_id(), out.attempts, out.last_error, wait.count());
+    spdlog::debug("event=notify_retry route={} alert_id={} attempt={} error={} wait_ms={}",
+                  LogValue(route_.name), LogValue(p.alert.alert_id()), out.attempts,
+                  LogValue(out.last_error), wait.count());
     on_retry_();
     if (!SleepUntil(next)) return out;
   }
@@ -240,8 +242,9 @@ void RouteWorker::Run() {
       if (stopping_ && !outcome.delivered) return;  // undone: read again after a restart
     }
     if (!outcome.delivered) {
-      spdlog::warn("event=notify_failed route={} alert_id={} attempts={} error=\"{}\"", route_.name,
-                   job.alert->alert.alert_id(), outcome.attempts, outcome.last_error);
+      spdlog::warn("event=notify_failed route={} alert_id={} attempts={} error={}",
+                   LogValue(route_.name), LogValue(job.alert->alert.alert_id()), outcome.attempts,
+                   LogValue(outcome.last_error));
     }
     done_(job, outcome);
   }
