@@ -5,8 +5,6 @@
 FROM debian:12 AS build
 WORKDIR /src
 COPY scripts/setup scripts/setup
-# The page's chart library comes from npm (web/package-lock.json) and is built into c360.
-COPY web/package.json web/package-lock.json web/
 RUN scripts/setup --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
 # RelWithDebInfo (-O2): the build the tests run on; stripped below.
