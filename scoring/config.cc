@@ -3,11 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <iostream>
 #include <functional>
 #include <vector>
 
 #include "common/config_values.h"
 #include "common/kafka_properties.h"
+#include "common/log_redaction.h"
 #include "scoring/churn_model.h"
 
 namespace c360 {
@@ -472,6 +474,18 @@ Config ParseConfig(const std::string& yaml_text) {
     return Parse(YAML::Load(yaml_text), "");
   } catch (const YAML::Exception& e) {
     throw ConfigError(std::string("config: ") + e.what());
+  }
+}
+
+std::optional<Config> LoadClientConfig(const std::string& command, const std::string& path) {
+  if (path.empty()) return Config{};
+  try {
+    Config config = LoadConfig(path);
+    RedactLogs(Redactor(config.kafka));
+    return config;
+  } catch (const ConfigError& e) {
+    std::cerr << "c360 " << command << ": " << e.what() << std::endl;
+    return std::nullopt;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -188,5 +189,11 @@ struct Config {
 Config LoadConfig(const std::string& path);
 // The same from YAML text (tests).
 Config ParseConfig(const std::string& yaml_text);
+
+// For the commands that read the engine's config file for its Kafka properties and topic
+// names only (`c360 gen` and `c360 tail --config`, SPEC section 7): the config at `path`,
+// the defaults when `path` is empty. Its secrets are kept out of the log from then on. On
+// an error: one line "c360 <command>: config key ...: ..." on stderr, and nullopt.
+std::optional<Config> LoadClientConfig(const std::string& command, const std::string& path);
 
 }  // namespace c360

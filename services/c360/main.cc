@@ -1,11 +1,14 @@
 // The one c360 binary: `c360 <command> [flags]`. Flags are validated before anything
-// starts; a bad one gets one line on stderr naming it and exit code 2.
+// starts; a bad one gets one line on stderr naming it and exit code 2. Every flag can also
+// come from the environment (containers): --state-dir from C360_STATE_DIR, and so on; a
+// flag given on the command line wins.
 
 #include <CLI/CLI.hpp>
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "services/notify/notify_command.h"
 #include "services/generator/gen_command.h"
 #include "services/tail/tail_command.h"
+#include "common/logfmt.h"
 
 #ifdef C360_JEMALLOC
 // jemalloc's options, read when it starts (an operator's MALLOC_CONF adds to them): freed
@@ -35,6 +39,19 @@ namespace {
 
 constexpr int kUsageError = 2;
 
+// C360_STATE_DIR for --state-dir: each command's flags from the environment.
+void FlagsFromEnvironment(CLI::App& app) {
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (CLI::Option* option : command->get_options()) {
+      const std::vector<std::string>& names = option->get_lnames();
+      if (names.empty() || names[0] == "help") continue;
+      std::string env = "C360_" + names[0];
+      for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+      option->envname(env);
+    }
+  }
+}
+
 // libprotobuf's own log lines, in the logfmt log. A failed parse ("... when parsing a
 // protocol buffer", e.g. invalid UTF-8) is already a dead letter with that reason, so it
 // is debug detail; anything else keeps its weight.
@@ -47,7 +64,8 @@ void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line,
       message.find("parsing a protocol buffer") != std::string::npos) {
     as = spdlog::level::debug;
   }
-  spdlog::log(as, "event=protobuf_log source={}:{} message=\"{}\"", file, line, message);
+  spdlog::log(as, "event=protobuf_log source={}:{} message={}", file, line,
+              c360::LogValue(message));
 }
 
 }  // namespace
@@ -63,6 +81,14 @@ int main(int argc, char** argv) {
   CLI::App app{"c360: streaming customer health (Kafka in, scores and alerts out)", "c360"};
   app.set_version_flag("--version", "c360 " + std::string(c360::kVersion));
   app.require_subcommand(1, 1);
+  // Options of c360 itself may follow the command: c360 engine --log-level debug ...
+  app.fallthrough();
+  std::string log_level;
+  app.add_option("--log-level", log_level,
+                 "Least severe log line written: trace, debug, info, warn, error, critical or "
+                 "off (default info, or the engine config's log_level)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->envname("C360_LOG_LEVEL");
 
   c360::BrokerOptions broker;
   c360::gen::GenOptions gen;
@@ -78,6 +104,7 @@ int main(int argc, char** argv) {
   CLI::App* tail_cmd = c360::AddTailCommand(app, &tail);
   CLI::App* features_cmd = c360::AddFeaturesCommand(app, &features);
   CLI::App* notify_cmd = c360::AddNotifyCommand(app, &notify);
+  FlagsFromEnvironment(app);
 
   try {
     app.parse(argc, argv);
@@ -104,6 +131,9 @@ int main(int argc, char** argv) {
     std::cerr << command << ": " << message << " (see " << command << " --help)" << std::endl;
     return kUsageError;
   }
+
+  if (!log_level.empty()) spdlog::set_level(spdlog::level::from_str(log_level));
+  engine.log_level = log_level;
 
   const auto stop = [] { return c360::shutdown::Requested(); };
   try {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "services/engine/engine_http.h"
+#include "common/logfmt.h"
 
 namespace c360 {
 
@@ -117,7 +118,9 @@ int RunEngine(const EngineOptions& options) {
   // included) or an error.
   const Redactor redactor(settings->config.kafka, {settings->config.http.auth_token});
   RedactLogs(redactor);
-  spdlog::set_level(spdlog::level::from_str(settings->config.log_level));
+  // --log-level (or C360_LOG_LEVEL) over the config's log_level.
+  spdlog::set_level(spdlog::level::from_str(options.log_level.empty() ? settings->config.log_level
+                                                                      : options.log_level));
   Engine engine(std::move(*settings), SystemClock::Instance());
   // The Kafka clients before anything binds or opens: a property set librdkafka refuses
   // only when it builds a client is a config error too (exit 2).
@@ -150,11 +153,11 @@ int RunEngine(const EngineOptions& options) {
     engine.Start();
     engine.Run([] { return shutdown::Requested(); });
   } catch (const EngineRefused& e) {
-    spdlog::error("event=engine_refused error=\"{}\"", e.what());
+    spdlog::error("event=engine_refused error={}", LogValue(e.what()));
     std::cerr << "c360 engine: " << e.what() << std::endl;
     return 2;
   } catch (const std::exception& e) {  // EngineError; anything else is one too
-    spdlog::error("event=engine_failed error=\"{}\"", e.what());
+    spdlog::error("event=engine_failed error={}", LogValue(e.what()));
     std::cerr << "c360 engine: " << e.what() << std::endl;
     return 1;
   }

@@ -21,6 +21,7 @@ struct EngineOptions {
   std::string clock = "wall";
   std::string group = "c360";
   std::string output_format = "protobuf";
+  std::string log_level;  // --log-level (C360_LOG_LEVEL); empty: the config's log_level
 };
 
 CLI::App* AddEngineCommand(CLI::App& app, EngineOptions* options);

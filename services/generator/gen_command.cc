@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/kafka.h"
+#include "scoring/config.h"
 #include "services/generator/simulation.h"
 
 namespace c360::gen {
@@ -39,7 +40,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 class Producer {
  public:
   Producer(const GenOptions& options, Tally* tally) : options_(options) {
-    KafkaConf conf = MakeConf({
+    KafkaProperties properties = {
         {"bootstrap.servers", options.brokers},
         // Java's partitioner, so Kafka Streams and Java producers agree on the partition.
         {"partitioner", "murmur2_random"},
@@ -52,7 +53,10 @@ class Producer {
         {"compression.codec", "lz4"},
         {"enable.idempotence", "true"},
         {"message.timeout.ms", "60000"},
-    });
+    };
+    // The config's (TLS, SASL, tuning) after gen's own, so that they win.
+    properties.insert(properties.end(), options.kafka.begin(), options.kafka.end());
+    KafkaConf conf = MakeConf(properties);
     rd_kafka_conf_set_dr_msg_cb(conf.get(), OnDelivery);
     rd_kafka_conf_set_opaque(conf.get(), tally);
     char err[512];
@@ -131,6 +135,10 @@ CLI::App* AddGenCommand(CLI::App& app, GenOptions* o) {
       "support-heavy, late payer, disengaged, churning)");
   cmd->add_option("--brokers", o->brokers, "Kafka bootstrap servers, e.g. 127.0.0.1:9092")
       ->required();
+  cmd->add_option("--config", o->config_path,
+                  "The engine's config file: its kafka.* properties (TLS, SASL) and topics.* "
+                  "names")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--customers", o->customers, "Number of customers")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
@@ -157,7 +165,14 @@ CLI::App* AddGenCommand(CLI::App& app, GenOptions* o) {
   return cmd;
 }
 
-int RunGen(const GenOptions& options, std::ostream& out, const std::function<bool()>& stop) {
+int RunGen(const GenOptions& given, std::ostream& out, const std::function<bool()>& stop) {
+  GenOptions options = given;
+  if (!options.config_path.empty()) {
+    const std::optional<Config> config = LoadClientConfig("gen", options.config_path);
+    if (!config) return 2;
+    options.kafka = config->kafka;
+    options.topics = config->topics;
+  }
   const TimeMs now = SystemClock::Instance().NowMs();
   SimulationOptions sim;
   sim.customers = options.customers;

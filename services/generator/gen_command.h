@@ -16,6 +16,7 @@ namespace c360::gen {
 
 struct GenOptions {
   std::string brokers;
+  std::string config_path;  // the engine's config: its kafka.* properties and topic names
   int customers = 100;
   double rate = 0;     // events/s; 0 = as fast as possible
   int64_t events = 0;  // stop after this many records (profiles included); 0 = no cap
@@ -25,7 +26,8 @@ struct GenOptions {
   std::string format = "protobuf";
   bool live = false;  // after the history, go on in real time until stopped
   TopicNames topics;
-  std::function<void()> on_history_done;  // called once the history is delivered (demo)
+  std::map<std::string, std::string> kafka;  // librdkafka properties over gen's defaults
+  std::function<void()> on_history_done;     // called once the history is delivered (demo)
 };
 
 CLI::App* AddGenCommand(CLI::App& app, GenOptions* options);

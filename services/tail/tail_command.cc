@@ -1,6 +1,7 @@
 #include "services/tail/tail_command.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <openssl/evp.h>
 
 #include <iostream>
 #include <memory>
@@ -14,24 +15,18 @@
 #include "c360/v1/ticket.pb.h"
 #include "c360/v1/usage.pb.h"
 #include "common/kafka.h"
+#include "scoring/config.h"
 
 namespace c360 {
 namespace {
 
+// Standard base64 with padding, on one line (OpenSSL's EVP_EncodeBlock).
 std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<uint8_t>(bytes[i + 2]);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < bytes.size() ? kAlphabet[n & 63] : '=');
-  }
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');  // + the NUL OpenSSL writes
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 
@@ -93,7 +88,13 @@ std::string Render(const rd_kafka_message_t* msg, google::protobuf::Message* sch
 CLI::App* AddTailCommand(CLI::App& app, TailOptions* o) {
   CLI::App* cmd = app.add_subcommand("tail", "Print alerts (or another c360 topic) as JSON lines");
   cmd->add_option("--brokers", o->brokers, "Kafka bootstrap servers")->required();
-  cmd->add_option("--topic", o->topic, "Topic to print")->capture_default_str();
+  cmd->add_option("--config", o->config_path,
+                  "The engine's config file: its kafka.* properties (TLS, SASL) and topics.* "
+                  "names (a --topic given is used as it is)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--topic", o->topic,
+                  "Topic to print (default: the alerts topic, c360.alerts unless --config "
+                  "renames it)");
   cmd->add_flag("--from-beginning", o->from_beginning,
                 "Start at the oldest message (default: only new ones)");
   cmd->add_option("--count", o->count, "Stop after N messages (0: until Ctrl-C)")
@@ -102,14 +103,25 @@ CLI::App* AddTailCommand(CLI::App& app, TailOptions* o) {
   return cmd;
 }
 
-int RunTail(const TailOptions& options, std::ostream& out, const std::function<bool()>& stop) {
+int RunTail(const TailOptions& given, std::ostream& out, const std::function<bool()>& stop) {
+  TailOptions options = given;
+  if (!options.config_path.empty()) {
+    const std::optional<Config> config = LoadClientConfig("tail", options.config_path);
+    if (!config) return 2;
+    options.kafka = config->kafka;
+    options.topics = config->topics;
+  }
+  if (options.topic.empty()) options.topic = options.topics.alerts;
   KafkaHandle consumer;
   int partitions = 0;
   try {
-    consumer = MakeClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", options.brokers},
-                                              {"group.id", "c360-tail"},
-                                              {"enable.auto.commit", "false"},
-                                              {"log_level", "3"}});
+    KafkaProperties properties = {{"bootstrap.servers", options.brokers},
+                                  {"group.id", "c360-tail"},
+                                  {"enable.auto.commit", "false"},
+                                  {"log_level", "3"}};
+    // The config's (TLS, SASL, tuning) after tail's own.
+    properties.insert(properties.end(), options.kafka.begin(), options.kafka.end());
+    consumer = MakeClient(RD_KAFKA_CONSUMER, properties);
     partitions = PartitionCounts(consumer.get(), {options.topic}, 10'000)[0];
   } catch (const KafkaError& e) {
     std::cerr << "c360 tail: " << e.what() << std::endl;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <string>
 
 #include "common/topics.h"
@@ -15,10 +16,12 @@ namespace c360 {
 
 struct TailOptions {
   std::string brokers;
-  std::string topic = "c360.alerts";
+  std::string config_path;  // the engine's config: its kafka.* properties and topic names
+  std::string topic;        // empty: topics.alerts
   bool from_beginning = false;
   int64_t count = 0;  // stop after N messages; 0: until stopped
   TopicNames topics;
+  std::map<std::string, std::string> kafka;  // librdkafka properties over tail's defaults
 };
 
 CLI::App* AddTailCommand(CLI::App& app, TailOptions* options);

@@ -88,9 +88,10 @@ def broker(partitions=4, port=0):
         proc.stderr.close()
 
 
-def run_c360(*args, timeout=120):
+def run_c360(*args, timeout=120, env=None):
+    """Runs c360 to its end; `env` adds variables to this process's environment."""
     return subprocess.run([C360, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
 def parse_gen_summary(stdout):
