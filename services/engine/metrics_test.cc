@@ -45,12 +45,27 @@ TEST_F(MetricsTest, EverySpecMetricIsExported) {
   s.lag = {{{"c360.usage", 0}, 0}};
   metrics_.Update(s);
   const std::string text = metrics_.Render();
-  for (const char* name :
-       {"events_consumed_total", "events_deadlettered_total", "alerts_emitted_total",
-        "event_processing_seconds", "event_to_alert_seconds", "consumer_lag", "customers",
-        "stream_time_seconds", "outbox_pending", "state_commit_seconds", "rocksdb_live_data_bytes",
-        "rocksdb_pending_compaction_bytes", "shadow_risk_abs_diff", "build_info",
-        "shadow_level_disagreements_total"}) {
+  for (const char* name : {"events_consumed_total",
+                           "events_deadlettered_total",
+                           "alerts_emitted_total",
+                           "event_processing_seconds",
+                           "event_to_alert_seconds",
+                           "consumer_lag",
+                           "customers",
+                           "stream_time_seconds",
+                           "outbox_pending",
+                           "state_commit_seconds",
+                           "rocksdb_live_data_bytes",
+                           "rocksdb_pending_compaction_bytes",
+                           "shadow_risk_abs_diff",
+                           "build_info",
+                           "shadow_level_disagreements_total",
+                           "ready",
+                           "output_fence_seconds",
+                           "rocksdb_write_stall",
+                           "rocksdb_write_stall_seconds_total",
+                           "state_disk_free_bytes",
+                           "state_disk_capacity_bytes"}) {
     EXPECT_NE(text.find(std::string("# TYPE c360_") + name + " "), std::string::npos) << name;
   }
 }

@@ -200,6 +200,16 @@ class ObservabilityTest(unittest.TestCase):
                 self.assertEqual(samples["c360_outbox_pending"], 0)
                 self.assertGreater(samples["c360_rocksdb_live_data_bytes"], 0)
                 self.assertGreater(samples["c360_state_commit_seconds_count"], 0)
+                # Outputs left through fences, each one timed.
+                self.assertGreater(samples["c360_output_fence_seconds_count"], 0)
+                self.assertGreater(samples["c360_output_fence_seconds_sum"], 0)
+                # The state directory's file system, as the OS reports it.
+                disk = shutil.disk_usage(tmp + "/state")
+                self.assertEqual(samples["c360_state_disk_capacity_bytes"], disk.total)
+                self.assertGreater(samples["c360_state_disk_free_bytes"], 0)
+                self.assertLessEqual(samples["c360_state_disk_free_bytes"], disk.total)
+                self.assertIn(samples["c360_rocksdb_write_stall"], (0, 1, 2))
+                self.assertGreaterEqual(samples["c360_rocksdb_write_stall_seconds_total"], 0)
                 self.assertEqual(samples["c360_event_processing_seconds_count"],
                                  sum(produced.values()) - produced["c360.customers"])
                 self.assertTrue(all(samples[f'c360_stream_time_seconds{{task="{task}"}}'] > 1.7e9
@@ -241,7 +251,8 @@ class ObservabilityTest(unittest.TestCase):
                 expected = {name: ("ok", "inactive") for name in (
                     "C360EngineDown", "C360ConsumerLagGrowing", "C360DeadLettersRising",
                     "C360OutboxStuck", "C360NoEvents", "C360NoTasksAssigned", "C360KafkaErrors",
-                    "C360FenceRejections", "C360NotifyDeadLetters")}
+                    "C360FenceRejections", "C360NotifyDeadLetters", "C360StateDiskLow",
+                    "C360RocksDBWriteStalls")}
                 expected["C360EventToAlertSlow"] = ("ok", "pending")
                 wait_equal(rule_states, expected, "the alert rules' states")
             finally:
