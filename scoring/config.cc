@@ -477,15 +477,18 @@ Config ParseConfig(const std::string& yaml_text) {
   }
 }
 
-std::optional<Config> LoadClientConfig(const std::string& command, const std::string& path) {
-  if (path.empty()) return Config{};
+bool LoadClientConfig(const std::string& command, const std::string& path,
+                      std::map<std::string, std::string>* kafka, TopicNames* topics) {
+  if (path.empty()) return true;
   try {
     Config config = LoadConfig(path);
     RedactLogs(Redactor(config.kafka));
-    return config;
+    *kafka = std::move(config.kafka);
+    *topics = config.topics;
+    return true;
   } catch (const ConfigError& e) {
     std::cerr << "c360 " << command << ": " << e.what() << std::endl;
-    return std::nullopt;
+    return false;
   }
 }
 

@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -191,9 +190,11 @@ Config LoadConfig(const std::string& path);
 Config ParseConfig(const std::string& yaml_text);
 
 // For the commands that read the engine's config file for its Kafka properties and topic
-// names only (`c360 gen` and `c360 tail --config`, SPEC section 7): the config at `path`,
-// the defaults when `path` is empty. Its secrets are kept out of the log from then on. On
-// an error: one line "c360 <command>: config key ...: ..." on stderr, and nullopt.
-std::optional<Config> LoadClientConfig(const std::string& command, const std::string& path);
+// names only (`c360 gen` and `c360 tail --config`, SPEC section 7): sets `kafka` and
+// `topics` from the config at `path` (nothing when `path` is empty) and keeps its secrets
+// out of the log from then on. On an error: one line "c360 <command>: config key ...: ..."
+// on stderr, and false.
+bool LoadClientConfig(const std::string& command, const std::string& path,
+                      std::map<std::string, std::string>* kafka, TopicNames* topics);
 
 }  // namespace c360

@@ -167,12 +167,7 @@ CLI::App* AddGenCommand(CLI::App& app, GenOptions* o) {
 
 int RunGen(const GenOptions& given, std::ostream& out, const std::function<bool()>& stop) {
   GenOptions options = given;
-  if (!options.config_path.empty()) {
-    const std::optional<Config> config = LoadClientConfig("gen", options.config_path);
-    if (!config) return 2;
-    options.kafka = config->kafka;
-    options.topics = config->topics;
-  }
+  if (!LoadClientConfig("gen", options.config_path, &options.kafka, &options.topics)) return 2;
   const TimeMs now = SystemClock::Instance().NowMs();
   SimulationOptions sim;
   sim.customers = options.customers;

@@ -105,12 +105,7 @@ CLI::App* AddTailCommand(CLI::App& app, TailOptions* o) {
 
 int RunTail(const TailOptions& given, std::ostream& out, const std::function<bool()>& stop) {
   TailOptions options = given;
-  if (!options.config_path.empty()) {
-    const std::optional<Config> config = LoadClientConfig("tail", options.config_path);
-    if (!config) return 2;
-    options.kafka = config->kafka;
-    options.topics = config->topics;
-  }
+  if (!LoadClientConfig("tail", options.config_path, &options.kafka, &options.topics)) return 2;
   if (options.topic.empty()) options.topic = options.topics.alerts;
   KafkaHandle consumer;
   int partitions = 0;
