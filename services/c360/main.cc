@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logfmt.h"
 #include "common/shutdown.h"
 #include "common/version.h"
 #include "services/broker/broker_command.h"
@@ -22,7 +23,6 @@
 #include "services/notify/notify_command.h"
 #include "services/generator/gen_command.h"
 #include "services/tail/tail_command.h"
-#include "common/logfmt.h"
 
 #ifdef C360_JEMALLOC
 // jemalloc's options, read when it starts (an operator's MALLOC_CONF adds to them): freed
