@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "state/store.h"
 
 namespace c360 {
@@ -56,7 +58,7 @@ class CompactionGate : public rocksdb::EventListener {
 };
 
 bool WaitFor(StateStore& store, Condition condition) {
-  const auto deadline = WriteStalls::Clock::now() + std::chrono::seconds(30);
+  const auto deadline = WriteStalls::Clock::now() + std::chrono::seconds(60);
   while (store.SampleWriteStalls().condition() != condition) {
     if (WriteStalls::Clock::now() > deadline) return false;
     std::this_thread::sleep_for(milliseconds(5));
@@ -68,7 +70,7 @@ bool WaitFor(StateStore& store, Condition condition) {
 // (level0_slowdown_writes_trigger 2); once compaction runs, writes are normal again, and
 // the time in between was counted.
 TEST(WriteStallsTest, StoreSeesRocksDbDelayWritesAndRecover) {
-  const std::string dir = ::testing::TempDir() + "/write_stalls_test";
+  const std::string dir = ::testing::TempDir() + "/write_stalls_test." + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   auto gate = std::make_shared<CompactionGate>();
   std::unique_ptr<StateStore> store = StateStore::Open(dir, [&](rocksdb::Options& options) {
@@ -81,16 +83,23 @@ TEST(WriteStallsTest, StoreSeesRocksDbDelayWritesAndRecover) {
   EXPECT_EQ(store->SampleWriteStalls().condition(), Condition::kNormal);
   EXPECT_EQ(store->SampleWriteStalls().Seconds(WriteStalls::Clock::now()), 0.0);
 
-  // Each commit of 100 KB fills a 64 KB memtable: the next one flushes it to L0.
+  // Each commit of 100 KB fills a 64 KB memtable: the next one flushes it to L0. Commits go
+  // on until RocksDB delays writes (two memtables flushed together make one file, so the
+  // number of commits that takes depends on the flushes' timing). While compaction is held
+  // back, the L0 files stay and so does the delay.
   state::v1::OutboxEntry entry;
   entry.set_topic("c360.health");
   entry.set_value(std::string(100 << 10, 'x'));
-  for (int i = 0; i < 3; ++i) {
+  const auto deadline = WriteStalls::Clock::now() + std::chrono::seconds(60);
+  while (store->SampleWriteStalls().condition() != Condition::kDelayed) {
+    ASSERT_LT(WriteStalls::Clock::now(), deadline) << "RocksDB never delayed writes";
     StateBatch batch;
     batch.PutOutbox(0, 1, entry);
     ASSERT_EQ(store->Commit(&batch), std::nullopt);
+    std::this_thread::sleep_for(milliseconds(20));
   }
-  ASSERT_TRUE(WaitFor(*store, Condition::kDelayed));
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(store->SampleWriteStalls().condition(), Condition::kDelayed);
   const double while_stalled = store->SampleWriteStalls().Seconds(WriteStalls::Clock::now());
 
   gate->Open();
